@@ -1,0 +1,142 @@
+"""Election definitions: the data that says what an election is.
+
+An election definition lives in ``elections/<election_id>/`` and is data, not code:
+
+* ``election.json``: id, name, polling days, embargo (ISO 8601 with offset), total seats,
+  the 24 languages, the political groups, and per country the number of seats;
+* ``rules.csv``: each country's electoral law as data (method, threshold, constituencies ...),
+  read by :mod:`transforms.rules`;
+* ``lists.csv``: the lists on the ballot with their political group;
+* ``units/<CC>.csv`` (optional): the reporting units of a country.
+
+Everything is read at run time through :func:`load_election`; nothing is read at import.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class DefinitionError(ValueError):
+    """An election definition file is missing or malformed (names the file and the row)."""
+
+
+def elections_root() -> Path:
+    return Path(os.environ.get("ENR_ELECTIONS_DIR", PROJECT_ROOT / "elections"))
+
+
+@dataclass(frozen=True)
+class Group:
+    id: str
+    name: str
+    color: str
+
+
+@dataclass(frozen=True)
+class ListEntry:
+    country: str
+    list_id: str
+    list_name: str
+    party_abbrev: str
+    ep_group: str
+    alliance: str = ""
+    minority: bool = False
+    independent: bool = False
+
+
+@dataclass(frozen=True)
+class Country:
+    code: str
+    seats: int
+
+
+@dataclass(frozen=True)
+class Election:
+    id: str
+    name: str
+    term: int
+    election_date: str
+    polling_days: tuple[str, ...]
+    embargo: datetime
+    timezone: str
+    total_seats: int
+    group_rule: str
+    languages: tuple[str, ...]
+    groups: tuple[Group, ...]
+    countries: dict[str, Country]
+    lists: tuple[ListEntry, ...]
+    rules: tuple[dict[str, str], ...]
+    previous: dict = field(default_factory=dict)
+    results_files: dict = field(default_factory=dict)
+    path: Path = PROJECT_ROOT
+
+    def lists_of(self, country: str) -> list[ListEntry]:
+        return [entry for entry in self.lists if entry.country == country]
+
+    def group_ids(self) -> list[str]:
+        return [g.id for g in self.groups]
+
+    def rules_of(self, country: str) -> list[dict[str, str]]:
+        return [r for r in self.rules if r.get("country") == country]
+
+    def resolve(self, relative: str) -> Path:
+        """A path named in the definition, relative to the project root."""
+        return PROJECT_ROOT / relative
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        return []
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip() in {"1", "true", "True", "yes"}
+
+
+@lru_cache(maxsize=8)
+def load_election(election_id: str) -> Election:
+    """Read ``elections/<election_id>/`` into an :class:`Election`."""
+    folder = elections_root() / election_id
+    meta_path = folder / "election.json"
+    if not meta_path.exists():
+        known = sorted(p.name for p in elections_root().iterdir() if (p / "election.json").exists())
+        raise DefinitionError(f"{meta_path}: no such election definition (known: {', '.join(known)})")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DefinitionError(f"{meta_path}: not valid JSON: {exc}") from exc
+    countries = {code: Country(code=code, seats=int(c["seats"])) for code, c in meta["countries"].items()}
+    if sum(c.seats for c in countries.values()) != int(meta["total_seats"]):
+        raise DefinitionError(f"{meta_path}: country seats add up to "
+                              f"{sum(c.seats for c in countries.values())}, not total_seats {meta['total_seats']}")
+    group_ids = {g["id"] for g in meta["groups"]}
+    lists = []
+    for lineno, row in enumerate(_read_csv(folder / "lists.csv"), start=2):
+        if row["country"] not in countries:
+            raise DefinitionError(f"{folder / 'lists.csv'} row {lineno}: unknown country {row['country']!r}")
+        group = row.get("ep_group") or "OTH"
+        if group not in group_ids:
+            raise DefinitionError(f"{folder / 'lists.csv'} row {lineno}: unknown group {group!r}")
+        lists.append(ListEntry(country=row["country"], list_id=row["list_id"], list_name=row["list_name"],
+                               party_abbrev=row.get("party_abbrev", ""), ep_group=group,
+                               alliance=row.get("alliance", "") or "", minority=_flag(row.get("minority")),
+                               independent=_flag(row.get("independent"))))
+    return Election(
+        id=meta["id"], name=meta["name"], term=int(meta.get("term", 0)),
+        election_date=meta["election_date"], polling_days=tuple(meta.get("polling_days", ())),
+        embargo=datetime.fromisoformat(meta["embargo"]), timezone=meta.get("timezone", "Europe/Brussels"),
+        total_seats=int(meta["total_seats"]), group_rule=meta.get("group_rule", ""),
+        languages=tuple(meta["languages"]),
+        groups=tuple(Group(g["id"], g["name"], g.get("color", "#999999")) for g in meta["groups"]),
+        countries=countries, lists=tuple(lists), rules=tuple(_read_csv(folder / "rules.csv")),
+        previous=meta.get("previous", {}), results_files=meta.get("results_files", {}), path=folder,
+    )

@@ -1,0 +1,99 @@
+"""A small client of Airflow's REST API v2, for the operator's `enr` command.
+
+`enr` never reaches into Airflow's internals: it asks the API server, like a reviewer's
+browser does. Standard library only (urllib); every call has a timeout.
+"""
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+
+
+class AirflowAPIError(RuntimeError):
+    def __init__(self, method: str, url: str, status: int, body: str):
+        super().__init__(f"{method} {url} -> HTTP {status}: {body[:500]}")
+        self.status = status
+        self.body = body
+
+
+@dataclass
+class AirflowAPI:
+    base_url: str = "http://127.0.0.1:8080"
+    username: str = "admin"
+    password: str = "admin"
+    timeout: float = 30.0
+    _token: str | None = field(default=None, repr=False)
+
+    # -- plumbing -----------------------------------------------------------------------------
+    def _request(self, method: str, path: str, payload: dict | None = None, *, auth: bool = True,
+                 query: dict | None = None) -> dict:
+        url = self.base_url.rstrip("/") + path
+        if query:
+            url += "?" + urllib.parse.urlencode(query)
+        data = json.dumps(payload).encode() if payload is not None else None
+        request = urllib.request.Request(url, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        if auth:
+            request.add_header("Authorization", f"Bearer {self.token()}")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                body = response.read().decode() or "{}"
+                return json.loads(body)
+        except urllib.error.HTTPError as exc:
+            raise AirflowAPIError(method, url, exc.code, exc.read().decode(errors="replace")) from exc
+
+    def token(self) -> str:
+        if self._token is None:
+            answer = self._request("POST", "/auth/token", {"username": self.username, "password": self.password},
+                                   auth=False)
+            self._token = answer["access_token"]
+        return self._token
+
+    def healthy(self) -> bool:
+        try:
+            health = self._request("GET", "/api/v2/monitor/health", auth=False)
+        except (OSError, AirflowAPIError):
+            return False
+        return health.get("metadatabase", {}).get("status") == "healthy"
+
+    def wait_healthy(self, timeout: float = 90.0) -> None:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.healthy():
+                return
+            time.sleep(0.5)
+        raise TimeoutError(f"Airflow API at {self.base_url} not healthy after {timeout:.0f} s")
+
+    # -- DAG runs -----------------------------------------------------------------------------
+    def trigger(self, dag_id: str, conf: dict) -> str:
+        answer = self._request("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf})
+        return answer["dag_run_id"]
+
+    def unpause(self, dag_id: str) -> None:
+        self._request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+
+    def run_state(self, dag_id: str, run_id: str) -> str:
+        return self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id)}")["state"]
+
+    # -- human in the loop --------------------------------------------------------------------
+    def pending_approvals(self, dag_id: str = "election_night_publish") -> list[dict]:
+        answer = self._request("GET", "/api/v2/dags/~/dagRuns/~/hitlDetails",
+                               query={"response_received": "false", "dag_id_pattern": dag_id})
+        return answer.get("hitl_details", [])
+
+    def answer(self, detail: dict, option: str) -> dict:
+        ti = detail["task_instance"]
+        path = (f"/api/v2/dags/{ti['dag_id']}/dagRuns/{urllib.parse.quote(ti['dag_run_id'])}/taskInstances/"
+                f"{ti['task_id']}/{ti.get('map_index', -1)}/hitlDetails")
+        return self._request("PATCH", path, {"chosen_options": [option], "params_input": {}})
+
+    def approvals_for(self, version: str | None = None) -> list[dict]:
+        """Pending approvals, newest first; with ``version``, only the ones naming it in the subject."""
+        pending = self.pending_approvals()
+        if version:
+            pending = [d for d in pending if f" {version}?" in (d.get("subject") or "")]
+        return sorted(pending, key=lambda d: d.get("created_at") or "", reverse=True)

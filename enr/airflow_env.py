@@ -1,0 +1,45 @@
+"""Environment for running this project's DAGs under Airflow (embedded defaults).
+
+``airflow_environment()`` returns the variables that point Airflow at this project's ``dags/``
+with a SQLite metadata database under ``$ENR_HOME/airflow``. Production sets its own
+(``docker/``); nothing here is read at import time.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from enr.definition import PROJECT_ROOT
+from enr.settings import get_settings
+
+
+def airflow_environment(*, all_admins: bool = False, port: int = 8080) -> dict[str, str]:
+    settings = get_settings()
+    home = Path(os.environ.get("AIRFLOW_HOME", settings.home / "airflow"))
+    env = {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(home / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,reviewer:op,operator:user",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING"),
+        "GX_ANALYTICS_ENABLED": "false",
+        "ENR_HOME": str(settings.home),
+    }
+    if all_admins:
+        env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] = "True"
+    return env
+
+
+def apply_airflow_environment(**kwargs) -> dict[str, str]:
+    """Set the variables in this process (before anything imports airflow); existing ones win."""
+    env = airflow_environment(**kwargs)
+    for key, value in env.items():
+        os.environ.setdefault(key, value)
+    return env

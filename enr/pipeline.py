@@ -1,0 +1,345 @@
+"""The steps of the election night, one function per DAG task, without Airflow.
+
+Each function resolves the settings, calls the parts (intake, store, seat engine, renderer,
+signing, bucket) and returns a small JSON-able summary (ids, paths, digests — never data).
+The DAG tasks in ``plugins/enr_airflow/tasks.py``, the ``enr`` command and the tests call them.
+
+Versions move through append-only events in the results store:
+``tallied -> pending_approval -> (approved -> published) | rejected | superseded``; a
+published version can later be ``rolled_back`` from (another becomes current).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+from enr.definition import load_election
+from enr.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+
+class NothingPending(LookupError):
+    """No staged version waits for approval."""
+
+
+class Superseded(RuntimeError):
+    """A newer version was staged or published: this one must never be published."""
+
+
+class PublicationRefused(RuntimeError):
+    """Publication is not allowed (embargo, digest mismatch, unresolved tie, rejected)."""
+
+
+# -- plumbing --------------------------------------------------------------------------------------
+
+def open_store():
+    from enr.store import Store
+
+    store = Store(get_settings().store_url)
+    return store
+
+
+def export_bucket():
+    from publish.bucket import Bucket
+
+    return Bucket(get_settings().bucket_url)
+
+
+def backup_bucket():
+    from publish.bucket import Bucket
+
+    return Bucket(get_settings().backup_bucket_url)
+
+
+def ensure_demo_keys() -> dict:
+    """Throwaway demo keys: a sender key the inbox trusts, and the publisher's signing key."""
+    from enr.signatures import ensure_demo_sender_key
+    from publish.signing import ensure_demo_signing_key
+
+    settings = get_settings()
+    sender_home = settings.home / "keys" / "sender"
+    sender = ensure_demo_sender_key(sender_home, settings.trusted_keys)
+    signing = ensure_demo_signing_key(settings.signing_home)
+    return {"sender_home": sender_home, "sender_fingerprint": sender,
+            "signing_home": settings.signing_home, "signing_fingerprint": signing}
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# -- ingest ----------------------------------------------------------------------------------------
+
+def drop_into_inbox(files: list[Path]) -> None:
+    """Put deliveries into the inbox as a contractor would: the data first, the signature last."""
+    bucket = export_bucket()
+    for path in sorted(files):
+        if path.suffix == ".asc":
+            continue
+        bucket.write_bytes(f"inbox/{path.name}", path.read_bytes())
+        signature = path.with_name(path.name + ".asc")
+        if signature.exists():
+            bucket.write_bytes(f"inbox/{signature.name}", signature.read_bytes())
+
+
+def pending_countries(election: str) -> list[str]:
+    from enr.intake import pending_countries as _pending
+
+    return _pending(get_settings(), election)
+
+
+def ingest_country(election: str, country: str) -> dict:
+    from enr.intake import process_inbox
+
+    results = process_inbox(get_settings(), election, countries=[country])
+    summary = {"country": country, "accepted": [], "duplicates": [], "quarantined": [], "warnings": []}
+    for result in results:
+        item = {"file": result.file_name, "sequence": result.sequence, "sha256": result.sha256}
+        if result.outcome == "accepted":
+            summary["accepted"].append(item)
+        elif result.outcome == "duplicate":
+            summary["duplicates"].append(item)
+        else:
+            summary["quarantined"].append({**item, "reason": result.reason_text})
+        summary["warnings"].extend(result.warnings)
+    log.info("ingest %s %s: %d accepted, %d duplicate, %d quarantined", election, country,
+             len(summary["accepted"]), len(summary["duplicates"]), len(summary["quarantined"]))
+    return summary
+
+
+# -- tally -----------------------------------------------------------------------------------------
+
+def _counts(store, election: str) -> dict:
+    from enr.tally import CountryCounts
+
+    counts = {}
+    for country, latest in store.latest_results(election).items():
+        counts[country] = CountryCounts(
+            country=country, status=latest.status, sequence=latest.sequence, sha256=latest.sha256,
+            as_of=latest.issued_at, votes=latest.votes, totals=latest.totals,
+            units_reporting=latest.units_reporting, units_total=latest.units_total,
+            declared_seats=latest.declared_seats,
+            corrections=store.corrections(election, country), test=latest.test)
+    return counts
+
+
+def _state_key(counts: dict, lots: dict) -> str:
+    state = sorted((c.country, c.sequence, c.sha256) for c in counts.values())
+    return hashlib.sha256(json.dumps([state, lots], sort_keys=True, default=str).encode()).hexdigest()
+
+
+def tally(election: str, *, force: bool = False) -> dict | None:
+    """Tally every country from the latest accepted counts; None when nothing changed."""
+    from enr.tally import build_bundle
+    from historical_loader.previous import previous_results
+
+    definition = load_election(election)
+    store = open_store()
+    counts = _counts(store, election)
+    if not counts:
+        return None
+    lots = store.lots(election)
+    key = _state_key(counts, lots)
+    versions = store.versions(election)
+    if versions and versions[-1]["state_key"] == key and not force:
+        return None
+    version = store.next_version(election)
+    previous_bundle = None
+    if versions:
+        previous_bundle = json.loads(export_bucket().read_bytes(versions[-1]["bundle_path"]))
+    previous = None
+    if definition.previous.get("source"):
+        previous = previous_results(definition.resolve(definition.previous["source"]),
+                                    int(definition.election_date[:4]))
+    bundle = build_bundle(definition, counts, version=version, generated_at=_now(), lots=lots,
+                          previous=previous, previous_bundle=previous_bundle)
+    bundle_path = f"tally/{election}/{version}/bundle.json"
+    payload = json.dumps(bundle, ensure_ascii=False, sort_keys=True, indent=1).encode()
+    export_bucket().write_bytes(bundle_path, payload)
+    store.add_version(election, version, bundle_path=bundle_path, state_key=key,
+                      bundle_sha256=hashlib.sha256(payload).hexdigest())
+    log.info("tally %s %s: %d countries, %d seats allocated, %d unresolved ties", election, version,
+             len(counts), bundle["eu"]["seats_allocated"], bundle["unresolved_ties"])
+    return {"election": election, "version": version, "bundle_path": bundle_path,
+            "seats_allocated": bundle["eu"]["seats_allocated"], "unresolved_ties": bundle["unresolved_ties"]}
+
+
+# -- stage -----------------------------------------------------------------------------------------
+
+def stage(election: str, tallied: dict) -> dict:
+    """Render the whole site for a tallied version into staging/, sign its manifest."""
+    from publish.release import stage as stage_release
+    from publish.site import render_all
+
+    version = tallied["version"]
+    bucket = export_bucket()
+    store = open_store()
+    bundle = json.loads(bucket.read_bytes(tallied["bundle_path"]))
+    with tempfile.TemporaryDirectory(prefix="enr-render-") as tmp:
+        out = Path(tmp) / version
+        render_all(bundle, out, publications=store.publications(election))
+        manifest_sha256 = stage_release(bucket, election, version, out, signing_home=get_settings().signing_home)
+    store.add_version_event(election, version, "pending_approval", detail={"manifest_sha256": manifest_sha256})
+    for older in store.pending_versions(election):
+        if older["version"] < version:
+            store.add_version_event(election, older["version"], "superseded", detail={"by": version})
+    log.info("stage %s %s: manifest %s", election, version, manifest_sha256)
+    return {"election": election, "version": version, "manifest_sha256": manifest_sha256,
+            "staging_path": f"staging/{election}/{version}/"}
+
+
+def describe_version(election: str, version: str) -> dict:
+    """What the reviewer is shown before deciding: version, digest, what changed, warnings."""
+    store = open_store()
+    if version == "latest":
+        pending = store.pending_versions(election)
+        if not pending:
+            raise NothingPending(f"{election}: no version waits for approval")
+        version = pending[-1]["version"]
+    info = store.version(election, version)
+    if info is None:
+        raise NothingPending(f"{election}: no staged version {version}")
+    bundle = json.loads(export_bucket().read_bytes(info["bundle_path"]))
+    changes = bundle.get("changes", [])
+    lines = [
+        f"**Version** `{version}` of `{election}` — manifest SHA-256 `{info['manifest_sha256']}`",
+        f"Staged site: `staging/{election}/{version}/en/index.html` (in the export bucket)",
+        f"EU seats allocated: {bundle['eu']['seats_allocated']} of {bundle['eu']['seats_total']}; "
+        f"countries reporting: {bundle['eu']['countries_reporting']}",
+        f"Unresolved ties: {bundle['unresolved_ties']}",
+        "",
+        "**What changed**",
+    ]
+    lines += [f"- {c['country']}: {c['what']}" + (f" {c.get('list_id', '')} {c.get('before')} → {c.get('after')}"
+                                                 if "before" in c else "") for c in changes[:40]]
+    if len(changes) > 40:
+        lines.append(f"- … and {len(changes) - 40} more")
+    return {"election": election, "version": version, "manifest_sha256": info["manifest_sha256"],
+            "body": "\n".join(lines), "changes": len(changes)}
+
+
+# -- publish ---------------------------------------------------------------------------------------
+
+def publish(election: str, version: str, manifest_sha256: str, approval: dict) -> dict:
+    """Publish exactly the approved bytes; replicate to the backup bucket and check it."""
+    from publish.release import PublishRefused, publish_version, replicate
+
+    store = open_store()
+    status = store.version_status(election, version)
+    newer = [v for v in store.versions(election) if v["version"] > version
+             and v["status"] in ("pending_approval", "approved", "published")]
+    if status == "superseded" or newer:
+        by = newer[-1]["version"] if newer else "a newer version"
+        store.add_version_event(election, version, "superseded", detail={"by": by})
+        raise Superseded(f"{election} {version} was superseded by {by}; it will not be published")
+    if (approval.get("chosen_options") or [None])[0] != "Approve":
+        store.add_version_event(election, version, "rejected", detail=approval)
+        raise PublicationRefused(f"{election} {version} was not approved")
+    definition = load_election(election)
+    responder = approval.get("responded_by") or {}
+    store.add_version_event(election, version, "approved", by=responder.get("name") or responder.get("id"),
+                            detail=approval)
+    try:
+        result = publish_version(export_bucket(), election, version, manifest_sha256,
+                                 embargo=definition.embargo, now=_now(), approval=approval,
+                                 signing_home=get_settings().signing_home)
+        replicated = replicate(export_bucket(), backup_bucket(), election, version)
+    except PublishRefused as exc:
+        store.add_version_event(election, version, "refused", detail={"reason": str(exc)})
+        raise PublicationRefused(str(exc)) from exc
+    store.add_version_event(election, version, "published", detail={"manifest_sha256": manifest_sha256,
+                                                                    "backup": replicated})
+    log.info("publish %s %s: manifest %s, backup checked", election, version, manifest_sha256)
+    return {"election": election, "version": version, "manifest_sha256": manifest_sha256,
+            "public_path": f"public/{election}/{version}/", **(result or {})}
+
+
+def rollback(election: str, version: str, by: str) -> dict:
+    from publish.release import rollback as rollback_release
+
+    store = open_store()
+    rollback_release(export_bucket(), election, version)
+    rollback_release(backup_bucket(), election, version)
+    store.add_version_event(election, version, "made_current", by=by, detail={"rollback": True})
+    return {"version": version}
+
+
+def record_lot(election: str, country: str, tie: str, winner: str, by: str) -> None:
+    open_store().record_lot(election, country, tie, winner, by=by)
+
+
+# -- reading ---------------------------------------------------------------------------------------
+
+def status(election: str) -> dict:
+    store = open_store()
+    versions = store.versions(election)
+    deliveries = store.deliveries(election)
+    current = None
+    try:
+        pointer = json.loads(export_bucket().read_bytes(f"public/{election}/current.json"))
+        info = store.version(election, pointer["version"])
+        bundle = json.loads(export_bucket().read_bytes(info["bundle_path"])) if info else {}
+        current = {**pointer, "groups": bundle.get("eu", {}).get("groups", []),
+                   "seats_allocated": bundle.get("eu", {}).get("seats_allocated"),
+                   "seats_total": bundle.get("eu", {}).get("seats_total")}
+    except FileNotFoundError:
+        pass
+    return {
+        "election": election,
+        "versions": versions,
+        "latest_version": versions[-1]["version"] if versions else None,
+        "pending": [v["version"] for v in versions if v["status"] == "pending_approval"],
+        "current": current,
+        "accepted_total": sum(1 for d in deliveries if d["outcome"] == "accepted"),
+        "quarantined_total": sum(1 for d in deliveries if d["outcome"] == "quarantined"),
+        "duplicates_total": sum(1 for d in deliveries if d["outcome"] == "duplicate"),
+        "deliveries": deliveries,
+        "corrections": store.corrections(election),
+    }
+
+
+def format_status(status: dict) -> str:
+    lines = [f"election {status['election']}"]
+    current = status.get("current")
+    lines.append(f"current public version: {current['version'] if current else '(none)'}")
+    lines.append(f"pending approval: {', '.join(status['pending']) or '(none)'}")
+    lines.append("versions:")
+    for v in status["versions"]:
+        lines.append(f"  {v['version']}  {v['status']:<17} manifest {(v.get('manifest_sha256') or '')[:16]}")
+    lines.append(f"deliveries: {status['accepted_total']} accepted, {status['duplicates_total']} duplicate, "
+                 f"{status['quarantined_total']} quarantined")
+    for d in status["deliveries"]:
+        if d["outcome"] == "quarantined":
+            lines.append(f"  QUARANTINED {d['file_name']}: {d.get('reason_text', '')}")
+    if status["corrections"]:
+        lines.append(f"corrections: {len(status['corrections'])}")
+        for c in status["corrections"][:20]:
+            lines.append(f"  {c}")
+    return "\n".join(lines)
+
+
+def verify_path(path: str, keyring: str | None = None) -> dict:
+    from publish.verify import verify_version
+
+    keyring_home = Path(keyring) if keyring else get_settings().signing_home
+    report = verify_version(path, keyring_home)
+    return {"ok": report.ok, "text": str(report), "path": str(path), "files": report.files_checked,
+            "signer": report.signer}
+
+
+def verify_current(election: str) -> dict:
+    settings = get_settings()
+    pointer = json.loads(export_bucket().read_bytes(f"public/{election}/current.json"))
+    local_root = settings.bucket_url.removeprefix("file://")
+    path = f"{local_root}/public/{election}/{pointer['version']}"
+    report = verify_path(path)
+    backup_root = settings.backup_bucket_url.removeprefix("file://")
+    backup = verify_path(f"{backup_root}/public/{election}/{pointer['version']}")
+    return {**report, "ok": report["ok"] and backup["ok"], "backup_path": f"{backup_root}/public/{election}/"
+            f"{pointer['version']}"}

@@ -1,0 +1,192 @@
+"""From accepted counts to the bundle: every country's seats under its own law, then the EU.
+
+:func:`build_bundle` is the tally step of the night. It takes the latest accepted result of
+each country (from the results store), runs the seat engine (:mod:`transforms`) on it, and
+returns the bundle that the renderer publishes (schema in docs/CONTRACTS.md). It does no I/O.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from fractions import Fraction
+
+import pandas as pd
+
+from enr.definition import Election
+from transforms.eu import aggregate
+from transforms.national import allocate_country
+from transforms.rules import parse_rules
+
+STATUS_ORDER = ("none", "estimate", "provisional", "final", "official")
+
+
+@dataclass
+class CountryCounts:
+    """What the store holds for one country: its latest accepted delivery, aggregated."""
+
+    country: str
+    status: str
+    sequence: int
+    sha256: str
+    as_of: str
+    votes: pd.DataFrame  # constituency, list_id, votes (constituency "" when national)
+    totals: dict  # registered, voters, valid, blank, invalid (int or None)
+    units_reporting: int = 0
+    units_total: int = 0
+    declared_seats: pd.DataFrame | None = None  # constituency, list_id, seats (STV)
+    corrections: list[dict] = field(default_factory=list)
+    test: bool = False
+
+
+def _national_votes(definition: Election, counts: CountryCounts) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    votes = counts.votes.copy()
+    votes["constituency"] = votes["constituency"].fillna("").astype(str)
+    national = votes.groupby("list_id", as_index=False, sort=False)["votes"].sum()
+    meta = {e.list_id: e for e in definition.lists_of(counts.country)}
+    national["alliance"] = [meta[l].alliance if l in meta else "" for l in national["list_id"]]
+    national["minority"] = [int(meta[l].minority) if l in meta else 0 for l in national["list_id"]]
+    national["independent"] = [int(meta[l].independent) if l in meta else 0 for l in national["list_id"]]
+    by_constituency = votes[votes["constituency"] != ""]
+    if by_constituency.empty:
+        return national, None
+    return national, by_constituency.groupby(["constituency", "list_id"], as_index=False, sort=False)["votes"].sum()
+
+
+def _share(part: int | None, whole: int | None) -> str | None:
+    if not part or not whole:
+        return None
+    return str(Fraction(part, whole).limit_denominator(10**9))
+
+
+def tally_country(definition: Election, rules: dict, counts: CountryCounts, lots: dict | None = None) -> dict:
+    """One country's entry of the bundle."""
+    rule = rules[counts.country]
+    national, constituency = _national_votes(definition, counts)
+    allocation = allocate_country(rule, national, constituency_votes=constituency,
+                                  declared_seats=counts.declared_seats, totals=counts.totals, lots=lots or {})
+    meta = {e.list_id: e for e in definition.lists_of(counts.country)}
+    lists = []
+    for row in national.sort_values("votes", ascending=False, kind="stable").itertuples():
+        entry = meta.get(row.list_id)
+        seats = int(allocation.seats.get(row.list_id, 0))
+        lists.append({
+            "list_id": row.list_id,
+            "list_name": entry.list_name if entry else row.list_id,
+            "party_abbrev": entry.party_abbrev if entry else "",
+            "ep_group": (entry.ep_group if entry else "OTH") or "OTH",
+            "votes": int(row.votes),
+            "seats": seats,
+            "seats_by_constituency": {c: int(s[row.list_id]) for c, s in allocation.seats_by_constituency.items()
+                                      if s.get(row.list_id)},
+        })
+    rule_row = next((r for r in definition.rules_of(counts.country) if not r.get("constituency")), {})
+    return {
+        "code": counts.country,
+        "seats_total": definition.countries[counts.country].seats,
+        "status": counts.status,
+        "sequence": counts.sequence,
+        "as_of": counts.as_of,
+        "delivery_sha256": counts.sha256,
+        **{k: counts.totals.get(k) for k in ("registered", "voters", "valid", "blank", "invalid")},
+        "turnout": _share(counts.totals.get("voters"), counts.totals.get("registered")),
+        "units_reporting": counts.units_reporting,
+        "units_total": counts.units_total,
+        "rule": {"method": rule_row.get("method", ""), "threshold_percent": rule_row.get("threshold_percent", ""),
+                 "threshold_base": rule_row.get("threshold_base", ""),
+                 "constituencies": rule_row.get("constituencies", ""),
+                 "text": rule_row.get("special_notes", ""), "source": rule_row.get("source", "")},
+        "lists": lists,
+        "steps": allocation.steps,
+        "ties": [t.to_dict() if hasattr(t, "to_dict") else dict(t) for t in allocation.ties],
+        "complete": bool(getattr(allocation, "complete", True)),
+        "corrections": counts.corrections,
+        "test": counts.test,
+    }
+
+
+def _empty_country(definition: Election, code: str) -> dict:
+    return {
+        "code": code, "seats_total": definition.countries[code].seats, "status": "none", "sequence": 0,
+        "as_of": None, "delivery_sha256": None, "registered": None, "voters": None, "valid": None,
+        "blank": None, "invalid": None, "turnout": None, "units_reporting": 0, "units_total": 0,
+        "rule": {}, "lists": [], "steps": [], "ties": [], "complete": False, "corrections": [], "test": False,
+    }
+
+
+def build_bundle(definition: Election, counts: dict[str, CountryCounts], *, version: str, generated_at: datetime,
+                 lots: dict | None = None, previous: dict | None = None, previous_bundle: dict | None = None,
+                 test: bool = False) -> dict:
+    """The whole tally: every country (reported or not), the EU aggregate, what changed."""
+    rules = parse_rules(list(definition.rules))
+    countries = []
+    allocations = {}
+    for code in sorted(definition.countries):
+        if code in counts:
+            entry = tally_country(definition, rules, counts[code], (lots or {}).get(code))
+            allocations[code] = {l["list_id"]: l["seats"] for l in entry["lists"]}
+        else:
+            entry = _empty_country(definition, code)
+        if previous and code in previous:
+            entry["previous"] = previous[code]
+        countries.append(entry)
+    list_groups = {(e.country, e.list_id): e.ep_group or "OTH" for e in definition.lists}
+    eu = aggregate(allocations, list_groups, group_order=definition.group_ids())
+    reported = [c for c in countries if c["status"] != "none"]
+    registered = sum(c["registered"] or 0 for c in reported if c["registered"] and c["voters"])
+    voters = sum(c["voters"] or 0 for c in reported if c["registered"] and c["voters"])
+    majority = definition.total_seats // 2 + 1
+    bundle = {
+        "schema": "enr-bundle/1",
+        "version": version,
+        "generated_at": generated_at.isoformat(),
+        "test": bool(test or any(c.get("test") for c in countries)),
+        "election": {
+            "id": definition.id, "name": definition.name, "election_date": definition.election_date,
+            "embargo": definition.embargo.isoformat(), "total_seats": definition.total_seats,
+            "majority": majority, "languages": list(definition.languages),
+            "groups": [{"id": g.id, "name": g.name, "color": g.color} for g in definition.groups],
+            "group_rule": definition.group_rule,
+        },
+        "countries": countries,
+        "eu": {
+            "seats_total": definition.total_seats,
+            "seats_allocated": sum(sum(a.values()) for a in allocations.values()),
+            "majority": majority,
+            "countries_reporting": len(reported),
+            "registered": registered,
+            "voters": voters,
+            "turnout": _share(voters, registered),
+            "groups": eu,
+            "previous": {"seats_total": sum(p["seats_total"] for p in (previous or {}).values()),
+                         "year": max((p["year"] for p in (previous or {}).values()), default=None)},
+        },
+        "deliveries": [{"country": c.country, "sequence": c.sequence, "sha256": c.sha256, "status": c.status}
+                       for c in sorted(counts.values(), key=lambda c: c.country)],
+        "unresolved_ties": sum(1 for c in countries for t in c["ties"] if not t.get("resolved")),
+    }
+    bundle["changes"] = diff_bundles(previous_bundle, bundle)
+    return bundle
+
+
+def diff_bundles(before: dict | None, after: dict) -> list[dict]:
+    """What changed from one version to the next, country by country (for feeds and the site)."""
+    if before is None:
+        return [{"country": c["code"], "what": "first results", "status": c["status"]}
+                for c in after["countries"] if c["status"] != "none"]
+    old = {c["code"]: c for c in before["countries"]}
+    changes = []
+    for country in after["countries"]:
+        prev = old.get(country["code"])
+        if prev is None or prev.get("delivery_sha256") == country.get("delivery_sha256"):
+            continue
+        if prev["status"] != country["status"]:
+            changes.append({"country": country["code"], "what": "status", "before": prev["status"],
+                            "after": country["status"]})
+        prev_lists = {l["list_id"]: l for l in prev["lists"]}
+        for entry in country["lists"]:
+            before_entry = prev_lists.get(entry["list_id"], {"votes": 0, "seats": 0})
+            for key in ("seats", "votes"):
+                if before_entry.get(key) != entry[key]:
+                    changes.append({"country": country["code"], "list_id": entry["list_id"], "what": key,
+                                    "before": before_entry.get(key), "after": entry[key]})
+    return changes

@@ -1,0 +1,25 @@
+"""Sensors: wait for signed deliveries to land in the inbox of the export bucket."""
+from __future__ import annotations
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
+
+
+class InboxSensor(BaseSensorOperator):
+    """Succeeds when at least one complete delivery (CSV + detached signature) is in the inbox.
+
+    Returns the countries that have work, through XCom, so the next task maps over them.
+    """
+
+    template_fields = ("election",)
+
+    def __init__(self, *, election: str, **kwargs) -> None:
+        kwargs.setdefault("mode", "reschedule")
+        kwargs.setdefault("poke_interval", 5)
+        super().__init__(**kwargs)
+        self.election = election
+
+    def poke(self, context) -> PokeReturnValue:
+        from enr import pipeline
+
+        countries = pipeline.pending_countries(self.election)
+        return PokeReturnValue(is_done=bool(countries), xcom_value=countries)

@@ -1,0 +1,71 @@
+"""Task bodies of the election-night DAGs: resolve settings, call one pipeline step, map errors.
+
+Data errors (a refused delivery, a tie without a lot, an embargo) fail the task without retry
+(``AirflowFailException``); "nothing to do" and "superseded" skip it (``AirflowSkipException``).
+"""
+from __future__ import annotations
+
+import logging
+
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from plugins.enr_airflow.hooks import ResultsPublisherHook
+
+log = logging.getLogger(__name__)
+
+
+def _pipeline():
+    ResultsPublisherHook().apply()
+    from enr import pipeline
+
+    return pipeline
+
+
+def ingest_country(election: str, country: str) -> dict:
+    pipeline = _pipeline()
+    summary = pipeline.ingest_country(election, country)
+    if summary["quarantined"]:
+        reasons = "; ".join(f"{q['file']}: {q['reason']}" for q in summary["quarantined"])
+        raise AirflowFailException(f"{country}: {len(summary['quarantined'])} delivery(ies) quarantined: {reasons}")
+    return summary
+
+
+def tally_election(election: str) -> dict:
+    pipeline = _pipeline()
+    result = pipeline.tally(election)
+    if result is None:
+        raise AirflowSkipException("no newly accepted delivery since the last staged version")
+    return result
+
+
+def stage_version(election: str, tallied: dict) -> dict:
+    return _pipeline().stage(election, tallied)
+
+
+def describe_version(election: str, version: str, triggering_asset_events=None) -> dict:
+    pipeline = _pipeline()
+    if version == "latest" and triggering_asset_events:
+        for events in triggering_asset_events.values():
+            for event in events:
+                extra = getattr(event, "extra", None) or {}
+                if extra.get("version"):
+                    version = extra["version"]
+    try:
+        return pipeline.describe_version(election, version)
+    except pipeline.NothingPending as exc:
+        raise AirflowSkipException(str(exc)) from exc
+
+
+def publish_version(described: dict, decision: dict | None) -> dict:
+    pipeline = _pipeline()
+    approval = {
+        "chosen_options": (decision or {}).get("chosen_options"),
+        "responded_by": (decision or {}).get("responded_by_user"),
+        "responded_at": str((decision or {}).get("responded_at") or ""),
+    }
+    try:
+        return pipeline.publish(described["election"], described["version"], described["manifest_sha256"], approval)
+    except pipeline.Superseded as exc:
+        raise AirflowSkipException(str(exc)) from exc
+    except pipeline.PublicationRefused as exc:
+        raise AirflowFailException(str(exc)) from exc

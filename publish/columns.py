@@ -1,0 +1,28 @@
+"""The column order of every tabular feed, declared once.
+
+CSV headers, the order of keys in the JSON rows and the order of child elements in the XML rows
+all come from these tuples; a feed never invents its own order. Consumers may rely on it: a
+new column is only ever appended at the end, and a version of this module that reorders or
+removes columns is a breaking change of the public feed.
+
+Vote shares in feeds are percentages of valid votes (of the sum of list votes when the valid
+total is unknown), rounded half-up to two decimals, as strings (``"23.34"``) so no consumer sees
+a binary float; votes and seats are integers; an unknown value is empty (CSV), ``null`` (JSON) or
+an absent element (XML).
+"""
+from __future__ import annotations
+
+COUNTRY_COLUMNS: tuple[str, ...] = (
+    "election", "version", "test", "country", "status", "as_of", "sequence",
+    "list_id", "list_name", "party_abbrev", "ep_group", "votes", "vote_share", "seats",
+)
+
+EU_COLUMNS: tuple[str, ...] = (
+    "election", "version", "test", "group", "group_name", "seats", "seat_share",
+    "majority", "seats_total", "countries",
+)
+
+TURNOUT_COLUMNS: tuple[str, ...] = (
+    "election", "version", "test", "country", "status", "as_of", "seats_total",
+    "registered", "voters", "valid", "blank", "invalid", "turnout", "units_reporting", "units_total",
+)

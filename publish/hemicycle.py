@@ -1,0 +1,169 @@
+"""The hemicycle: the seats of the Parliament drawn as a half circle, one marker per seat.
+
+The layout is computed here in Python (no JavaScript, no external library) and emitted as inline
+SVG. For ``n`` seats we take the smallest number of concentric rows whose capacity holds them,
+give each row a number of seats proportional to its radius (largest remainder, capped by the
+row's capacity), spread each row's seats evenly over 180 degrees, and then fill seats by angle
+from left to right, so each group occupies a wedge, in the order the groups sit in the chamber.
+
+Colour is never the only code: each group also has its own marker shape (circle, square,
+diamond, triangles, ...), the legend repeats shape and name, each group's markers carry a
+``<title>`` with its name and seats, and the page puts a data table beside the figure.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from html import escape
+
+# Seating order in the chamber, left to right (ids of the 2019 and 2024 groups); other ids
+# (OTH, NI, unknown) follow in the order given.
+SEATING_ORDER = ("GUE/NGL", "The Left", "S&D", "Greens/EFA", "RE", "EPP", "ECR", "ID", "PfE", "ESN", "NI", "OTH")
+
+SHAPES = ("circle", "square", "diamond", "triangle", "triangle-down", "hexagon", "ring", "plus", "star", "bar")
+
+WIDTH = 400.0
+HEIGHT = 210.0
+CENTER_X = 200.0
+CENTER_Y = 200.0
+OUTER = 190.0
+INNER_FRACTION = 0.38
+
+
+@dataclass(frozen=True)
+class Seat:
+    x: float
+    y: float
+    angle: float
+    row: int
+
+
+def _radii(rows: int) -> list[float]:
+    if rows == 1:
+        return [1.0]
+    return [INNER_FRACTION + (1 - INNER_FRACTION) * j / (rows - 1) for j in range(rows)]
+
+
+def _capacities(rows: int) -> tuple[list[int], float]:
+    spacing = (1 - INNER_FRACTION) / max(rows - 1, 1) if rows > 1 else 0.2
+    return [int(math.pi * r / spacing) + 1 for r in _radii(rows)], spacing
+
+
+@lru_cache(maxsize=16)
+def layout(n: int) -> tuple[tuple[Seat, ...], float]:
+    """Seat positions (left to right) and the marker radius, for ``n`` seats."""
+    if n <= 0:
+        return (), 0.0
+    rows = 1
+    while sum(_capacities(rows)[0]) < n:
+        rows += 1
+    capacities, spacing = _capacities(rows)
+    radii = _radii(rows)
+    total_r = sum(radii)
+    # proportional to radius, largest remainder, capped by capacity
+    exact = [n * r / total_r for r in radii]
+    counts = [min(int(e), c) for e, c in zip(exact, capacities)]
+    order = sorted(range(rows), key=lambda j: -(exact[j] - int(exact[j])))
+    while sum(counts) < n:
+        for j in order + list(range(rows)):
+            if sum(counts) >= n:
+                break
+            if counts[j] < capacities[j]:
+                counts[j] += 1
+    seats = []
+    for j, (radius, k) in enumerate(zip(radii, counts)):
+        for i in range(k):
+            angle = math.pi * (1 - i / (k - 1)) if k > 1 else math.pi / 2
+            seats.append(Seat(x=round(CENTER_X + OUTER * radius * math.cos(angle), 1),
+                              y=round(CENTER_Y - OUTER * radius * math.sin(angle), 1), angle=angle, row=j))
+    seats.sort(key=lambda s: (-round(s.angle, 9), s.row))
+    return tuple(seats), round(OUTER * spacing * 0.42, 2)
+
+
+def seating(group_ids: list[str]) -> list[str]:
+    """Group ids in chamber order (known ids by :data:`SEATING_ORDER`, others after, as given)."""
+    known = [g for g in SEATING_ORDER if g in group_ids]
+    return known + [g for g in group_ids if g not in known and g not in ("NI", "OTH")] + \
+        [g for g in ("NI", "OTH") if g in group_ids and g not in known]
+
+
+def marker(shape: str, r: float) -> str:
+    """An SVG shape centred on (0, 0) with 'radius' ``r``."""
+    def poly(points: list[tuple[float, float]]) -> str:
+        return '<polygon points="' + " ".join(f"{x:.2f},{y:.2f}" for x, y in points) + '"/>'
+    if shape == "circle":
+        return f'<circle r="{r}"/>'
+    if shape == "square":
+        s = r * 0.9
+        return f'<rect x="{-s:.2f}" y="{-s:.2f}" width="{2 * s:.2f}" height="{2 * s:.2f}"/>'
+    if shape == "diamond":
+        return poly([(0, -r * 1.2), (r * 1.2, 0), (0, r * 1.2), (-r * 1.2, 0)])
+    if shape == "triangle":
+        return poly([(0, -r * 1.2), (r * 1.1, r * 0.9), (-r * 1.1, r * 0.9)])
+    if shape == "triangle-down":
+        return poly([(0, r * 1.2), (r * 1.1, -r * 0.9), (-r * 1.1, -r * 0.9)])
+    if shape == "hexagon":
+        return poly([(r * math.cos(a), r * math.sin(a)) for a in (k * math.pi / 3 for k in range(6))])
+    if shape == "ring":
+        return f'<circle r="{r * 0.7:.2f}" fill="none" stroke="currentColor" stroke-width="{r * 0.6:.2f}"/>'
+    if shape == "plus":
+        t = r * 0.4
+        return poly([(-t, -r), (t, -r), (t, -t), (r, -t), (r, t), (t, t), (t, r), (-t, r), (-t, t), (-r, t),
+                     (-r, -t), (-t, -t)])
+    if shape == "star":
+        pts = []
+        for k in range(10):
+            rad = r * 1.2 if k % 2 == 0 else r * 0.5
+            a = -math.pi / 2 + k * math.pi / 5
+            pts.append((rad * math.cos(a), rad * math.sin(a)))
+        return poly(pts)
+    return f'<rect x="{-r:.2f}" y="{-r * 0.4:.2f}" width="{2 * r:.2f}" height="{r * 0.8:.2f}"/>'
+
+
+def shape_of(index: int) -> str:
+    return SHAPES[index % len(SHAPES)]
+
+
+def legend_icon(shape: str, color: str, size: int = 14) -> str:
+    """A small standalone SVG of a group's marker, for legends and tables."""
+    half = size / 2
+    return (f'<svg class="icon" width="{size}" height="{size}" viewBox="{-half} {-half} {size} {size}" '
+            f'aria-hidden="true" focusable="false"><g fill="{escape(color)}" color="{escape(color)}">'
+            f'{marker(shape, half * 0.8)}</g></svg>')
+
+
+def render_svg(groups: list[dict], total: int, majority: int, title: str, majority_label: str) -> str:
+    """Inline SVG of the chamber.
+
+    ``groups``: dicts with ``id``, ``label``, ``color``, ``seats``, ``shape`` in chamber order.
+    Empty (unallocated) seats are drawn as hollow grey circles.
+    """
+    seats, r = layout(total)
+    parts = [f'<svg class="hemicycle" viewBox="0 0 {WIDTH:g} {HEIGHT:g}" role="img" '
+             f'aria-labelledby="hemi-title"><title id="hemi-title">{escape(title)}</title><defs>']
+    for group in groups:
+        parts.append(f'<g id="m-{escape(group["key"])}">{marker(group["shape"], r)}</g>')
+    parts.append("</defs>")
+    cursor = 0
+    for group in groups:
+        count = group["seats"]
+        if not count:
+            continue
+        parts.append(f'<g fill="{escape(group["color"])}" color="{escape(group["color"])}" '
+                     f'class="grp"><title>{escape(group["label"])}</title>')
+        for seat in seats[cursor:cursor + count]:
+            parts.append(f'<use href="#m-{escape(group["key"])}" x="{seat.x:g}" y="{seat.y:g}"/>')
+        parts.append("</g>")
+        cursor += count
+    if cursor < len(seats):
+        parts.append('<g fill="none" stroke="#767676" stroke-width="0.8">')
+        for seat in seats[cursor:]:
+            parts.append(f'<circle cx="{seat.x:g}" cy="{seat.y:g}" r="{r * 0.8:.2f}"/>')
+        parts.append("</g>")
+    parts.append(f'<line x1="{CENTER_X:g}" y1="{CENTER_Y - OUTER - 6:g}" x2="{CENTER_X:g}" y2="{CENTER_Y - OUTER * 0.3:g}" '
+                 f'stroke="#000" stroke-dasharray="3 2" stroke-width="0.8"/>')
+    parts.append(f'<text x="{CENTER_X:g}" y="{CENTER_Y - 8:g}" text-anchor="middle" font-size="13" '
+                 f'font-weight="bold">{escape(majority_label)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)

@@ -1,0 +1,180 @@
+"""Languages: UI strings from gettext catalogs, numbers, dates and names from CLDR (Babel).
+
+The UI strings live in ``publish/locale/<lang>/LC_MESSAGES/messages.po``, one catalog per official
+EU language. They are compiled in memory when first used (``babel.messages.pofile`` ->
+``babel.messages.mofile`` -> :class:`gettext.GNUTranslations`), so rendering needs no build step;
+``pybabel compile -d publish/locale`` also works and a ``.mo`` newer than its ``.po`` is preferred.
+
+Political group names are translated in the catalogs, keyed by group id in the ``ep-group``
+context (``pgettext("ep-group", "EPP")``), so a group keeps its translation when its English name
+changes; an untranslated id falls back to the name given in the bundle. Party and list names are
+never translated: they stay as on the ballot.
+
+Country names come from CLDR territory names; the EU's own codes differ from ISO 3166 for two
+countries (``EL`` -> ``GR``, ``UK`` -> ``GB``).
+
+Percentages are exact fractions rounded half-up to two decimals at render time, then formatted
+with the locale's own percent pattern (sign placement and spacing differ between languages).
+"""
+from __future__ import annotations
+
+import gettext
+import io
+from datetime import datetime, timezone
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel.dates import format_datetime
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal, parse_pattern
+
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+LANGUAGES: tuple[str, ...] = ("bg", "cs", "da", "de", "el", "en", "es", "et", "fi", "fr", "ga", "hr", "hu",
+                              "it", "lt", "lv", "mt", "nl", "pl", "pt", "ro", "sk", "sl", "sv")
+DEFAULT_LANGUAGE = "en"
+BRUSSELS = ZoneInfo("Europe/Brussels")
+CLDR_TERRITORY = {"EL": "GR", "UK": "GB"}
+GROUP_CONTEXT = "ep-group"
+
+
+def N_(message: str) -> str:
+    """Mark a string for extraction without translating it here."""
+    return message
+
+
+STATUS_LABELS = {
+    "none": N_("No results yet"),
+    "estimate": N_("Estimate"),
+    "provisional": N_("Provisional"),
+    "final": N_("Final"),
+    "official": N_("Official"),
+}
+FINAL_STATUSES = frozenset({"final", "official"})
+
+
+class UnknownLanguage(ValueError):
+    """A language that has no catalog in ``publish/locale``."""
+
+
+@lru_cache(maxsize=32)
+def translations(lang: str) -> gettext.NullTranslations:
+    """The compiled catalog of ``lang`` (English: the msgids themselves)."""
+    if lang not in LANGUAGES:
+        raise UnknownLanguage(f"no catalog for language {lang!r}; known: {', '.join(LANGUAGES)}")
+    folder = LOCALE_DIR / lang / "LC_MESSAGES"
+    po_path, mo_path = folder / "messages.po", folder / "messages.mo"
+    if mo_path.exists() and (not po_path.exists() or mo_path.stat().st_mtime >= po_path.stat().st_mtime):
+        with mo_path.open("rb") as handle:
+            return gettext.GNUTranslations(handle)
+    if not po_path.exists():
+        if lang == DEFAULT_LANGUAGE:
+            return gettext.NullTranslations()
+        raise UnknownLanguage(f"{po_path}: catalog missing")
+    with po_path.open("rb") as handle:
+        catalog = read_po(handle, locale=lang)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return gettext.GNUTranslations(buffer)
+
+
+def parse_time(value: str | datetime | None) -> datetime | None:
+    if value is None or value == "":
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"time without a UTC offset: {value!r}")
+    return moment
+
+
+def utc_iso(value: str | datetime | None) -> str:
+    """``2019-05-26T20:40:00Z``: the machine-readable time shown beside the local one."""
+    moment = parse_time(value)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else ""
+
+
+def share(part: int | None, whole: int | None) -> Fraction | None:
+    """Exact share ``part / whole`` (None if either is unknown or the whole is zero)."""
+    if part is None or not whole:
+        return None
+    return Fraction(part, whole)
+
+
+def round_percent(value: Fraction | None, places: int = 2) -> Decimal | None:
+    """A share as a percentage rounded half-up (``Fraction(1, 3)`` -> ``Decimal('33.33')``)."""
+    if value is None:
+        return None
+    exact = Decimal(value.numerator * 100) / Decimal(value.denominator)
+    return exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+class Formatter:
+    """Everything language-dependent for one language: strings, numbers, dates, names."""
+
+    def __init__(self, lang: str):
+        self.lang = lang
+        self.locale = Locale.parse(lang)
+        self.catalog = translations(lang)
+        pattern = parse_pattern(self.locale.percent_formats[None].pattern)
+        pattern.frac_prec = (2, 2)
+        self._percent_pattern = pattern
+
+    # strings
+    def gettext(self, message: str, **values: object) -> str:
+        text = self.catalog.gettext(message)
+        return text % values if values else text
+
+    def group_name(self, group_id: str, fallback: str = "") -> str:
+        text = self.catalog.pgettext(GROUP_CONTEXT, group_id)
+        return text if text != group_id else (fallback or group_id)
+
+    def status_label(self, status: str | None) -> str:
+        return self.gettext(STATUS_LABELS.get(status or "none", STATUS_LABELS["none"]))
+
+    # names
+    def country_name(self, code: str) -> str:
+        territory = CLDR_TERRITORY.get(code, code)
+        return self.locale.territories.get(territory, code)
+
+    @staticmethod
+    def language_name(lang: str) -> str:
+        """The language's own name for itself (autonym), capitalised for a menu."""
+        name = Locale.parse(lang).get_display_name(lang) or lang
+        return name[:1].upper() + name[1:]
+
+    # numbers
+    def number(self, value: int | None) -> str:
+        return self.gettext("Not available") if value is None else format_decimal(value, locale=self.locale)
+
+    def percent(self, value: Fraction | Decimal | None) -> str:
+        """``Fraction(1, 3)`` -> ``33,33 %`` (de), ``33.33%`` (en); None -> 'not available'."""
+        if value is None:
+            return self.gettext("Not available")
+        rounded = round_percent(value) if isinstance(value, Fraction) else Decimal(value)
+        return self._percent_pattern.apply(rounded / 100, self.locale)
+
+    def percent_points(self, value: float | Decimal | None) -> str:
+        """A percentage already expressed in percent (historical data): ``24.86`` -> ``24,86 %``."""
+        if value is None:
+            return self.gettext("Not available")
+        return self._percent_pattern.apply(Decimal(str(value)).quantize(Decimal("0.01"), ROUND_HALF_UP) / 100,
+                                           self.locale)
+
+    def signed(self, value: int | None) -> str:
+        if value is None:
+            return self.gettext("Not available")
+        text = format_decimal(abs(value), locale=self.locale)
+        return f"+{text}" if value > 0 else (f"\u2212{text}" if value < 0 else text)
+
+    # time
+    def local_time(self, value: str | datetime | None) -> str:
+        """Brussels local time in the language's long format, with its zone (CEST or +0200)."""
+        moment = parse_time(value)
+        if moment is None:
+            return self.gettext("Not available")
+        return format_datetime(moment, "long", tzinfo=BRUSSELS, locale=self.locale)

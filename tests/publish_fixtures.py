@@ -1,0 +1,177 @@
+"""Fixture builder for the publish tests: a realistic ``enr-bundle/1`` dict (see docs/CONTRACTS.md).
+
+Built from the real 2019 data in ``data/ep2019/`` (lists, votes, seats, turnout) and
+``data/historical/ep_1979_2019.csv`` (the 2014 comparison), with each country's rule from
+``elections/ep2019/rules_source.csv``. The seat step log is the D'Hondt-like order of the
+declared seats (quotient = votes / k for the k-th seat of a list), which has the shape the tally
+produces; it is not a recomputation of the law.
+
+Knobs let tests vary what the renderer and the publisher must handle: the status mix, a
+rehearsal flag, a hostile list name, an unresolved tie.
+"""
+from __future__ import annotations
+
+import copy
+import csv
+import hashlib
+import json
+from fractions import Fraction
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NATIONAL = ROOT / "data" / "ep2019" / "results_national.csv"
+TURNOUT = ROOT / "data" / "ep2019" / "turnout.csv"
+HISTORICAL = ROOT / "data" / "historical" / "ep_1979_2019.csv"
+ELECTION = ROOT / "elections" / "ep2019" / "election.json"
+RULES = ROOT / "elections" / "ep2019" / "rules_source.csv"
+
+# Groups at the constitutive session of July 2014 (outgoing Parliament, 751 seats); ALDE is the
+# predecessor of RE, EFDD has no successor with the same id.
+PREVIOUS_GROUPS_2014 = [
+    {"id": "EPP", "seats": 221}, {"id": "S&D", "seats": 191}, {"id": "ECR", "seats": 70},
+    {"id": "RE", "name": "ALDE", "seats": 67}, {"id": "GUE/NGL", "seats": 52},
+    {"id": "Greens/EFA", "seats": 50}, {"id": "EFDD", "name": "EFDD", "seats": 48},
+    {"id": "NI", "seats": 52},
+]
+
+# A mix of result types as on a real night (the rest are final).
+DEFAULT_STATUSES = {"DE": "official", "FR": "final", "IT": "provisional", "UK": "provisional",
+                    "IE": "estimate", "MT": "provisional"}
+
+XSS_NAME = "<script>alert(1)</script>"
+
+
+def _int(value: str) -> int | None:
+    value = (value or "").strip()
+    return int(value) if value else None
+
+
+def _read(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _digest(*parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def _steps(rule: dict, lists: list[dict], valid: int | None) -> list[dict]:
+    steps: list[dict] = [{"kind": "note", "text": f"method {rule['method']}, {sum(l['seats'] for l in lists)} seats"}]
+    if rule["threshold_percent"]:
+        base = valid or sum(l["votes"] or 0 for l in lists)
+        for entry in lists:
+            share = Fraction(entry["votes"] or 0, base) * 100 if base else Fraction(0)
+            steps.append({"kind": "threshold", "list_id": entry["list_id"], "votes": entry["votes"],
+                          "share_percent": f"{float(share):.2f}", "threshold_percent": rule["threshold_percent"],
+                          "passed": share >= Fraction(rule["threshold_percent"])})
+    quotients = []
+    for entry in lists:
+        for k in range(1, entry["seats"] + 1):
+            quotients.append((Fraction(entry["votes"] or 0, k), entry["list_id"], k))
+    quotients.sort(key=lambda q: (-q[0], q[1]))
+    for seat, (quotient, list_id, k) in enumerate(quotients, start=1):
+        steps.append({"kind": "seat", "seat": seat, "list_id": list_id, "divisor": k,
+                      "quotient": f"{quotient.numerator}/{quotient.denominator}" if quotient.denominator != 1
+                      else str(quotient.numerator)})
+    return steps
+
+
+def build_bundle(version: str = "v0003", *, test: bool = False, statuses: dict[str, str] | None = None,
+                 hostile_name: bool = True, unresolved_tie: bool = False,
+                 generated_at: str = "2019-05-26T21:30:00+00:00") -> dict:
+    """A complete bundle for EP 2019 (28 countries, 751 seats)."""
+    election = json.loads(ELECTION.read_text(encoding="utf-8"))
+    statuses = {**DEFAULT_STATUSES, **(statuses or {})}
+    turnout = {r["country"]: r for r in _read(TURNOUT)}
+    rules = {r["country"]: r for r in _read(RULES) if not r["constituency"]}
+    by_country: dict[str, list[dict]] = {}
+    for row in _read(NATIONAL):
+        by_country.setdefault(row["country"], []).append({
+            "list_id": row["list_id"], "list_name": row["list_name"], "party_abbrev": row["party_abbrev"],
+            "ep_group": row["ep_group"] or "OTH", "votes": _int(row["votes"]), "seats": _int(row["seats"]) or 0,
+            "seats_by_constituency": {}})
+    previous: dict[str, list[dict]] = {}
+    for row in _read(HISTORICAL):
+        if row["election_year"] == "2014":
+            previous.setdefault(row["country"], []).append(row)
+
+    countries = []
+    for minute, code in enumerate(sorted(by_country)):
+        lists = sorted(by_country[code], key=lambda l: (-(l["votes"] or 0), l["list_id"]))
+        if hostile_name and code == "AT":
+            lists.append({"list_id": "xss", "list_name": XSS_NAME, "party_abbrev": "<b>X</b>",
+                          "ep_group": "OTH", "votes": 0, "seats": 0, "seats_by_constituency": {}})
+        t = turnout[code]
+        rule_row = rules[code]
+        rule = {"method": rule_row["method"], "threshold_percent": rule_row["threshold_percent"],
+                "threshold_base": rule_row["threshold_base"], "text": rule_row["special_notes"]}
+        status = statuses.get(code, "final")
+        as_of = f"2019-05-26T{21 + minute // 60:02d}:{minute % 60:02d}:00+00:00"
+        prev_rows = previous.get(code, [])
+        country = {
+            "code": code, "seats_total": election["countries"][code]["seats"], "status": status,
+            "sequence": 3, "as_of": as_of, "delivery_sha256": _digest(code, lists),
+            "registered": _int(t["registered_voters"]), "voters": _int(t["voters"]),
+            "valid": _int(t["valid_votes"]), "blank": _int(t["blank_votes"]), "invalid": _int(t["invalid_votes"]),
+            "units_reporting": 100 if status in ("final", "official") else 87, "units_total": 100,
+            "rule": rule, "lists": lists, "steps": _steps(rule, lists, _int(t["valid_votes"])),
+            "ties": [], "corrections": [],
+            "previous": {
+                "year": 2014, "seats_total": int(prev_rows[0]["seats_total"]) if prev_rows else None,
+                "turnout": None,
+                "parties": [{"party_abbrev": r["party_abbrev"], "party_name": r["party_name"],
+                             "vote_share": float(r["vote_share"]) if r["vote_share"] else None,
+                             "seats": _int(r["seats"])} for r in prev_rows]},
+        }
+        countries.append(country)
+
+    fr = next(c for c in countries if c["code"] == "FR")
+    fr["corrections"].append({"sequence": 3, "corrects": 2, "unit_id": "FR-75-056", "list_id": "rn",
+                              "field": "votes", "before": 5286829, "after": 5286939,
+                              "reason": "transcription error in one polling station"})
+    if unresolved_tie:
+        lu = next(c for c in countries if c["code"] == "LU")
+        lu["ties"].append({"constituency": "", "seat": 6, "lists": [lu["lists"][2]["list_id"], lu["lists"][3]["list_id"]],
+                           "resolved": False, "winner": None})
+
+    groups: dict[str, dict] = {g["id"]: {"id": g["id"], "seats": 0, "by_country": {}} for g in election["groups"]}
+    for country in countries:
+        for entry in country["lists"]:
+            if entry["seats"]:
+                group = groups[entry["ep_group"]]
+                group["seats"] += entry["seats"]
+                group["by_country"][country["code"]] = group["by_country"].get(country["code"], 0) + entry["seats"]
+    total = election["total_seats"]
+    bundle = {
+        "schema": "enr-bundle/1", "version": version, "generated_at": generated_at, "test": test,
+        "election": {"id": election["id"], "name": election["name"], "election_date": election["election_date"],
+                     "polling_days": election["polling_days"], "embargo": election["embargo"],
+                     "total_seats": total, "majority": total // 2 + 1, "languages": election["languages"],
+                     "groups": election["groups"]},
+        "countries": countries,
+        "eu": {"seats_total": total, "seats_allocated": sum(g["seats"] for g in groups.values()),
+               "majority": total // 2 + 1, "countries_reporting": len(countries),
+               "registered": sum(c["registered"] or 0 for c in countries),
+               "voters": sum(c["voters"] or 0 for c in countries),
+               "groups": [g for g in groups.values()],
+               "previous": {"year": 2014, "seats_total": 751, "groups": copy.deepcopy(PREVIOUS_GROUPS_2014)}},
+        "deliveries": [{"country": c["code"], "sequence": c["sequence"], "sha256": c["delivery_sha256"],
+                        "status": c["status"]} for c in countries],
+        "changes": [{"country": "FR", "what": "status provisional -> final"},
+                    {"country": "FR", "what": "correction: rn votes 5286829 -> 5286939 (unit FR-75-056)"},
+                    {"country": "DE", "what": "status final -> official"}],
+    }
+    return bundle
+
+
+def build_history() -> dict:
+    """The optional ``history`` structure: {country: [{year, seats_total, parties: [...]}]}."""
+    history: dict[str, dict[int, dict]] = {}
+    for row in _read(HISTORICAL):
+        year = int(row["election_year"])
+        entry = history.setdefault(row["country"], {}).setdefault(
+            year, {"year": year, "seats_total": int(row["seats_total"]), "parties": []})
+        entry["parties"].append({"party_abbrev": row["party_abbrev"], "party_name": row["party_name"],
+                                 "vote_share": float(row["vote_share"]) if row["vote_share"] else None,
+                                 "seats": _int(row["seats"])})
+    return {cc: [years[y] for y in sorted(years)] for cc, years in history.items()}

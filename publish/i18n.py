@@ -31,7 +31,7 @@ from babel import Locale
 from babel.dates import format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_decimal, parse_pattern
+from babel.numbers import format_decimal, get_group_symbol, parse_pattern
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 LANGUAGES: tuple[str, ...] = ("bg", "cs", "da", "de", "el", "en", "es", "et", "fi", "fr", "ga", "hr", "hu",
@@ -118,11 +118,19 @@ class Formatter:
 
     def __init__(self, lang: str):
         self.lang = lang
+        self.catalog = translations(lang)  # raises UnknownLanguage first
         self.locale = Locale.parse(lang)
-        self.catalog = translations(lang)
         pattern = parse_pattern(self.locale.percent_formats[None].pattern)
         pattern.frac_prec = (2, 2)
         self._percent_pattern = pattern
+        # Fast path for integers, used only if it gives exactly Babel's output on probe values
+        # (locales with a minimum grouping of 2, e.g. es and pl, write 1234 without a separator).
+        self._group = get_group_symbol(self.locale)
+        probes = (0, 7, 1234, 12345, 1234567, 751000000)
+        self._fast_int = all(self._plain_int(v) == format_decimal(v, locale=self.locale) for v in probes)
+        self._min_grouping = 1 if self._fast_int else 2
+        if not self._fast_int:
+            self._fast_int = all(self._plain_int(v, 2) == format_decimal(v, locale=self.locale) for v in probes)
 
     # strings
     def gettext(self, message: str, **values: object) -> str:
@@ -142,14 +150,25 @@ class Formatter:
         return self.locale.territories.get(territory, code)
 
     @staticmethod
+    @lru_cache(maxsize=64)
     def language_name(lang: str) -> str:
         """The language's own name for itself (autonym), capitalised for a menu."""
         name = Locale.parse(lang).get_display_name(lang) or lang
         return name[:1].upper() + name[1:]
 
     # numbers
+    def _plain_int(self, value: int, min_grouping: int = 1) -> str:
+        digits = str(value)
+        if len(digits) < 4 + (min_grouping - 1):
+            return digits
+        return f"{value:,}".replace(",", self._group)
+
     def number(self, value: int | None) -> str:
-        return self.gettext("Not available") if value is None else format_decimal(value, locale=self.locale)
+        if value is None:
+            return self.gettext("Not available")
+        if self._fast_int and isinstance(value, int) and value >= 0:
+            return self._plain_int(value, self._min_grouping)
+        return format_decimal(value, locale=self.locale)
 
     def percent(self, value: Fraction | Decimal | None) -> str:
         """``Fraction(1, 3)`` -> ``33,33 %`` (de), ``33.33%`` (en); None -> 'not available'."""

@@ -85,6 +85,12 @@ def turnout(registered: int | None, voters: int | None) -> Fraction | None:
     return Fraction(voters, registered)
 
 
+def seat_share(seats: int | None, total: int | None) -> Fraction | None:
+    if seats is None or not total:
+        return None
+    return Fraction(seats, total)
+
+
 def is_final(country: dict) -> bool:
     return country.get("status") in FINAL
 

@@ -11,11 +11,18 @@ rehearsal flag, a hostile list name, an unresolved tie.
 """
 from __future__ import annotations
 
+import atexit
 import copy
 import csv
 import hashlib
 import json
+import os
+import shutil
+import subprocess
+import tempfile
 from fractions import Fraction
+from functools import lru_cache
+from html.parser import HTMLParser
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,8 +85,8 @@ def _steps(rule: dict, lists: list[dict], valid: int | None) -> list[dict]:
 
 def build_bundle(version: str = "v0003", *, test: bool = False, statuses: dict[str, str] | None = None,
                  hostile_name: bool = True, unresolved_tie: bool = False,
-                 generated_at: str = "2019-05-26T21:30:00+00:00") -> dict:
-    """A complete bundle for EP 2019 (28 countries, 751 seats)."""
+                 generated_at: str = "2019-05-26T21:30:00+00:00", only: set[str] | None = None) -> dict:
+    """A complete bundle for EP 2019 (28 countries, 751 seats); ``only`` keeps some countries (a partial night)."""
     election = json.loads(ELECTION.read_text(encoding="utf-8"))
     statuses = {**DEFAULT_STATUSES, **(statuses or {})}
     turnout = {r["country"]: r for r in _read(TURNOUT)}
@@ -97,6 +104,8 @@ def build_bundle(version: str = "v0003", *, test: bool = False, statuses: dict[s
 
     countries = []
     for minute, code in enumerate(sorted(by_country)):
+        if only is not None and code not in only:
+            continue
         lists = sorted(by_country[code], key=lambda l: (-(l["votes"] or 0), l["list_id"]))
         if hostile_name and code == "AT":
             lists.append({"list_id": "xss", "list_name": XSS_NAME, "party_abbrev": "<b>X</b>",
@@ -125,7 +134,7 @@ def build_bundle(version: str = "v0003", *, test: bool = False, statuses: dict[s
         }
         countries.append(country)
 
-    fr = next(c for c in countries if c["code"] == "FR")
+    fr = next((c for c in countries if c["code"] == "FR"), {"corrections": []})
     fr["corrections"].append({"sequence": 3, "corrects": 2, "unit_id": "FR-75-056", "list_id": "rn",
                               "field": "votes", "before": 5286829, "after": 5286939,
                               "reason": "transcription error in one polling station"})
@@ -164,14 +173,156 @@ def build_bundle(version: str = "v0003", *, test: bool = False, statuses: dict[s
     return bundle
 
 
+REGULAR_YEARS = {1979, 1984, 1989, 1994, 1999, 2004, 2009, 2014, 2019}
+
+
 def build_history() -> dict:
-    """The optional ``history`` structure: {country: [{year, seats_total, parties: [...]}]}."""
-    history: dict[str, dict[int, dict]] = {}
+    """The optional ``history`` input of render_site, in the shape of
+    ``historical_loader.site.history_for_site`` (built here straight from the CSV)."""
+    countries: dict[str, dict[int, dict]] = {}
     for row in _read(HISTORICAL):
         year = int(row["election_year"])
-        entry = history.setdefault(row["country"], {}).setdefault(
-            year, {"year": year, "seats_total": int(row["seats_total"]), "parties": []})
+        entry = countries.setdefault(row["country"], {}).setdefault(year, {
+            "year": year, "election_date": row["election_date"], "seats_total": int(row["seats_total"]),
+            "parties": []})
         entry["parties"].append({"party_abbrev": row["party_abbrev"], "party_name": row["party_name"],
-                                 "vote_share": float(row["vote_share"]) if row["vote_share"] else None,
-                                 "seats": _int(row["seats"])})
-    return {cc: [years[y] for y in sorted(years)] for cc, years in history.items()}
+                                 "vote_share": row["vote_share"] or None, "seats": _int(row["seats"]),
+                                 "votes": _int(row["votes"])})
+    for years in countries.values():
+        for entry in years.values():
+            entry["parties"].sort(key=lambda p: (-(p["seats"] or 0), -float(p["vote_share"] or -1), p["party_abbrev"]))
+    eu = []
+    for year in sorted({y for years in countries.values() for y in years}):
+        members = {}
+        for code, years in countries.items():
+            held = [y for y in years if y <= year]
+            if held:
+                members[code] = years[max(held)]["seats_total"]
+        eu.append({"year": year, "seats_total": sum(members.values()), "countries": members,
+                   "regular": year in REGULAR_YEARS, "elected": sorted(c for c, ys in countries.items() if year in ys),
+                   "appointed": []})
+    return {"countries": {code: [years[y] for y in sorted(years)] for code, years in countries.items()}, "eu": eu}
+
+
+# --- shared, cached helpers for the publish tests (plain functions: no conftest needed) -----------
+
+LANGS = ("bg", "cs", "da", "de", "el", "en", "es", "et", "fi", "fr", "ga", "hr", "hu", "it", "lt", "lv", "mt",
+         "nl", "pl", "pt", "ro", "sk", "sl", "sv")
+_HOMES: list[str] = []
+
+
+def scratch_dir(prefix: str) -> Path:
+    """A folder under /tmp (short paths for gpg), removed at exit."""
+    path = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+    _HOMES.append(path)
+    return Path(path)
+
+
+@atexit.register
+def _cleanup() -> None:
+    for path in _HOMES:
+        for home in Path(path).rglob("pubring.kbx"):
+            subprocess.run(["gpgconf", "--kill", "gpg-agent"], env={**os.environ, "GNUPGHOME": str(home.parent)},
+                           capture_output=True, check=False)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@lru_cache(maxsize=1)
+def rendered_site() -> Path:
+    """The fixture bundle rendered in all 24 languages, once per test process."""
+    from publish.site import render_site
+
+    out = scratch_dir("enrpub-site-") / "site"
+    render_site(build_bundle(), out)
+    return out
+
+
+@lru_cache(maxsize=1)
+def demo_key() -> tuple[Path, str]:
+    """A signing keyring with a throwaway key, and a separate verify-only keyring with its public key."""
+    from publish.signing import Signer, ensure_demo_signing_key, import_public_key
+
+    base = scratch_dir("enrpub-k-")
+    fingerprint = ensure_demo_signing_key(base / "sign")
+    with Signer(base / "sign") as signer:
+        import_public_key(base / "verify", signer.public_key())
+    return base, fingerprint
+
+
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+URL_ATTRS = {"src", "href", "action", "poster", "data", "xlink:href", "formaction", "srcset"}
+
+
+class PageChecker(HTMLParser):
+    """Well-formedness (every element closed, properly nested), lang, ids, URLs of one HTML page."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.errors: list[str] = []
+        self.lang: str | None = None
+        self.ids: set[str] = set()
+        self.urls: list[str] = []
+        self.doctype = False
+        self.text: list[str] = []
+
+    def handle_decl(self, decl: str) -> None:
+        self.doctype = self.doctype or decl.lower() == "doctype html"
+
+    def _attrs(self, tag: str, attrs: list) -> None:
+        for name, value in attrs:
+            if tag == "html" and name == "lang":
+                self.lang = value
+            if name == "id":
+                if value in self.ids:
+                    self.errors.append(f"duplicate id {value!r}")
+                self.ids.add(value)
+            if name in URL_ATTRS and value is not None:
+                self.urls.append(value)
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        self._attrs(tag, attrs)
+        if tag not in VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list) -> None:
+        self._attrs(tag, attrs)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in VOID:
+            return
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"</{tag}> closes <{self.stack[-1] if self.stack else 'nothing'}>")
+            if tag in self.stack:
+                while self.stack and self.stack.pop() != tag:
+                    pass
+            return
+        self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+    def result(self) -> list[str]:
+        problems = list(self.errors)
+        if self.stack:
+            problems.append(f"unclosed: {self.stack}")
+        if not self.doctype:
+            problems.append("no <!DOCTYPE html>")
+        return problems
+
+
+@lru_cache(maxsize=4096)
+def _check(path: str, mtime: float) -> PageChecker:
+    checker = PageChecker()
+    checker.feed(Path(path).read_text(encoding="utf-8"))
+    checker.close()
+    return checker
+
+
+def check_page(path: Path) -> PageChecker:
+    return _check(str(path), path.stat().st_mtime)
+
+
+def page_text(path: Path) -> str:
+    """The visible text of a page, whitespace (incl. no-break spaces) collapsed to single spaces."""
+    return " ".join(" ".join(check_page(path).text).replace("\u00a0", " ").replace("\u202f", " ").split())

@@ -1,0 +1,276 @@
+"""A bucket: the export store the publisher reads and writes, local folder or object store.
+
+``Bucket(url)`` takes a ``file://`` URL or a plain path (a local folder: no Airflow needed), or
+any URL Airflow's :class:`airflow.sdk.ObjectStoragePath` understands (``s3://bucket/prefix``,
+credentials from an Airflow connection, ``conn_id``). Airflow is imported only for such URLs,
+inside :meth:`Bucket._remote_root`, so the rest of ``publish`` never imports it.
+
+Keys are relative POSIX paths (``public/ep2019/v0003/manifest.json``).
+
+Atomicity: on a local folder every write goes to a temporary name in the same folder, is
+flushed to disk and then renamed over the target (``os.replace``), so a reader sees the old
+file or the new file, never a half-written one, and a killed writer leaves only a temporary
+file that :meth:`list` ignores. On S3 a single PUT is atomic per object already.
+"""
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterable, TypeVar
+import shutil
+import tempfile
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+TEMP_PREFIX = ".tmp-"
+# HTTP caching of what a bucket serves: versions never change, pointers change at every publication.
+CACHE_IMMUTABLE = "public, max-age=31536000, immutable"
+CACHE_POINTER = "public, max-age=10, must-revalidate"
+_TYPES = {".asc": "text/plain", ".atom": "application/atom+xml", ".csv": "text/csv", ".js": "text/javascript",
+          ".json": "application/json", ".md": "text/markdown", ".po": "text/plain", ".xml": "application/xml"}
+REMOTE_WORKERS = 8
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class BucketError(OSError):
+    """A bucket operation failed (names the bucket URL and the key)."""
+
+
+def content_type(key: str) -> str:
+    """The Content-Type an object store should serve ``key`` with (text always as UTF-8)."""
+    suffix = os.path.splitext(key)[1].lower()
+    if key.endswith("SHA256SUMS"):
+        kind = "text/plain"
+    else:
+        kind = _TYPES.get(suffix) or mimetypes.guess_type(key)[0] or "application/octet-stream"
+    if kind.startswith("text/") or kind in ("application/json", "application/xml", "application/atom+xml"):
+        kind += "; charset=utf-8"
+    return kind
+
+
+def _check_key(key: str) -> str:
+    key = key.strip("/")
+    parts = key.split("/") if key else []
+    if any(p in ("", ".", "..") for p in parts):
+        raise BucketError(f"unsafe key {key!r}")
+    return key
+
+
+class Bucket:
+    def __init__(self, url: str | os.PathLike, conn_id: str | None = None):
+        text = os.fspath(url)
+        parsed = urlparse(text)
+        self.conn_id = conn_id
+        if parsed.scheme in ("", "file"):
+            path = unquote(parsed.path) if parsed.scheme == "file" else text
+            self.local_root: Path | None = Path(path).resolve()
+            self.url = self.local_root.as_uri()
+        else:
+            self.local_root = None
+            self.url = text if text.endswith("/") else text + "/"
+        self._remote = None
+
+    def __repr__(self) -> str:
+        return f"Bucket({self.url!r})"
+
+    @property
+    def is_local(self) -> bool:
+        return self.local_root is not None
+
+    def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+        """``[fn(x) for x in items]``, with a few parallel requests on an object store (each
+        request there costs a network round trip; a local folder is done in order)."""
+        items = list(items)
+        if self.local_root is not None or len(items) < 2:
+            return [fn(item) for item in items]
+        with ThreadPoolExecutor(max_workers=REMOTE_WORKERS) as pool:
+            return list(pool.map(fn, items))
+
+    # -- remote plumbing ---------------------------------------------------------------------
+    def _remote_root(self):
+        if self._remote is None:
+            from airflow.sdk import ObjectStoragePath  # lazy: only object stores need Airflow
+
+            self._remote = ObjectStoragePath(self.url, conn_id=self.conn_id) if self.conn_id \
+                else ObjectStoragePath(self.url)
+        return self._remote
+
+    def _rpath(self, key: str):
+        root = self._remote_root()
+        return root / key if key else root
+
+    # -- paths -------------------------------------------------------------------------------
+    def local_path(self, key: str) -> Path:
+        if self.local_root is None:
+            raise BucketError(f"{self.url}: not a local bucket")
+        return self.local_root / _check_key(key)
+
+    def url_of(self, key: str) -> str:
+        return self.url.rstrip("/") + "/" + _check_key(key)
+
+    def sub(self, prefix: str) -> "Bucket":
+        """The same store rooted at ``prefix`` (a version folder, for the verifier)."""
+        child = Bucket.__new__(Bucket)
+        child.conn_id = self.conn_id
+        child._remote = None
+        prefix = _check_key(prefix)
+        if self.local_root is not None:
+            child.local_root = self.local_root / prefix
+            child.url = child.local_root.as_uri()
+        else:
+            child.local_root = None
+            child.url = self.url + prefix + "/"
+        return child
+
+    # -- reading -----------------------------------------------------------------------------
+    def exists(self, key: str) -> bool:
+        key = _check_key(key)
+        if self.local_root is not None:
+            return (self.local_root / key).is_file()
+        return self._rpath(key).exists()
+
+    def read(self, key: str) -> bytes:
+        key = _check_key(key)
+        try:
+            if self.local_root is not None:
+                return (self.local_root / key).read_bytes()
+            return self._rpath(key).read_bytes()
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            raise BucketError(f"{self.url}: cannot read {key}: {exc}") from exc
+
+    def read_or_none(self, key: str) -> bytes | None:
+        try:
+            return self.read(key)
+        except FileNotFoundError:
+            return None
+
+    def sha256(self, key: str) -> str:
+        return hashlib.sha256(self.read(key)).hexdigest()
+
+    def list(self, prefix: str = "") -> list[str]:
+        """Every key under ``prefix`` (recursive, sorted), relative to the bucket root."""
+        prefix = _check_key(prefix) if prefix else ""
+        if self.local_root is not None:
+            base = self.local_root / prefix if prefix else self.local_root
+            if not base.is_dir():
+                return []
+            keys = [p.relative_to(self.local_root).as_posix() for p in base.rglob("*")
+                    if p.is_file() and not p.name.startswith(TEMP_PREFIX)]
+            return sorted(keys)
+        root = self._remote_root()
+        fs = root.fs
+        fs.invalidate_cache()
+        base = self._rpath(prefix)
+        root_path = root.path.rstrip("/")
+        try:
+            found = fs.find(base.path)
+        except FileNotFoundError:
+            return []
+        return sorted(f[len(root_path) + 1:] for f in found if f.startswith(root_path + "/"))
+
+    # -- writing -----------------------------------------------------------------------------
+    def write(self, key: str, data: bytes, durable: bool = True, cache_control: str | None = None) -> None:
+        """Write ``data`` at ``key`` (atomically on a local folder: temp file + rename)."""
+        self.write_atomic(key, data, durable, cache_control)
+
+    def sync(self) -> None:
+        """Make every write so far durable (local folder: ``os.sync``; object stores: nothing to do).
+
+        Bulk copies pass ``durable=False`` and call this once before the commit point, instead
+        of one fsync per file."""
+        if self.local_root is not None:
+            os.sync()
+
+    def write_atomic(self, key: str, data: bytes, durable: bool = True, cache_control: str | None = None) -> None:
+        """Replace ``key`` by ``data`` in one step; ``durable`` also flushes it to disk before the rename.
+
+        On an object store this is one PUT (atomic per object) with the Content-Type of the key
+        and, if given, a Cache-Control header; a local folder has no headers to keep."""
+        key = _check_key(key)
+        if self.local_root is None:
+            path = self._rpath(key)
+            headers = {"ContentType": content_type(key)}
+            if cache_control:
+                headers["CacheControl"] = cache_control
+            try:
+                try:
+                    path.fs.pipe_file(path.path, data, **headers)
+                except TypeError:  # a filesystem without per-object headers
+                    path.write_bytes(data)
+            except OSError as exc:
+                raise BucketError(f"{self.url}: cannot write {key}: {exc}") from exc
+            return
+        target = self.local_root / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX + target.name + ".", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                if durable:
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise
+
+    def copy(self, src_key: str, dst_key: str, dst: "Bucket | None" = None, durable: bool = True,
+             cache_control: str | None = None) -> None:
+        """Copy one object, to this bucket or to ``dst``; atomic at the destination like :meth:`write`.
+
+        Within one object store the copy is server-side and keeps the object's headers."""
+        dst = dst or self
+        src_key, dst_key = _check_key(src_key), _check_key(dst_key)
+        if self.local_root is not None and dst.local_root is not None:
+            target = dst.local_root / dst_key
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX + target.name + ".", dir=target.parent)
+            os.close(fd)
+            try:
+                shutil.copyfile(self.local_root / src_key, tmp)
+                if durable:
+                    with open(tmp, "rb+") as handle:
+                        os.fsync(handle.fileno())
+                os.replace(tmp, target)
+            except BaseException:
+                try:
+                    os.unlink(tmp)
+                except FileNotFoundError:
+                    pass
+                raise
+            return
+        if self.local_root is None and dst.local_root is None and self.url.split("/")[0] == dst.url.split("/")[0] \
+                and self.conn_id == dst.conn_id:
+            self._rpath(src_key).copy(dst._rpath(dst_key))  # server-side within one store
+            return
+        dst.write_atomic(dst_key, self.read(src_key), durable, cache_control)
+
+    def remove_temporary(self, prefix: str) -> int:
+        """Delete temporary files a killed writer left under ``prefix`` (local folders only); how many."""
+        if self.local_root is None:
+            return 0
+        base = self.local_root / _check_key(prefix)
+        leftovers = [p for p in base.rglob(TEMP_PREFIX + "*") if p.is_file()] if base.is_dir() else []
+        for path in leftovers:
+            path.unlink(missing_ok=True)
+        return len(leftovers)
+
+    def delete(self, key: str) -> None:
+        key = _check_key(key)
+        if self.local_root is not None:
+            try:
+                (self.local_root / key).unlink()
+            except FileNotFoundError:
+                pass
+            return
+        path = self._rpath(key)
+        if path.exists():
+            path.unlink()

@@ -1,0 +1,231 @@
+"""Machine-readable feeds of one version: JSON, CSV and XML per country and for the EU, NIST, changes.
+
+Every tabular feed takes its column order from :mod:`publish.columns` (declared once). Files::
+
+    data/bundle.json                 the render input, as received from the tally
+    data/eu.{json,csv,xml}           seats by political group (EU_COLUMNS)
+    data/turnout.{json,csv,xml}      one row per country: status, data time, turnout (TURNOUT_COLUMNS)
+    data/countries/<cc>.{json,csv,xml}  one row per list (COUNTRY_COLUMNS)
+    data/nist-v2.json                the same results as NIST SP 1500-100 v2 (see :mod:`publish.nist`)
+    changes.json                     what changed against the previous version (bundle["changes"])
+
+Plus :func:`atom_feed`, the Atom feed of publications that :mod:`publish.release` rewrites beside
+the versions each time it publishes or rolls back.
+
+Every row carries ``election``, ``version`` and ``test`` so rehearsal data is recognisable in any
+single file taken out of context. Output is deterministic (no clock), so the same bundle gives
+the same bytes and the same manifest digest.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+from publish import model, nist
+from publish.columns import COUNTRY_COLUMNS, EU_COLUMNS, TURNOUT_COLUMNS
+from publish.i18n import round_percent, utc_iso
+
+FEED_SCHEMA = "enr-feed/1"
+ATOM_NS = "http://www.w3.org/2005/Atom"
+
+
+def _pct(value) -> str | None:
+    rounded = round_percent(value)
+    return None if rounded is None else f"{rounded:.2f}"
+
+
+def country_rows(bundle: dict, country: dict) -> list[dict]:
+    """One row per list, keys in COUNTRY_COLUMNS order, sorted by seats then votes (descending)."""
+    rows = []
+    lists = sorted(country.get("lists", []), key=lambda e: (-(e.get("seats") or 0), -(e.get("votes") or 0),
+                                                            e.get("list_id", "")))
+    for entry in lists:
+        values = {
+            "election": bundle["election"]["id"], "version": bundle["version"], "test": bool(bundle.get("test")),
+            "country": country["code"], "status": country.get("status", "none"), "as_of": country.get("as_of"),
+            "sequence": country.get("sequence"), "list_id": entry.get("list_id"), "list_name": entry.get("list_name"),
+            "party_abbrev": entry.get("party_abbrev"), "ep_group": entry.get("ep_group") or "OTH",
+            "votes": entry.get("votes"), "vote_share": _pct(model.vote_share(country, entry)),
+            "seats": entry.get("seats"),
+        }
+        rows.append({column: values[column] for column in COUNTRY_COLUMNS})
+    return rows
+
+
+def eu_rows(bundle: dict) -> list[dict]:
+    total = bundle["eu"].get("seats_total") or bundle["election"].get("total_seats")
+    names = {g["id"]: g.get("name", g["id"]) for g in bundle["election"].get("groups", [])}
+    rows = []
+    for group in sorted(bundle["eu"].get("groups", []), key=lambda g: (-(g.get("seats") or 0), g["id"])):
+        values = {
+            "election": bundle["election"]["id"], "version": bundle["version"], "test": bool(bundle.get("test")),
+            "group": group["id"], "group_name": names.get(group["id"], group["id"]), "seats": group.get("seats") or 0,
+            "seat_share": _pct(model.seat_share(group.get("seats") or 0, total)),
+            "majority": bundle["eu"].get("majority"), "seats_total": total,
+            "countries": ";".join(f"{cc}:{n}" for cc, n in sorted((group.get("by_country") or {}).items())),
+        }
+        rows.append({column: values[column] for column in EU_COLUMNS})
+    return rows
+
+
+def turnout_rows(bundle: dict) -> list[dict]:
+    rows = []
+    for country in sorted(bundle["countries"], key=lambda c: c["code"]):
+        values = {
+            "election": bundle["election"]["id"], "version": bundle["version"], "test": bool(bundle.get("test")),
+            "country": country["code"], "status": country.get("status", "none"), "as_of": country.get("as_of"),
+            "seats_total": country.get("seats_total"), "registered": country.get("registered"),
+            "voters": country.get("voters"), "valid": country.get("valid"), "blank": country.get("blank"),
+            "invalid": country.get("invalid"),
+            "turnout": _pct(model.turnout(country.get("registered"), country.get("voters"))),
+            "units_reporting": country.get("units_reporting"), "units_total": country.get("units_total"),
+        }
+        rows.append({column: values[column] for column in TURNOUT_COLUMNS})
+    return rows
+
+
+def _csv_value(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def to_csv(columns: tuple[str, ...], rows: list[dict]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_csv_value(row[c]) for c in columns])
+    return buffer.getvalue().encode("utf-8")
+
+
+def to_xml(root_name: str, attributes: dict, columns: tuple[str, ...], rows: list[dict]) -> bytes:
+    root = ET.Element(root_name, {k: _csv_value(v) for k, v in attributes.items() if v is not None})
+    columns_el = ET.SubElement(root, "columns")
+    for column in columns:
+        ET.SubElement(columns_el, "column").text = column
+    for row in rows:
+        row_el = ET.SubElement(root, "row")
+        for column in columns:
+            if row[column] is not None:
+                ET.SubElement(row_el, column).text = _csv_value(row[column])
+    ET.indent(root, space=" ")
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+def to_json(document: dict, compact: bool = False) -> bytes:
+    if compact:
+        return (json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+    return (json.dumps(document, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+
+
+def _head(bundle: dict) -> dict:
+    return {"schema": FEED_SCHEMA, "election": bundle["election"]["id"], "version": bundle["version"],
+            "test": bool(bundle.get("test")), "generated_at": bundle["generated_at"]}
+
+
+def country_document(bundle: dict, country: dict) -> dict:
+    return {**_head(bundle), "country": {
+        "code": country["code"], "status": country.get("status", "none"), "as_of": country.get("as_of"),
+        "as_of_utc": utc_iso(country.get("as_of")), "sequence": country.get("sequence"),
+        "seats_total": country.get("seats_total"), "registered": country.get("registered"),
+        "voters": country.get("voters"), "valid": country.get("valid"), "blank": country.get("blank"),
+        "invalid": country.get("invalid"),
+        "turnout": _pct(model.turnout(country.get("registered"), country.get("voters"))),
+        "units_reporting": country.get("units_reporting"), "units_total": country.get("units_total"),
+        "delivery_sha256": country.get("delivery_sha256")},
+        "columns": list(COUNTRY_COLUMNS), "rows": country_rows(bundle, country)}
+
+
+def eu_document(bundle: dict) -> dict:
+    eu = bundle["eu"]
+    return {**_head(bundle), "seats_total": eu.get("seats_total"), "seats_allocated": eu.get("seats_allocated"),
+            "majority": eu.get("majority"), "countries_reporting": eu.get("countries_reporting"),
+            "turnout": _pct(model.turnout(eu.get("registered"), eu.get("voters"))),
+            "all_final": model.all_final(bundle),
+            "statuses": {c["code"]: c.get("status", "none") for c in sorted(bundle["countries"], key=lambda c: c["code"])},
+            "colors": {g["id"]: model.safe_color(g.get("color")) for g in bundle["election"].get("groups", [])},
+            "columns": list(EU_COLUMNS), "rows": eu_rows(bundle)}
+
+
+def changes_document(bundle: dict) -> dict:
+    return {**_head(bundle), "changes": bundle.get("changes", []),
+            "corrections": [{"country": c["code"], **x} for c in bundle["countries"] for x in c.get("corrections", [])]}
+
+
+def write_feeds(bundle: dict, out_dir: Path) -> list[Path]:
+    out_dir = Path(out_dir)
+    written: list[Path] = []
+
+    def write(rel: str, data: bytes) -> None:
+        path = out_dir / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        written.append(path)
+
+    head = _head(bundle)
+    write("data/bundle.json", to_json(bundle))
+    write("data/eu.json", to_json(eu_document(bundle)))
+    write("data/eu.csv", to_csv(EU_COLUMNS, eu_rows(bundle)))
+    write("data/eu.xml", to_xml("eu", head, EU_COLUMNS, eu_rows(bundle)))
+    turnout = turnout_rows(bundle)
+    write("data/turnout.json", to_json({**head, "columns": list(TURNOUT_COLUMNS), "rows": turnout}))
+    write("data/turnout.csv", to_csv(TURNOUT_COLUMNS, turnout))
+    write("data/turnout.xml", to_xml("turnout", head, TURNOUT_COLUMNS, turnout))
+    for country in bundle["countries"]:
+        slug = country["code"].lower()
+        rows = country_rows(bundle, country)
+        write(f"data/countries/{slug}.json", to_json(country_document(bundle, country)))
+        write(f"data/countries/{slug}.csv", to_csv(COUNTRY_COLUMNS, rows))
+        write(f"data/countries/{slug}.xml", to_xml("country", {**head, "code": country["code"],
+                                                                "status": country.get("status", "none"),
+                                                                "as_of": country.get("as_of")},
+                                                   COUNTRY_COLUMNS, rows))
+    write("data/nist-v2.json", to_json(nist.election_report(bundle), compact=True))
+    write("changes.json", to_json(changes_document(bundle)))
+    return written
+
+
+def atom_feed(election: dict, publications: list[dict], base_url: str = "") -> bytes:
+    """Atom 1.0 feed of publications, newest first.
+
+    ``election``: ``{"id", "name"}``. ``publications``: dicts with ``version``, ``published_at``
+    (ISO 8601 with offset), ``manifest_sha256``, optional ``test``, ``event`` ("publish" or
+    "rollback") and ``changes`` (list of ``{country, what}``). Links are relative to ``base_url``
+    (the folder that holds the versions), which may be empty.
+    """
+    ET.register_namespace("", ATOM_NS)
+
+    def el(parent, tag, text=None, **attrs):
+        node = ET.SubElement(parent, f"{{{ATOM_NS}}}{tag}", {k: str(v) for k, v in attrs.items()})
+        if text is not None:
+            node.text = str(text)
+        return node
+
+    feed = ET.Element(f"{{{ATOM_NS}}}feed")
+    el(feed, "id", f"urn:enr:{election['id']}:publications")
+    el(feed, "title", f"{election.get('name', election['id'])}: publications")
+    ordered = sorted(publications, key=lambda p: (p["published_at"], p["version"]), reverse=True)
+    el(feed, "updated", utc_iso(ordered[0]["published_at"]) if ordered else "1970-01-01T00:00:00Z")
+    author = el(feed, "author")
+    el(author, "name", "enr-ep publisher")
+    el(feed, "link", rel="self", href=f"{base_url}publications.atom")
+    for number, publication in enumerate(ordered):
+        entry = el(feed, "entry")
+        event = publication.get("event", "publish")
+        el(entry, "id", f"urn:enr:{election['id']}:{publication['version']}:{event}:{publication['manifest_sha256'][:16]}"
+                        f":{utc_iso(publication['published_at'])}")
+        test = " [TEST]" if publication.get("test") else ""
+        el(entry, "title", f"{publication['version']} ({event}){test}")
+        el(entry, "updated", utc_iso(publication["published_at"]))
+        el(entry, "link", rel="alternate", type="text/html", href=f"{base_url}{publication['version']}/index.html")
+        lines = [f"manifest sha256 {publication['manifest_sha256']}"]
+        lines += [f"{c.get('country', '')}: {c.get('what', '')}" for c in publication.get("changes", [])]
+        el(entry, "summary", "\n".join(lines))
+    ET.indent(feed, space=" ")
+    return ET.tostring(feed, encoding="utf-8", xml_declaration=True) + b"\n"

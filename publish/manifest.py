@@ -1,0 +1,128 @@
+"""The manifest of a version: every file with its SHA-256 and size, plus what the version is made of.
+
+A rendered version folder is sealed in this order, so that every byte is covered by a signature:
+
+1. the site, feeds, widget and ``publisher-key.asc`` (the content);
+2. ``SHA256SUMS``: ``<sha256>  <path>`` for every content file, the format ``sha256sum -c`` reads;
+3. ``manifest.json``: every content file **and** ``SHA256SUMS`` with digest and size, plus
+   ``extra`` (election, version, test flag, generation time, the deliveries with their digests);
+4. detached signatures ``SHA256SUMS.asc`` and ``manifest.json.asc`` (:mod:`publish.signing`).
+
+The reviewer approves the SHA-256 of ``manifest.json``; publication copies those exact bytes.
+The approval itself is a separate signed ``approval.json`` written at publish time that names the
+manifest digest, so the approved manifest never changes.
+
+``manifest.json`` is canonical JSON (sorted keys, fixed indentation, no clock): the same content
+gives the same manifest and the same digest.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+MANIFEST = "manifest.json"
+MANIFEST_SIG = "manifest.json.asc"
+SUMS = "SHA256SUMS"
+SUMS_SIG = "SHA256SUMS.asc"
+APPROVAL = "approval.json"
+APPROVAL_SIG = "approval.json.asc"
+PUBLIC_KEY = "publisher-key.asc"
+MANIFEST_SCHEMA = "enr-manifest/1"
+# Files that are about the version rather than part of it: never listed in the manifest.
+SEALS = frozenset({MANIFEST, MANIFEST_SIG, SUMS_SIG, APPROVAL, APPROVAL_SIG})
+_SAFE_PATH = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
+
+
+class ManifestError(ValueError):
+    """A version folder that cannot be sealed (unsafe file name, missing folder)."""
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def content_files(version_dir: Path) -> list[str]:
+    """Relative POSIX paths of the content files (everything but the seals), sorted."""
+    version_dir = Path(version_dir)
+    if not version_dir.is_dir():
+        raise ManifestError(f"{version_dir}: not a folder")
+    paths = []
+    for path in version_dir.rglob("*"):
+        if path.is_file():
+            rel = path.relative_to(version_dir).as_posix()
+            if rel in SEALS or rel == SUMS:
+                continue
+            if not _SAFE_PATH.match(rel):
+                raise ManifestError(f"{version_dir}: unsafe file name {rel!r} (letters, digits, . _ - / only)")
+            paths.append(rel)
+    return sorted(paths)
+
+
+def sums_text(entries: list[dict]) -> str:
+    return "".join(f"{e['sha256']}  {e['path']}\n" for e in entries)
+
+
+def canonical_json(document: dict) -> bytes:
+    return (json.dumps(document, sort_keys=True, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+
+
+def manifest_extra(bundle: dict) -> dict:
+    """What the manifest says about the version, taken from the bundle."""
+    from publish import model
+
+    return {
+        "election": bundle["election"]["id"], "version": bundle["version"], "test": bool(bundle.get("test")),
+        "generated_at": bundle["generated_at"],
+        "deliveries": [{"country": d.get("country"), "sequence": d.get("sequence"), "sha256": d.get("sha256"),
+                        "status": d.get("status")} for d in bundle.get("deliveries", [])],
+        "unresolved_ties": [{"country": code, "seat": tie.get("seat"), "lists": tie.get("lists", [])}
+                            for code, tie in model.unresolved_ties(bundle)],
+        "changes": len(bundle.get("changes", [])),
+    }
+
+
+def write_manifest(version_dir: Path, extra: dict) -> tuple[Path, str]:
+    """Write ``SHA256SUMS`` and ``manifest.json`` into ``version_dir``; returns (manifest path, its SHA-256)."""
+    version_dir = Path(version_dir)
+    entries = [{"path": rel, "sha256": sha256_file(version_dir / rel), "size": (version_dir / rel).stat().st_size}
+               for rel in content_files(version_dir)]
+    sums = sums_text(entries).encode("ascii")
+    (version_dir / SUMS).write_bytes(sums)
+    files = entries + [{"path": SUMS, "sha256": sha256_bytes(sums), "size": len(sums)}]
+    files.sort(key=lambda e: e["path"])
+    reserved = {"schema", "files", "total_bytes"}
+    clash = reserved & set(extra)
+    if clash:
+        raise ManifestError(f"extra may not set {sorted(clash)}")
+    document = {"schema": MANIFEST_SCHEMA, **extra, "files": files, "total_bytes": sum(e["size"] for e in files)}
+    data = canonical_json(document)
+    path = version_dir / MANIFEST
+    path.write_bytes(data)
+    return path, sha256_bytes(data)
+
+
+def read_manifest(data: bytes) -> dict:
+    document = json.loads(data.decode("utf-8"))
+    if document.get("schema") != MANIFEST_SCHEMA or not isinstance(document.get("files"), list):
+        raise ManifestError(f"not an {MANIFEST_SCHEMA} manifest")
+    return document
+
+
+def sign_version(version_dir: Path, signer, extra: dict) -> tuple[Path, str]:
+    """Seal a rendered folder: public key, SHA256SUMS, manifest, and both detached signatures."""
+    version_dir = Path(version_dir)
+    (version_dir / PUBLIC_KEY).write_text(signer.public_key(), encoding="ascii")
+    manifest_path, digest = write_manifest(version_dir, {**extra, "signing_key": signer.fingerprint})
+    signer.sign_file(version_dir / SUMS)
+    signer.sign_file(manifest_path)
+    return manifest_path, digest

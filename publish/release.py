@@ -1,0 +1,381 @@
+"""Staging, approval-checked atomic publication, rollback and replication of versions.
+
+Bucket layout (docs/CONTRACTS.md)::
+
+    staging/<election>/<version>/...         the sealed version the reviewer looks at
+    public/<election>/<version>/...          published versions, immutable
+    public/<election>/current.json           pointer {election, version, manifest_sha256, published_at, test}
+    public/<election>/index.html             meta refresh to the current version (no JavaScript)
+    public/<election>/publications.json      log of every publish and rollback
+    public/<election>/publications.atom      the same log as an Atom feed
+
+Publication is **copy, verify, then flip**:
+
+1. the staged ``manifest.json`` must have exactly the digest the reviewer approved
+   (:class:`ApprovalMismatch`); the embargo must be over unless the version is a rehearsal
+   (:class:`EmbargoNotLifted`); the version must not be older than the current one
+   (:class:`VersionNotNewer`) nor carry an unresolved tie (:class:`UnresolvedTies`);
+2. every file the manifest lists is copied, byte for byte, to ``public/<election>/<version>/``,
+   the manifest last, then a signed ``approval.json`` naming the manifest digest;
+3. every copied file is read back and checked against the manifest (:class:`IntegrityError`);
+4. only then ``current.json`` is replaced (one atomic write), then ``index.html`` and the log.
+
+Readers follow ``current.json``, so they see the previous version or the new one, never a mix;
+a publisher that dies before step 4 leaves ``current.json`` as it was, and running it again
+finishes the job. Nothing reads the clock: ``now`` is passed in.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from html import escape
+from pathlib import Path
+from typing import Callable
+
+from publish import feeds, model
+from publish.bucket import CACHE_IMMUTABLE, CACHE_POINTER, Bucket
+from publish.manifest import (APPROVAL, APPROVAL_SIG, MANIFEST, MANIFEST_SIG, SUMS_SIG, canonical_json,
+                              read_manifest, sha256_file)
+
+log = logging.getLogger(__name__)
+
+CURRENT = "current.json"
+INDEX = "index.html"
+PUBLICATIONS = "publications.json"
+ATOM = "publications.atom"
+
+
+class PublishError(RuntimeError):
+    """Publication refused or failed; ``current.json`` was not changed."""
+
+
+class ApprovalMismatch(PublishError):
+    """The staged manifest is not the one the reviewer approved."""
+
+
+class EmbargoNotLifted(PublishError):
+    """A real (non-test) version before the embargo time."""
+
+
+class VersionNotNewer(PublishError):
+    """The version is older than the current one, or a published version would change."""
+
+
+class UnresolvedTies(PublishError):
+    """A country has a tie that still needs the drawing of lots."""
+
+
+class IntegrityError(PublishError):
+    """A file does not have the digest the manifest gives (in staging, the public area or the backup)."""
+
+
+class NotStaged(PublishError):
+    """No staged version (or no manifest) where one was expected."""
+
+
+class NotPublished(PublishError):
+    """Rollback or replication of a version that was never published."""
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    election: str
+    version: str
+    manifest_sha256: str
+    published_at: str
+    files: int
+    previous_version: str | None
+    already_published: bool
+
+
+def _check_name(kind: str, value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9._-]+", value or "") or value in (".", ".."):
+        raise PublishError(f"{kind} {value!r} is not a safe folder name")
+    return value
+
+
+def staging_prefix(election: str, version: str) -> str:
+    return f"staging/{_check_name('election', election)}/{_check_name('version', version)}"
+
+
+def public_prefix(election: str, version: str | None = None) -> str:
+    base = f"public/{_check_name('election', election)}"
+    return f"{base}/{_check_name('version', version)}" if version else base
+
+
+def version_key(version: str) -> tuple:
+    """Order of versions: by the numbers in the id (``v0010`` after ``v0009``), then by text."""
+    return tuple(int(n) for n in re.findall(r"\d+", version)), version
+
+
+def _iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise PublishError(f"time without a UTC offset: {moment!r}")
+    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def current(bucket: Bucket, election: str) -> dict | None:
+    """The current pointer of ``election``, or None before the first publication."""
+    data = bucket.read_or_none(f"{public_prefix(election)}/{CURRENT}")
+    return None if data is None else json.loads(data.decode("utf-8"))
+
+
+def _publications(bucket: Bucket, election: str) -> list[dict]:
+    data = bucket.read_or_none(f"{public_prefix(election)}/{PUBLICATIONS}")
+    return [] if data is None else json.loads(data.decode("utf-8"))
+
+
+def _verify_copy(bucket: Bucket, prefix: str, manifest: dict, error: type[PublishError] = IntegrityError) -> None:
+    def check(entry: dict) -> str | None:
+        data = bucket.read_or_none(f"{prefix}/{entry['path']}")
+        if data is None or len(data) != entry["size"] or _sha(data) != entry["sha256"]:
+            return entry["path"]
+        return None
+
+    bad = [path for path in bucket.map(check, manifest["files"]) if path]
+    if bad:
+        raise error(f"{bucket.url_of(prefix)}: {len(bad)} file(s) missing or not matching the manifest: "
+                    f"{', '.join(bad[:10])}")
+
+
+def stage(bucket: Bucket, election: str, version: str, rendered_dir: Path) -> str:
+    """Copy a sealed, rendered folder to ``staging/<election>/<version>/``; the manifest's SHA-256.
+
+    The folder is checked against its own manifest first; the manifest is written last, so a
+    stage that dies midway never shows a complete-looking manifest over partial content.
+    """
+    rendered_dir = Path(rendered_dir)
+    manifest_path = rendered_dir / MANIFEST
+    if not manifest_path.is_file():
+        raise NotStaged(f"{rendered_dir}: no manifest.json (seal the folder with build_version first)")
+    manifest_bytes = manifest_path.read_bytes()
+    manifest = read_manifest(manifest_bytes)
+    if manifest.get("election") != election or manifest.get("version") != version:
+        raise PublishError(f"{rendered_dir}: manifest is for {manifest.get('election')}/{manifest.get('version')}, "
+                           f"not {election}/{version}")
+    for entry in manifest["files"]:
+        path = rendered_dir / entry["path"]
+        if not path.is_file() or sha256_file(path) != entry["sha256"]:
+            raise IntegrityError(f"{rendered_dir}: {entry['path']} does not match its manifest")
+    prefix = staging_prefix(election, version)
+    names = [entry["path"] for entry in manifest["files"]] + [n for n in (SUMS_SIG, MANIFEST_SIG)
+                                                              if (rendered_dir / n).is_file()]
+    source = Bucket(rendered_dir)
+    bucket.map(lambda name: source.copy(name, f"{prefix}/{name}", dst=bucket, durable=False,
+                                        cache_control=CACHE_IMMUTABLE), names)
+    bucket.sync()
+    bucket.write_atomic(f"{prefix}/{MANIFEST}", manifest_bytes, cache_control=CACHE_IMMUTABLE)
+    _verify_copy(bucket, prefix, manifest)
+    digest = _sha(manifest_bytes)
+    log.info("staged election=%s version=%s files=%d manifest_sha256=%s", election, version, len(names) + 1, digest)
+    return digest
+
+
+def _index_html(election: str, version: str, test: bool) -> bytes:
+    target = f"{escape(version)}/index.html"
+    banner = "<p><strong>TEST: rehearsal data, not real results</strong></p>\n" if test else ""
+    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            f'<meta http-equiv="refresh" content="0; url={target}">\n<link rel="canonical" href="{target}">\n'
+            f'<title>{escape(election)}: results</title>\n</head>\n<body>\n{banner}'
+            f'<p><a href="{target}">{escape(election)} {escape(version)}</a></p>\n</body>\n</html>\n').encode("utf-8")
+
+
+def _flip(bucket: Bucket, election: str, version: str, digest: str, published_at: str, test: bool,
+          previous: dict | None, event: str, changes: list[dict]) -> dict:
+    base = public_prefix(election)
+    pointer = {"election": election, "version": version, "manifest_sha256": digest, "published_at": published_at,
+               "test": test, "previous_version": previous.get("version") if previous else None}
+    bucket.write_atomic(f"{base}/{CURRENT}", canonical_json(pointer), cache_control=CACHE_POINTER)  # commit point
+    bucket.write_atomic(f"{base}/{INDEX}", _index_html(election, version, test), cache_control=CACHE_POINTER)
+    log_entries = _publications(bucket, election)
+    log_entries.append({"event": event, "version": version, "manifest_sha256": digest, "published_at": published_at,
+                        "test": test, "changes": changes})
+    bucket.write_atomic(f"{base}/{PUBLICATIONS}", canonical_json(log_entries),  # type: ignore[arg-type]
+                        cache_control=CACHE_POINTER)
+    bucket.write_atomic(f"{base}/{ATOM}", feeds.atom_feed({"id": election, "name": election}, log_entries),
+                        cache_control=CACHE_POINTER)
+    return pointer
+
+
+def publish_version(bucket: Bucket, election: str, version: str, approved_manifest_sha256: str, *,
+                    embargo: datetime, now: datetime, approval: dict, signer=None,
+                    on_file: Callable[[str], None] | None = None) -> PublishResult:
+    """Publish the staged ``version`` if it is exactly what was approved (see the module docstring).
+
+    ``approval``: who approved and when (e.g. ``{"approved_by": "...", "approved_at": "..."}``),
+    written to ``approval.json`` (signed with ``signer`` when given). ``on_file`` is called after
+    each file is copied (progress; the tests use it to kill the publisher midway).
+    """
+    staged = staging_prefix(election, version)
+    manifest_bytes = bucket.read_or_none(f"{staged}/{MANIFEST}")
+    if manifest_bytes is None:
+        raise NotStaged(f"{bucket.url_of(staged)}: no staged manifest.json")
+    digest = _sha(manifest_bytes)
+    if digest != approved_manifest_sha256:
+        raise ApprovalMismatch(f"{election}/{version}: the staged manifest has sha256 {digest}, but the approval "
+                               f"is for {approved_manifest_sha256}; nothing published (re-review the staged version)")
+    manifest = read_manifest(manifest_bytes)
+    test = bool(manifest.get("test"))
+    if not test and now < embargo:
+        raise EmbargoNotLifted(f"{election}/{version}: embargo until {_iso(embargo)}, now {_iso(now)}; only test "
+                               f"versions may be published before it (staging and approval may)")
+    bundle_entry = next((e for e in manifest["files"] if e["path"] == "data/bundle.json"), None)
+    if bundle_entry is None:
+        raise NotStaged(f"{election}/{version}: the staged version has no data/bundle.json")
+    bundle_bytes = bucket.read(f"{staged}/data/bundle.json")
+    if _sha(bundle_bytes) != bundle_entry["sha256"]:
+        raise IntegrityError(f"{election}/{version}: staged data/bundle.json does not match the approved manifest")
+    ties = model.unresolved_ties(json.loads(bundle_bytes.decode("utf-8")))
+    if ties:
+        where = ", ".join(f"{code} seat {tie.get('seat')} ({' / '.join(map(str, tie.get('lists', [])))})"
+                          for code, tie in ties)
+        raise UnresolvedTies(f"{election}/{version}: unresolved tie(s) awaiting the drawing of lots: {where}")
+
+    previous = current(bucket, election)
+    published = {e["version"]: e["manifest_sha256"] for e in _publications(bucket, election) if e["event"] == "publish"}
+    if previous and version_key(version) < version_key(previous["version"]):
+        raise VersionNotNewer(f"{election}/{version} is older than the current version {previous['version']}; "
+                              f"use rollback() to go back to an earlier version")
+    if version in published and published[version] != digest:
+        raise VersionNotNewer(f"{election}/{version} was already published with manifest {published[version]}; "
+                              f"a published version never changes: publish a new version")
+    already = version in published
+
+    target = public_prefix(election, version)
+    if bucket.remove_temporary(target):
+        log.warning("removed temporary files of an interrupted publication election=%s version=%s", election, version)
+    names = [entry["path"] for entry in manifest["files"]] + [SUMS_SIG, MANIFEST_SIG]
+    for seal in (SUMS_SIG, MANIFEST_SIG):
+        if not bucket.exists(f"{staged}/{seal}"):
+            raise NotStaged(f"{election}/{version}: the staged version has no {seal}")
+    def copy(name: str) -> None:
+        bucket.copy(f"{staged}/{name}", f"{target}/{name}", durable=False)
+        if on_file:
+            on_file(name)
+
+    bucket.map(copy, names)
+    bucket.sync()  # content durable before the manifest and, later, the pointer
+    bucket.write_atomic(f"{target}/{MANIFEST}", manifest_bytes, cache_control=CACHE_IMMUTABLE)
+    if on_file:
+        on_file(MANIFEST)
+    published_at = _iso(now)
+    if not already or not bucket.exists(f"{target}/{APPROVAL}"):
+        record = {"schema": "enr-approval/1", "election": election, "version": version, "manifest_sha256": digest,
+                  "published_at": published_at, "approval": approval}
+        record_bytes = canonical_json(record)
+        bucket.write_atomic(f"{target}/{APPROVAL}", record_bytes, cache_control=CACHE_IMMUTABLE)
+        if signer is not None:
+            bucket.write_atomic(f"{target}/{APPROVAL_SIG}", signer.sign_bytes(record_bytes),
+                                cache_control=CACHE_IMMUTABLE)
+        if on_file:
+            on_file(APPROVAL)
+    _verify_copy(bucket, target, manifest)
+    if _sha(bucket.read(f"{target}/{MANIFEST}")) != digest:
+        raise IntegrityError(f"{bucket.url_of(target)}/manifest.json does not have the approved digest")
+
+    changes_doc = bucket.read_or_none(f"{target}/changes.json")
+    changes = json.loads(changes_doc.decode("utf-8")).get("changes", []) if changes_doc else []
+    _flip(bucket, election, version, digest, published_at, test, previous, "publish", changes)
+    log.info("published election=%s version=%s manifest_sha256=%s previous=%s files=%d test=%s", election, version,
+             digest, previous.get("version") if previous else None, len(names) + 1, test)
+    return PublishResult(election=election, version=version, manifest_sha256=digest, published_at=published_at,
+                         files=len(names) + 1, previous_version=previous.get("version") if previous else None,
+                         already_published=already)
+
+
+def rollback(bucket: Bucket, election: str, version: str, *, now: datetime | None = None) -> dict:
+    """Point ``current.json`` back to an earlier published ``version`` (checked against its manifest first)."""
+    published = {e["version"]: e for e in _publications(bucket, election) if e["event"] == "publish"}
+    if version not in published:
+        raise NotPublished(f"{election}/{version} was never published; published: {', '.join(sorted(published)) or 'none'}")
+    target = public_prefix(election, version)
+    manifest_bytes = bucket.read_or_none(f"{target}/{MANIFEST}")
+    if manifest_bytes is None or _sha(manifest_bytes) != published[version]["manifest_sha256"]:
+        raise IntegrityError(f"{bucket.url_of(target)}: manifest missing or not the one published")
+    manifest = read_manifest(manifest_bytes)
+    _verify_copy(bucket, target, manifest)
+    previous = current(bucket, election)
+    moment = _iso(now or datetime.now(timezone.utc))
+    pointer = _flip(bucket, election, version, published[version]["manifest_sha256"], moment,
+                    bool(manifest.get("test")), previous, "rollback",
+                    [{"country": "", "what": f"rollback from {previous.get('version') if previous else None}"}])
+    log.info("rolled back election=%s to version=%s from=%s", election, version,
+             previous.get("version") if previous else None)
+    return pointer
+
+
+def replicate(bucket: Bucket, backup_bucket: Bucket, election: str, version: str) -> dict:
+    """Copy a published version to the backup bucket and check every digest there.
+
+    If it is the primary's current version, the backup's pointer and index follow, so the
+    backup can serve readers as it stands.
+    """
+    target = public_prefix(election, version)
+    manifest_bytes = bucket.read_or_none(f"{target}/{MANIFEST}")
+    if manifest_bytes is None:
+        raise NotPublished(f"{bucket.url_of(target)}: no published manifest.json")
+    manifest = read_manifest(manifest_bytes)
+    _verify_copy(bucket, target, manifest)
+    names = [k[len(target) + 1:] for k in bucket.list(target)]
+    copier = backup_bucket if not backup_bucket.is_local else bucket
+    copier.map(lambda name: bucket.copy(f"{target}/{name}", f"{target}/{name}", dst=backup_bucket, durable=False,
+                                        cache_control=CACHE_IMMUTABLE),
+               [name for name in names if name != MANIFEST])
+    backup_bucket.sync()
+    backup_bucket.write_atomic(f"{target}/{MANIFEST}", manifest_bytes, cache_control=CACHE_IMMUTABLE)
+    _verify_copy(backup_bucket, target, manifest)
+    if _sha(backup_bucket.read(f"{target}/{MANIFEST}")) != _sha(manifest_bytes):
+        raise IntegrityError(f"{backup_bucket.url_of(target)}/manifest.json differs from the primary's")
+    pointer = current(bucket, election)
+    followed = False
+    if pointer and pointer["version"] == version:
+        base = public_prefix(election)
+        for name in (PUBLICATIONS, ATOM, INDEX):
+            if bucket.exists(f"{base}/{name}"):
+                bucket.copy(f"{base}/{name}", f"{base}/{name}", dst=backup_bucket, cache_control=CACHE_POINTER)
+        backup_bucket.write_atomic(f"{base}/{CURRENT}", canonical_json(pointer), cache_control=CACHE_POINTER)
+        followed = True
+    report = {"election": election, "version": version, "files": len(names), "manifest_sha256": _sha(manifest_bytes),
+              "backup": backup_bucket.url, "current_followed": followed, "ok": True}
+    log.info("replicated election=%s version=%s files=%d to=%s", election, version, len(names), backup_bucket.url)
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Operator commands: ``python -m publish.release rollback|current|replicate ...``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m publish.release")
+    parser.add_argument("--bucket", required=True, help="bucket URL (file:///... or s3://...)")
+    parser.add_argument("--conn-id", default=None, help="Airflow connection for an object store")
+    parser.add_argument("--election", required=True)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("current")
+    back = sub.add_parser("rollback")
+    back.add_argument("version")
+    rep = sub.add_parser("replicate")
+    rep.add_argument("version")
+    rep.add_argument("--backup", required=True)
+    args = parser.parse_args(argv)
+    bucket = Bucket(args.bucket, conn_id=args.conn_id)
+    if args.command == "current":
+        print(json.dumps(current(bucket, args.election), indent=1))
+    elif args.command == "rollback":
+        print(json.dumps(rollback(bucket, args.election, args.version), indent=1))
+    else:
+        print(json.dumps(replicate(bucket, Bucket(args.backup, conn_id=args.conn_id), args.election, args.version),
+                         indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,179 @@
+"""Detached, ASCII-armoured GnuPG signatures of published files (python-gnupg over the system gpg).
+
+Two gpg pitfalls are handled here once (see the project's Airflow notes, section 6):
+
+* **socket path length**: gpg-agent puts its unix socket inside GNUPGHOME, and a socket path
+  longer than ~107 bytes fails ("No agent running"). A home longer than 60 characters is
+  reached through a short symlink in ``/tmp`` (the keyring itself stays where it is).
+* **silent failures**: python-gnupg does not raise when signing fails (wrong passphrase, no
+  secret key): the result's ``status`` is then not ``"signature created"``. We check it and raise
+  :class:`SigningError` with gpg's own message.
+
+The agent started for a home is stopped by :meth:`Signer.close` (or leaving the ``with`` block).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import gnupg
+
+log = logging.getLogger(__name__)
+
+MAX_HOME_LENGTH = 60
+DEMO_UID_NAME = "enr-ep demo signing key"
+DEMO_UID_EMAIL = "signing@enr-ep.invalid"
+
+
+class SigningError(RuntimeError):
+    """gpg could not sign or verify (the message carries gpg's status and last stderr lines)."""
+
+
+class GpgHome:
+    """A GNUPGHOME usable by gpg whatever its length; ``close()`` stops its agent and drops the link."""
+
+    def __init__(self, home: Path):
+        self.home = Path(home).resolve()
+        self.home.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.home, 0o700)
+        self._link_dir: str | None = None
+        if len(str(self.home)) > MAX_HOME_LENGTH:
+            self._link_dir = tempfile.mkdtemp(prefix="enrpub-g", dir="/tmp")
+            link = Path(self._link_dir) / "h"
+            link.symlink_to(self.home, target_is_directory=True)
+            self.path = str(link)
+        else:
+            self.path = str(self.home)
+        self.gpg = gnupg.GPG(gnupghome=self.path)
+        self.gpg.encoding = "utf-8"
+
+    def close(self) -> None:
+        if shutil.which("gpgconf"):
+            subprocess.run(["gpgconf", "--kill", "gpg-agent"], env={**os.environ, "GNUPGHOME": self.path},
+                           capture_output=True, timeout=30, check=False)
+        if self._link_dir:
+            shutil.rmtree(self._link_dir, ignore_errors=True)
+            self._link_dir = None
+
+    def __enter__(self) -> "GpgHome":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _tail(stderr: str | None, lines: int = 4) -> str:
+    return " | ".join((stderr or "").strip().splitlines()[-lines:])
+
+
+class Signer:
+    """Signs files with one secret key of a keyring.
+
+    ``fingerprint`` None means the keyring's first secret key (the deployment keeps exactly one).
+    """
+
+    def __init__(self, gnupghome: Path, fingerprint: str | None = None):
+        self._home = GpgHome(Path(gnupghome))
+        secret = self._home.gpg.list_keys(secret=True)
+        if fingerprint is None:
+            if not secret:
+                self._home.close()
+                raise SigningError(f"{gnupghome}: no secret key in this keyring; import the publisher's key "
+                                   f"or create a demo key with ensure_demo_signing_key()")
+            fingerprint = secret[0]["fingerprint"]
+        elif fingerprint.upper() not in {k["fingerprint"].upper() for k in secret}:
+            self._home.close()
+            raise SigningError(f"{gnupghome}: no secret key with fingerprint {fingerprint}")
+        self.fingerprint = fingerprint.upper()
+        self.gnupghome = Path(gnupghome)
+
+    @property
+    def gpg(self) -> gnupg.GPG:
+        return self._home.gpg
+
+    def sign_file(self, path: Path, output: Path | None = None, passphrase: str | None = None) -> Path:
+        """Write ``<path>.asc`` (or ``output``): a detached ASCII-armoured signature of ``path``."""
+        path = Path(path)
+        output = Path(output) if output else path.with_name(path.name + ".asc")
+        with path.open("rb") as handle:
+            result = self.gpg.sign_file(handle, keyid=self.fingerprint, detach=True, binary=False,
+                                        output=str(output), passphrase=passphrase)
+        if result.status != "signature created":
+            raise SigningError(f"{path}: signing with {self.fingerprint} failed: status={result.status!r}; "
+                               f"{_tail(result.stderr)}")
+        log.info("signed file=%s key=%s", path, self.fingerprint)
+        return output
+
+    def sign_bytes(self, data: bytes, passphrase: str | None = None) -> bytes:
+        result = self.gpg.sign(data, keyid=self.fingerprint, detach=True, binary=False, passphrase=passphrase)
+        if result.status != "signature created":
+            raise SigningError(f"signing with {self.fingerprint} failed: status={result.status!r}; "
+                               f"{_tail(result.stderr)}")
+        return result.data
+
+    def public_key(self) -> str:
+        """The ASCII-armoured public key, published beside the data (publisher-key.asc)."""
+        exported = self.gpg.export_keys(self.fingerprint)
+        if not exported:
+            raise SigningError(f"cannot export public key {self.fingerprint}")
+        return exported
+
+    def close(self) -> None:
+        self._home.close()
+
+    def __enter__(self) -> "Signer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def ensure_demo_signing_key(gnupghome: Path) -> str:
+    """A throwaway ed25519 signing key without passphrase in ``gnupghome`` (created once); its fingerprint.
+
+    For local runs, rehearsals and tests only: the production key is imported, never generated.
+    """
+    with GpgHome(Path(gnupghome)) as home:
+        for key in home.gpg.list_keys(secret=True):
+            if any(DEMO_UID_NAME in uid for uid in key.get("uids", [])):
+                return key["fingerprint"]
+        result = home.gpg.gen_key(home.gpg.gen_key_input(
+            name_real=DEMO_UID_NAME, name_email=DEMO_UID_EMAIL, key_type="EDDSA", key_curve="ed25519",
+            key_usage="sign", expire_date="2y", no_protection=True))
+        if not result.fingerprint:
+            raise SigningError(f"{gnupghome}: demo key generation failed: {_tail(result.stderr)}")
+        log.info("created demo signing key home=%s fingerprint=%s", gnupghome, result.fingerprint)
+        return result.fingerprint
+
+
+@dataclass(frozen=True)
+class SignatureCheck:
+    valid: bool
+    status: str
+    fingerprint: str
+    username: str
+
+
+def verify_detached(keyring_home: Path, data: bytes, signature: bytes) -> SignatureCheck:
+    """Check a detached signature of ``data`` against the public keys in ``keyring_home``."""
+    with GpgHome(Path(keyring_home)) as home, tempfile.TemporaryDirectory(prefix="enrpub-v", dir="/tmp") as tmp:
+        data_path = Path(tmp) / "data"
+        sig_path = Path(tmp) / "data.asc"
+        data_path.write_bytes(data)
+        sig_path.write_bytes(signature)
+        with sig_path.open("rb") as handle:
+            result = home.gpg.verify_file(handle, str(data_path))
+        return SignatureCheck(valid=bool(result.valid), status=str(result.status or ""),
+                              fingerprint=(result.fingerprint or "").upper(), username=result.username or "")
+
+
+def import_public_key(keyring_home: Path, armoured: str | bytes) -> list[str]:
+    """Import public key(s) into a verifying keyring; the imported fingerprints."""
+    with GpgHome(Path(keyring_home)) as home:
+        result = home.gpg.import_keys(armoured if isinstance(armoured, str) else armoured.decode("ascii"))
+        return [fp.upper() for fp in result.fingerprints]

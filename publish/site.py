@@ -1,0 +1,380 @@
+"""The static results site: one folder per version, every page in every language, plus feeds and widget.
+
+Layout of a rendered version (all links are relative, so the folder works from any base URL,
+from a bucket, or opened from disk; no page loads anything from another origin)::
+
+    index.html                      language chooser
+    <lang>/index.html               EU page: hemicycle, seats by group, majority calculator, turnout, countries
+    <lang>/country/<cc>.html        lists, votes, shares, seats, turnout, result type, data time, 2014 comparison
+    <lang>/group/<slug>.html        a political group's seats by country
+    <lang>/comparison.html          this election against the previous one
+    <lang>/methodology.html         each country's rule, seat steps, ties
+    <lang>/corrections.html         corrections (before/after) and what changed in this version
+    <lang>/downloads.html           feeds, manifest, signatures, how to verify, embed code
+    <lang>/history/index.html, <lang>/history/<cc>.html
+                                    only if ``history`` is given (rendered by :mod:`publish.history`)
+    assets/style.css, assets/majority.js
+    data/...                        feeds (see :mod:`publish.feeds`)
+    changes.json                    what changed against the previous version
+    widget/...                      media widget (see :mod:`publish.widget`)
+
+Pages are rendered with Jinja2 with autoescaping on; names from the bundle (lists, parties)
+reach the page only through the template engine or :func:`html.escape`. Nothing here reads the
+clock: every time shown comes from the bundle, so the same bundle renders the same bytes.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from fractions import Fraction
+from functools import lru_cache
+import time
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from publish import feeds, hemicycle, model, widget
+from publish.i18n import DEFAULT_LANGUAGE, LANGUAGES, Formatter, utc_iso
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+
+
+_RENDER_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Environment:
+    """One Jinja environment per process (templates compile once); renders are serialised by a lock
+    because the gettext callables are installed per language on it."""
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, trim_blocks=False,
+                      lstrip_blocks=False, undefined=StrictUndefined, extensions=["jinja2.ext.i18n"],
+                      keep_trailing_newline=True)
+    return env
+
+
+def _when(fmt: Formatter, value: str | None) -> dict:
+    return {"utc": utc_iso(value), "local": fmt.local_time(value) if value else ""}
+
+
+def _year(bundle: dict) -> str:
+    date = bundle["election"].get("election_date", "")
+    return date[:4] if date else ""
+
+
+def _site_title(fmt: Formatter, bundle: dict) -> str:
+    year = _year(bundle)
+    return fmt.gettext("European Parliament election %(year)s", year=year) if year else bundle["election"]["name"]
+
+
+class _Site:
+    """Language-independent view of the bundle, computed once per render; the page builders localise it."""
+
+    def __init__(self, bundle: dict, history: dict | None):
+        self.bundle = bundle
+        self.history_countries = set((history or {}).get("countries", {}))
+        election = bundle["election"]
+        self.version = bundle["version"]
+        self.test = bool(bundle.get("test"))
+        self.groups_meta = {g["id"]: g for g in election.get("groups", [])}
+        seats = model.group_seats(bundle)
+        ids = list(self.groups_meta) + [g for g in seats if g not in self.groups_meta]
+        self.order = hemicycle.seating(ids)
+        self.shapes = {gid: hemicycle.shape_of(i) for i, gid in enumerate(ids)}
+        self.seats = {gid: seats.get(gid, 0) for gid in self.order}
+        self.total = int(bundle["eu"].get("seats_total") or election.get("total_seats") or sum(self.seats.values()))
+        self.majority = int(bundle["eu"].get("majority") or election.get("majority") or self.total // 2 + 1)
+        self.countries = sorted(bundle["countries"], key=lambda c: c["code"])
+        self.by_code = {c["code"]: c for c in self.countries}
+        self.not_final = not model.all_final(bundle)
+        prev = bundle["eu"].get("previous") or {}
+        self.previous_year = prev.get("year")
+        self.previous_groups = {g["id"]: g for g in prev.get("groups", [])}
+
+    def color(self, gid: str) -> str:
+        return model.safe_color(self.groups_meta.get(gid, {}).get("color"))
+
+
+def _group_rows(site: _Site, fmt: Formatter) -> list[dict]:
+    rows = []
+    for gid in site.order:
+        meta = site.groups_meta.get(gid, {})
+        seats = site.seats.get(gid, 0)
+        prev = site.previous_groups.get(gid)
+        by_country = []
+        eu_group = next((g for g in site.bundle["eu"].get("groups", []) if g["id"] == gid), {})
+        for code, count in sorted((eu_group.get("by_country") or {}).items(), key=lambda kv: (-kv[1], kv[0])):
+            country = site.by_code.get(code, {"code": code, "lists": [], "status": "none"})
+            lists = ", ".join(e.get("party_abbrev") or e.get("list_name", "") for e in country.get("lists", [])
+                              if e.get("ep_group") == gid and e.get("seats"))
+            by_country.append({"slug": code.lower(), "name": fmt.country_name(code), "seats": fmt.number(count),
+                               "lists": lists, "status_label": fmt.status_label(country.get("status"))})
+        rows.append({
+            "id": gid, "key": model.slug(gid), "name": fmt.group_name(gid, meta.get("name", gid)),
+            "color": site.color(gid), "shape": site.shapes[gid],
+            "icon": hemicycle.legend_icon(site.shapes[gid], site.color(gid)),
+            "seats_raw": seats, "seats_text": fmt.number(seats),
+            "share_text": fmt.percent(model.seat_share(seats, site.total)),
+            "previous_text": fmt.number(prev["seats"]) if prev else "",
+            "change_text": fmt.signed(seats - prev["seats"]) if prev else "",
+            "by_country": by_country,
+        })
+    return rows
+
+
+def _country_view(site: _Site, fmt: Formatter, country: dict) -> dict:
+    code = country["code"]
+    base_lists = sorted(country.get("lists", []), key=lambda e: (-(e.get("seats") or 0), -(e.get("votes") or 0),
+                                                                  e.get("list_name", "")))
+    lists = []
+    names = {}
+    for entry in base_lists:
+        share = model.vote_share(country, entry)
+        gid = entry.get("ep_group") or "OTH"
+        names[entry.get("list_id")] = entry.get("list_name", "")
+        lists.append({
+            "list_name": entry.get("list_name", ""), "party_abbrev": entry.get("party_abbrev", ""),
+            "group_id": gid, "group_name": fmt.group_name(gid, site.groups_meta.get(gid, {}).get("name", gid)),
+            "group_icon": hemicycle.legend_icon(site.shapes.get(gid, "circle"), site.color(gid), 12),
+            "color": site.color(gid), "votes": fmt.number(entry.get("votes")),
+            "share_text": fmt.percent(share), "bar": f"{float(share * 100):.2f}" if share is not None else "0",
+            "seats": fmt.number(entry.get("seats")), "seats_raw": entry.get("seats") or 0,
+        })
+    turnout = model.turnout(country.get("registered"), country.get("voters"))
+    rule = country.get("rule") or {}
+    threshold = rule.get("threshold_percent")
+    previous = country.get("previous")
+    prev_view = None
+    if previous and previous.get("parties") is not None:
+        prev_view = {
+            "year": previous.get("year"), "seats_total": fmt.number(previous.get("seats_total")),
+            "turnout_text": fmt.percent(_fraction(previous.get("turnout"))),
+            "parties": [{"party_name": p.get("party_name", ""), "party_abbrev": p.get("party_abbrev", ""),
+                         "share_text": fmt.percent_points(p.get("vote_share")), "seats": fmt.number(p.get("seats"))}
+                        for p in previous.get("parties", [])],
+        }
+    units_text = ""
+    if country.get("units_total"):
+        units_text = fmt.gettext("%(counted)s of %(total)s reporting units counted",
+                                 counted=fmt.number(country.get("units_reporting")),
+                                 total=fmt.number(country.get("units_total")))
+    steps = []
+    for step in country.get("steps", []):
+        details = []
+        for key, value in step.items():
+            if key == "kind" or value is None or value == "" or value == [] or value == {}:
+                continue
+            if key == "list_id" and value in names:
+                value = f"{names[value]} ({value})"
+            elif key == "lists" and isinstance(value, list):
+                value = ", ".join(names.get(v, str(v)) for v in value)
+            elif isinstance(value, bool):
+                value = "\u2714" if value else "\u2718"
+            elif isinstance(value, int):
+                value = fmt.number(value)
+            details.append(f"{key}: {value}")
+        steps.append({"kind": step.get("kind", ""), "details": " · ".join(details)})
+    ties = [{"seat": t.get("seat"), "constituency": t.get("constituency", ""), "resolved": bool(t.get("resolved")),
+             "winner": ", ".join(names.get(w, str(w)) for w in (t.get("winners") or ([t["winner"]] if t.get("winner")
+                                                                                     else []))),
+             "lists": ", ".join(names.get(x, str(x)) for x in t.get("lists", []))}
+            for t in country.get("ties", [])]
+    corrections = [_correction_view(fmt, country, x, names) for x in country.get("corrections", [])]
+    return {
+        "code": code, "slug": code.lower(), "name": fmt.country_name(code),
+        "status": country.get("status", "none"), "status_label": fmt.status_label(country.get("status")),
+        "final": model.is_final(country), "as_of": _when(fmt, country.get("as_of")),
+        "seats_total": fmt.number(country.get("seats_total")),
+        "registered": fmt.number(country.get("registered")), "voters": fmt.number(country.get("voters")),
+        "valid": fmt.number(country.get("valid")), "blank": fmt.number(country.get("blank")),
+        "invalid": fmt.number(country.get("invalid")), "turnout_text": fmt.percent(turnout),
+        "units_text": units_text, "lists": lists, "previous": prev_view,
+        "rule": {"method": rule.get("method", ""), "text": rule.get("text", ""),
+                 "threshold_text": (fmt.percent_points(threshold) + (f" ({rule.get('threshold_base')})"
+                                                                     if rule.get("threshold_base") else ""))
+                 if threshold not in (None, "") else "\u2014"},
+        "steps": steps, "ties": ties, "unresolved": any(not t["resolved"] for t in ties),
+        "corrections": corrections,
+        "history_href": f"../history/{code.lower()}.html" if code in site.history_countries else "",
+    }
+
+
+def _fraction(value: float | None) -> Fraction | None:
+    return None if value is None else Fraction(str(value))
+
+
+def _correction_view(fmt: Formatter, country: dict, x: dict, names: dict) -> dict:
+    before, after = x.get("before"), x.get("after")
+    numeric = isinstance(before, int) and isinstance(after, int) and not isinstance(before, bool)
+    return {"slug": country["code"].lower(), "country_name": fmt.country_name(country["code"]),
+            "sequence": x.get("sequence", ""), "corrects": x.get("corrects", ""), "unit_id": x.get("unit_id", ""),
+            "list_name": names.get(x.get("list_id"), x.get("list_id", "")), "field": x.get("field", ""),
+            "before": fmt.number(before) if numeric else str(before), "after": fmt.number(after) if numeric else str(after),
+            "delta": fmt.signed(after - before) if numeric else "", "reason": x.get("reason", "")}
+
+
+def _change_text(fmt: Formatter, change: dict) -> str:
+    """One line of "what changed": the tally's ``what`` plus list, before and after when it gives them."""
+    text = str(change.get("what", ""))
+    if change.get("list_id"):
+        text += f" {change['list_id']}"
+    if "before" in change or "after" in change:
+        def show(value: object) -> str:
+            if isinstance(value, int) and not isinstance(value, bool):
+                return fmt.number(value)
+            if value in model.STATUSES:
+                return fmt.status_label(str(value))
+            return "\u2014" if value is None else str(value)
+        text += f": {show(change.get('before'))} \u2192 {show(change.get('after'))}"
+    elif change.get("status") in model.STATUSES:
+        text += f" ({fmt.status_label(change['status'])})"
+    return text
+
+
+def _switcher(languages: tuple[str, ...], rel: str, root: str) -> list[dict]:
+    return [{"code": other, "name": Formatter.language_name(other), "href": f"{root}{other}/{rel}"}
+            for other in languages]
+
+
+def render_site(bundle: dict, out_dir: Path, languages: list[str] | None = None,
+                history: dict | None = None) -> list[Path]:
+    """Render the whole version (pages in every language, assets, feeds, widget) into ``out_dir``.
+
+    ``languages`` defaults to the election's languages (all 24). ``history`` is optional: the
+    structure of :func:`historical_loader.site.history_for_site` (``{"countries": {CC: [{year,
+    election_date, seats_total, parties}]}, "eu": [{year, seats_total, countries}]}``); when given,
+    :func:`publish.history.render_history` writes the history pages into the same version and the
+    site links them (main navigation, each country page).
+    Returns every file written.
+    """
+    with _RENDER_LOCK:
+        return _render_site(bundle, Path(out_dir), languages, history)
+
+
+def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, history: dict | None) -> list[Path]:
+    model.check_bundle(bundle)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    languages = list(languages or bundle["election"].get("languages") or LANGUAGES)
+    for lang in languages:
+        Formatter(lang)  # fail early on an unknown language
+    started = time.perf_counter()
+    site = _Site(bundle, history)
+    env = _environment()
+    written: list[Path] = []
+
+    def write(rel: str, text: str | bytes) -> None:
+        path = out_dir / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(text, str):
+            text = text.encode("utf-8")
+        path.write_bytes(text)
+        written.append(path)
+
+    for name in ("style.css", "majority.js"):
+        write(f"assets/{name}", (STATIC / name).read_bytes())
+
+    for lang in languages:
+        fmt = Formatter(lang)
+        env.install_gettext_translations(fmt.catalog, newstyle=True)
+        groups = _group_rows(site, fmt)
+        countries = [_country_view(site, fmt, c) for c in site.countries]
+        country_by_code = {c["code"]: c for c in countries}
+        common = {
+            "lang": lang, "version": site.version, "test": site.test, "site_title": _site_title(fmt, bundle),
+            "language_name": fmt.language_name(lang),
+            "generated_local": fmt.local_time(bundle["generated_at"]), "generated_utc": utc_iso(bundle["generated_at"]),
+            "previous_year_label": str(site.previous_year or ""), "has_history": history is not None,
+        }
+
+        def page(rel: str, template: str, not_final: bool, **values: object) -> None:
+            depth = (f"{lang}/{rel}").count("/")
+            root = "../" * depth
+            context = {**common, "root": root, "lang_root": f"{root}{lang}/",
+                       "switcher": _switcher(tuple(languages), rel, root), "not_final": not_final, **values}
+            write(f"{lang}/{rel}", env.get_template(template).render(context))
+
+        # EU page
+        running = 0
+        calc = []
+        for g in sorted(groups, key=lambda g: -g["seats_raw"]):
+            running += g["seats_raw"]
+            calc.append({**g, "running_text": fmt.number(running), "reached": running >= site.majority})
+        coalition_rows = [{"names": " + ".join(c for c in combo), "seats_text": fmt.number(total)}
+                          for combo, total in model.coalitions(site.seats, site.majority)]
+        svg_groups = [{"key": g["key"], "label": f"{g['name']} ({g['id']}): {g['seats_text']}", "color": g["color"],
+                       "seats": g["seats_raw"], "shape": g["shape"]} for g in groups]
+        svg = hemicycle.render_svg(svg_groups, site.total, site.majority,
+                                   fmt.gettext("Hemicycle: seats by political group"),
+                                   fmt.gettext("Majority: %(majority)s of %(total)s seats",
+                                               majority=fmt.number(site.majority), total=fmt.number(site.total)))
+        eu = bundle["eu"]
+        changes = [{"country_name": fmt.country_name(ch["country"]) if ch.get("country") else "",
+                    "slug": (ch.get("country") or "").lower(), "what": _change_text(fmt, ch)}
+                   for ch in bundle.get("changes", [])]
+        page("index.html", "eu.html.j2", site.not_final, groups=groups, calc=calc, coalitions=coalition_rows,
+             hemicycle=svg, countries=countries, changes=changes,
+             eu={"allocated": fmt.number(eu.get("seats_allocated")), "total": fmt.number(site.total),
+                 "total_raw": site.total, "majority": fmt.number(site.majority), "majority_raw": site.majority,
+                 "reporting": fmt.number(eu.get("countries_reporting")), "countries_total": fmt.number(len(countries)),
+                 "turnout_text": fmt.percent(model.turnout(eu.get("registered"), eu.get("voters"))),
+                 "registered": fmt.number(eu.get("registered")), "voters": fmt.number(eu.get("voters"))})
+        for c in countries:
+            page(f"country/{c['slug']}.html", "country.html.j2", not c["final"], c=c)
+        for g in groups:
+            page(f"group/{g['key']}.html", "group.html.j2", site.not_final, g=g)
+        # comparison
+        group_rows = []
+        for g in groups:
+            prev = site.previous_groups.get(g["id"])
+            group_rows.append({"icon": g["icon"], "name": g["name"], "label": g["id"],
+                               "previous": fmt.number(prev["seats"]) if prev else "\u2014", "now": g["seats_text"],
+                               "change": fmt.signed(g["seats_raw"] - prev["seats"]) if prev else "\u2014"})
+        for gid, prev in site.previous_groups.items():
+            if gid not in site.seats:
+                group_rows.append({"icon": "", "name": fmt.group_name(gid, prev.get("name", gid)),
+                                   "label": prev.get("name", gid), "previous": fmt.number(prev["seats"]),
+                                   "now": "\u2014", "change": "\u2014"})
+        country_rows = []
+        for raw in site.countries:
+            c = country_by_code[raw["code"]]
+            previous = raw.get("previous") or {}
+            country_rows.append({"slug": c["slug"], "name": c["name"],
+                                 "seats_previous": fmt.number(previous.get("seats_total")), "seats": c["seats_total"],
+                                 "turnout_previous": fmt.percent(_fraction(previous.get("turnout"))),
+                                 "turnout": c["turnout_text"]})
+        page("comparison.html", "comparison.html.j2", site.not_final, previous_year=site.previous_year or "",
+             group_rows=group_rows, country_rows=country_rows)
+        page("methodology.html", "methodology.html.j2", site.not_final, countries=countries)
+        all_corrections = [x for c in countries for x in c["corrections"]]
+        page("corrections.html", "corrections.html.j2", site.not_final, corrections=all_corrections,
+             changes=changes, c=None)
+        election_id = bundle["election"]["id"]
+        page("downloads.html", "downloads.html.j2", site.not_final, countries=countries,
+             embed_iframe=widget.iframe_snippet("<BASE-URL>", election_id, site.version, lang),
+             embed_script=widget.script_snippet("<BASE-URL>", election_id, site.version, lang))
+
+    # root language chooser (lang = default language; each link carries its own lang)
+    default = DEFAULT_LANGUAGE if DEFAULT_LANGUAGE in languages else languages[0]
+    fmt = Formatter(default)
+    env.install_gettext_translations(fmt.catalog, newstyle=True)
+    chooser = [{"code": other, "name": Formatter.language_name(other),
+                "title": _site_title(Formatter(other), bundle)} for other in languages]
+    write("index.html", env.get_template("root_index.html.j2").render(
+        lang=default, version=site.version, test=site.test, site_title=_site_title(fmt, bundle),
+        test_banner=fmt.gettext("TEST: rehearsal data, not real results"), switcher=chooser))
+
+    if history is not None:
+        from publish.history import render_history  # the history pages (historical_loader's data)
+
+        written += render_history(history, out_dir, languages)
+    written += feeds.write_feeds(bundle, out_dir)
+    written += widget.write_widget(bundle, out_dir, languages)
+    log.info("rendered election=%s version=%s languages=%d files=%d seconds=%.2f", bundle["election"]["id"],
+             site.version, len(languages), len(written), time.perf_counter() - started)
+    return written
+
+
+__all__ = ["render_site"]

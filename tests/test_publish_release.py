@@ -1,0 +1,250 @@
+"""Staging, approval-checked atomic publication, kill midway, rollback, replicate, refusals."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import threading
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from publish_fixtures import ROOT, build_bundle, demo_key, scratch_dir
+from publish import release
+from publish.build import build_version
+from publish.bucket import Bucket
+from publish.signing import Signer
+from publish.verify import verify_version
+
+ELECTION = "ep2019"
+EMBARGO = datetime(2019, 5, 26, 23, 0, tzinfo=timezone(timedelta(hours=2)))
+AFTER = datetime(2019, 5, 26, 21, 30, tzinfo=timezone.utc)
+APPROVAL = {"approved_by": "reviewer@example.invalid", "approved_at": "2019-05-26T21:25:00+00:00"}
+
+
+@pytest.fixture(scope="module")
+def builds() -> dict[str, tuple[Path, str]]:
+    """Sealed folders of v0001..v0003, a rehearsal and a version with an unresolved tie (English, 5 countries)."""
+    base, _ = demo_key()
+    out = scratch_dir("enrpub-b-")
+    some = {"DE", "FR", "IT", "LU", "MT"}  # a partial night keeps the versions small and the tests fast
+    bundles = {
+        "v0001": build_bundle("v0001", statuses={"FR": "provisional", "DE": "final"},
+                              generated_at="2019-05-26T21:05:00+00:00", only=some),
+        "v0002": build_bundle("v0002", only=some),
+        "v0003": build_bundle("v0003", statuses={"IT": "final"}, generated_at="2019-05-26T22:00:00+00:00", only=some),
+        "t0001": build_bundle("t0001", test=True, only=some),
+        "v0009": build_bundle("v0009", unresolved_tie=True, only=some),
+    }
+    result = {}
+    with Signer(base / "sign") as signer:
+        for version, bundle in bundles.items():
+            result[version] = build_version(bundle, out / version, signer, languages=["en"])
+    return {v: (out / v, digest) for v, (_, digest) in result.items()}
+
+
+@pytest.fixture
+def bucket(tmp_path: Path) -> Bucket:
+    return Bucket((tmp_path / "bucket").as_uri())
+
+
+def stage_all(bucket: Bucket, builds, *versions: str) -> dict[str, str]:
+    return {v: release.stage(bucket, ELECTION, v, builds[v][0]) for v in versions}
+
+
+def publish(bucket: Bucket, version: str, digest: str, **kw):
+    base, _ = demo_key()
+    with Signer(base / "sign") as signer:
+        return release.publish_version(bucket, ELECTION, version, digest, embargo=kw.pop("embargo", EMBARGO),
+                                       now=kw.pop("now", AFTER), approval=APPROVAL, signer=signer, **kw)
+
+
+def consistent_read(bucket: Bucket) -> str:
+    """What a reader does: follow current.json, then check every file of that version against its manifest."""
+    pointer = json.loads(bucket.read(f"public/{ELECTION}/current.json"))
+    prefix = f"public/{ELECTION}/{pointer['version']}"
+    manifest_bytes = bucket.read(f"{prefix}/manifest.json")
+    assert hashlib.sha256(manifest_bytes).hexdigest() == pointer["manifest_sha256"]
+    for entry in json.loads(manifest_bytes)["files"]:
+        assert hashlib.sha256(bucket.read(f"{prefix}/{entry['path']}")).hexdigest() == entry["sha256"], entry["path"]
+    return pointer["version"]
+
+
+def test_stage_returns_the_built_digest_and_publish_flips_current(bucket: Bucket, builds) -> None:
+    digests = stage_all(bucket, builds, "v0001")
+    assert digests["v0001"] == builds["v0001"][1]
+    result = publish(bucket, "v0001", digests["v0001"])
+    assert result.version == "v0001" and result.previous_version is None
+    pointer = release.current(bucket, ELECTION)
+    assert pointer["version"] == "v0001" and pointer["manifest_sha256"] == digests["v0001"]
+    assert pointer["published_at"] == "2019-05-26T21:30:00+00:00"
+    index = bucket.read(f"public/{ELECTION}/index.html").decode()
+    assert 'http-equiv="refresh" content="0; url=v0001/index.html"' in index and "<script" not in index
+    base, fingerprint = demo_key()
+    report = verify_version(bucket.sub(f"public/{ELECTION}/v0001"), base / "verify", [fingerprint])
+    assert report.ok, report.summary()
+    assert report.approval["approval"] == APPROVAL and report.approval["manifest_sha256"] == digests["v0001"]
+    staged = bucket.list(f"staging/{ELECTION}/v0001")
+    published = bucket.list(f"public/{ELECTION}/v0001")
+    assert len(published) == len(staged) + 2  # + approval.json and its signature
+    for key in staged:  # exact bytes
+        assert bucket.read(key) == bucket.read(key.replace("staging/", "public/", 1))
+    assert consistent_read(bucket) == "v0001"
+    atom = bucket.read(f"public/{ELECTION}/publications.atom").decode()
+    assert "v0001 (publish)" in atom
+
+
+def test_approved_digest_must_match_the_staged_manifest(bucket: Bucket, builds) -> None:
+    digests = stage_all(bucket, builds, "v0002")
+    with pytest.raises(release.ApprovalMismatch, match="approval is for"):
+        publish(bucket, "v0002", "0" * 64)
+    # someone re-stages other content under the approved version: refused as well
+    approved = digests["v0002"]
+    other = builds["v0003"][0]
+    prefix = f"staging/{ELECTION}/v0002"
+    bucket.write(f"{prefix}/manifest.json", (other / "manifest.json").read_bytes())
+    with pytest.raises(release.ApprovalMismatch):
+        publish(bucket, "v0002", approved)
+    assert release.current(bucket, ELECTION) is None
+    assert not bucket.list(f"public/{ELECTION}")
+
+
+def test_embargo_refuses_real_results_but_not_rehearsals(bucket: Bucket, builds) -> None:
+    digests = stage_all(bucket, builds, "v0001", "t0001")
+    before = datetime(2019, 5, 26, 20, 59, tzinfo=timezone.utc)
+    with pytest.raises(release.EmbargoNotLifted, match="embargo until 2019-05-26T21:00:00"):
+        publish(bucket, "v0001", digests["v0001"], now=before)
+    assert release.current(bucket, ELECTION) is None
+    result = publish(bucket, "t0001", digests["t0001"], now=before)
+    assert result.version == "t0001" and release.current(bucket, ELECTION)["test"] is True
+    assert "TEST" in bucket.read(f"public/{ELECTION}/index.html").decode()
+
+
+def test_unresolved_tie_and_older_version_are_refused(bucket: Bucket, builds) -> None:
+    digests = stage_all(bucket, builds, "v0001", "v0002", "v0009")
+    with pytest.raises(release.UnresolvedTies, match="LU seat 6"):
+        publish(bucket, "v0009", digests["v0009"])
+    publish(bucket, "v0002", digests["v0002"])
+    with pytest.raises(release.VersionNotNewer, match="older than the current version v0002"):
+        publish(bucket, "v0001", digests["v0001"])
+    again = publish(bucket, "v0002", digests["v0002"])  # a retry of the same approved version is harmless
+    assert again.already_published and consistent_read(bucket) == "v0002"
+
+
+def test_publisher_killed_midway_leaves_readers_on_a_consistent_version(bucket: Bucket, builds) -> None:
+    digests = stage_all(bucket, builds, "v0001", "v0002")
+    publish(bucket, "v0001", digests["v0001"])
+    total = len(json.loads((builds["v0002"][0] / "manifest.json").read_text())["files"]) + 4
+    script = (
+        "import os, signal, sys\n"
+        "from datetime import datetime, timezone\n"
+        "from publish.bucket import Bucket\n"
+        "from publish import release\n"
+        "limit = int(sys.argv[3]); seen = []\n"
+        "def hook(name):\n"
+        "    seen.append(name)\n"
+        "    if len(seen) >= limit:\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "release.publish_version(Bucket(sys.argv[1]), 'ep2019', 'v0002', sys.argv[2],\n"
+        "    embargo=datetime(2019, 5, 26, 21, tzinfo=timezone.utc), now=datetime(2019, 5, 26, 21, 40, tzinfo=timezone.utc),\n"
+        "    approval={'approved_by': 'r'}, on_file=hook)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for limit in (1, total // 2, total):  # first file, middle, after the last file but before the flip
+        proc = subprocess.run([sys.executable, "-c", script, bucket.url, digests["v0002"], str(limit)], cwd=ROOT,
+                              env=env, capture_output=True, text=True, timeout=60)
+        assert proc.returncode == -9, proc.stderr[-2000:]
+        assert release.current(bucket, ELECTION)["version"] == "v0001"
+        assert consistent_read(bucket) == "v0001"
+    base, _ = demo_key()
+    assert verify_version(bucket.sub(f"public/{ELECTION}/v0001"), base / "verify").ok
+    # the half-copied folder is not what readers are sent to; running the publisher again finishes the job
+    public = bucket.local_path(f"public/{ELECTION}/v0002")
+    leftover = public / "en" / ".tmp-index.html.x1"
+    leftover.write_text("a temporary file of a killed copy")
+    publish(bucket, "v0002", digests["v0002"])
+    assert not leftover.exists()
+    assert consistent_read(bucket) == "v0002"
+    assert verify_version(bucket.sub(f"public/{ELECTION}/v0002"), base / "verify").ok
+
+
+def test_readers_during_a_publication_see_old_or_new_never_a_mix(bucket: Bucket, builds) -> None:
+    digests = stage_all(bucket, builds, "v0001", "v0002")
+    publish(bucket, "v0001", digests["v0001"])
+    seen: list[str] = []
+    failures: list[BaseException] = []
+    stop = threading.Event()
+
+    def reader() -> None:
+        while not stop.is_set():
+            try:
+                seen.append(consistent_read(bucket))
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                failures.append(exc)
+                return
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        publish(bucket, "v0002", digests["v0002"])
+        for _ in range(3):
+            seen.append(consistent_read(bucket))
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert not failures, failures[0]
+    assert set(seen) <= {"v0001", "v0002"} and seen[-1] == "v0002"
+
+
+def test_rollback_flips_back_in_one_call(bucket: Bucket, builds) -> None:
+    digests = stage_all(bucket, builds, "v0001", "v0002", "v0003")
+    publish(bucket, "v0001", digests["v0001"])
+    publish(bucket, "v0002", digests["v0002"])
+    pointer = release.rollback(bucket, ELECTION, "v0001", now=AFTER + timedelta(minutes=5))
+    assert pointer["version"] == "v0001" and pointer["previous_version"] == "v0002"
+    assert consistent_read(bucket) == "v0001"
+    assert "url=v0001/index.html" in bucket.read(f"public/{ELECTION}/index.html").decode()
+    with pytest.raises(release.NotPublished):
+        release.rollback(bucket, ELECTION, "v0003")
+    publish(bucket, "v0003", digests["v0003"])  # a newer version goes out normally afterwards
+    assert consistent_read(bucket) == "v0003"
+    events = [(e["event"], e["version"]) for e in json.loads(bucket.read(f"public/{ELECTION}/publications.json"))]
+    assert events == [("publish", "v0001"), ("publish", "v0002"), ("rollback", "v0001"), ("publish", "v0003")]
+    # the operator command does the same
+    proc = subprocess.run([sys.executable, "-m", "publish.release", "--bucket", bucket.url, "--election", ELECTION,
+                           "rollback", "v0002"], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert consistent_read(bucket) == "v0002"
+
+
+def test_replicate_copies_and_checks_the_backup(bucket: Bucket, builds, tmp_path: Path) -> None:
+    digests = stage_all(bucket, builds, "v0001")
+    publish(bucket, "v0001", digests["v0001"])
+    backup = Bucket(tmp_path / "backup")
+    report = release.replicate(bucket, backup, ELECTION, "v0001")
+    assert report["ok"] and report["current_followed"]
+    assert consistent_read(backup) == "v0001"
+    base, _ = demo_key()
+    assert verify_version(backup.sub(f"public/{ELECTION}/v0001"), base / "verify").ok
+    assert backup.list(f"public/{ELECTION}/v0001") == bucket.list(f"public/{ELECTION}/v0001")
+    # a corrupted primary is not replicated
+    key = f"public/{ELECTION}/v0001/en/index.html"
+    bucket.write(key, bucket.read(key) + b" ")
+    with pytest.raises(release.IntegrityError, match="en/index.html"):
+        release.replicate(bucket, Bucket(tmp_path / "backup2"), ELECTION, "v0001")
+
+
+def test_stage_refuses_a_folder_that_does_not_match_its_manifest(bucket: Bucket, builds, tmp_path: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "v0001"
+    shutil.copytree(builds["v0001"][0], folder)
+    (folder / "en" / "index.html").write_text("changed after sealing")
+    with pytest.raises(release.IntegrityError):
+        release.stage(bucket, ELECTION, "v0001", folder)
+    with pytest.raises(release.PublishError, match="manifest is for"):
+        release.stage(bucket, ELECTION, "v0002", builds["v0001"][0])

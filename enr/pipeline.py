@@ -82,10 +82,10 @@ def drop_into_inbox(files: list[Path]) -> None:
     for path in sorted(files):
         if path.suffix == ".asc":
             continue
-        bucket.write_bytes(f"inbox/{path.name}", path.read_bytes())
+        bucket.write(f"inbox/{path.name}", path.read_bytes())
         signature = path.with_name(path.name + ".asc")
         if signature.exists():
-            bucket.write_bytes(f"inbox/{signature.name}", signature.read_bytes())
+            bucket.write(f"inbox/{signature.name}", signature.read_bytes())
 
 
 def pending_countries(election: str) -> list[str]:
@@ -152,7 +152,7 @@ def tally(election: str, *, force: bool = False) -> dict | None:
     version = store.next_version(election)
     previous_bundle = None
     if versions:
-        previous_bundle = json.loads(export_bucket().read_bytes(versions[-1]["bundle_path"]))
+        previous_bundle = json.loads(export_bucket().read(versions[-1]["bundle_path"]))
     previous = None
     if definition.previous.get("source"):
         previous = previous_results(definition.resolve(definition.previous["source"]),
@@ -161,7 +161,7 @@ def tally(election: str, *, force: bool = False) -> dict | None:
                           previous=previous, previous_bundle=previous_bundle)
     bundle_path = f"tally/{election}/{version}/bundle.json"
     payload = json.dumps(bundle, ensure_ascii=False, sort_keys=True, indent=1).encode()
-    export_bucket().write_bytes(bundle_path, payload)
+    export_bucket().write(bundle_path, payload)
     store.add_version(election, version, bundle_path=bundle_path, state_key=key,
                       bundle_sha256=hashlib.sha256(payload).hexdigest())
     log.info("tally %s %s: %d countries, %d seats allocated, %d unresolved ties", election, version,
@@ -172,19 +172,38 @@ def tally(election: str, *, force: bool = False) -> dict | None:
 
 # -- stage -----------------------------------------------------------------------------------------
 
+def _history(election: str) -> dict | None:
+    """History for the site's history pages, when the history tables were loaded (backfill DAG)."""
+    try:
+        from historical_loader.site import history_for_site
+
+        return history_for_site(get_settings().store_url)
+    except Exception as exc:  # noqa: BLE001 - history is optional on a night; say why it is missing
+        log.warning("history pages left out for %s: %s", election, exc)
+        return None
+
+
+def signer():
+    from publish.signing import Signer
+
+    return Signer(get_settings().signing_home)
+
+
 def stage(election: str, tallied: dict) -> dict:
     """Render the whole site for a tallied version into staging/, sign its manifest."""
+    from publish.build import build_version
     from publish.release import stage as stage_release
-    from publish.site import render_all
 
     version = tallied["version"]
     bucket = export_bucket()
     store = open_store()
-    bundle = json.loads(bucket.read_bytes(tallied["bundle_path"]))
-    with tempfile.TemporaryDirectory(prefix="enr-render-") as tmp:
+    bundle = json.loads(bucket.read(tallied["bundle_path"]))
+    with tempfile.TemporaryDirectory(prefix="enr-render-") as tmp, signer() as publisher:
         out = Path(tmp) / version
-        render_all(bundle, out, publications=store.publications(election))
-        manifest_sha256 = stage_release(bucket, election, version, out, signing_home=get_settings().signing_home)
+        _, digest = build_version(bundle, out, publisher, history=_history(election))
+        manifest_sha256 = stage_release(bucket, election, version, out)
+    if manifest_sha256 != digest:
+        raise PublicationRefused(f"{election} {version}: staged manifest {manifest_sha256} is not the built {digest}")
     store.add_version_event(election, version, "pending_approval", detail={"manifest_sha256": manifest_sha256})
     for older in store.pending_versions(election):
         if older["version"] < version:
@@ -205,7 +224,7 @@ def describe_version(election: str, version: str) -> dict:
     info = store.version(election, version)
     if info is None:
         raise NothingPending(f"{election}: no staged version {version}")
-    bundle = json.loads(export_bucket().read_bytes(info["bundle_path"]))
+    bundle = json.loads(export_bucket().read(info["bundle_path"]))
     changes = bundle.get("changes", [])
     lines = [
         f"**Version** `{version}` of `{election}` — manifest SHA-256 `{info['manifest_sha256']}`",
@@ -228,7 +247,7 @@ def describe_version(election: str, version: str) -> dict:
 
 def publish(election: str, version: str, manifest_sha256: str, approval: dict) -> dict:
     """Publish exactly the approved bytes; replicate to the backup bucket and check it."""
-    from publish.release import PublishRefused, publish_version, replicate
+    from publish.release import PublishError, publish_version, replicate
 
     store = open_store()
     status = store.version_status(election, version)
@@ -246,18 +265,21 @@ def publish(election: str, version: str, manifest_sha256: str, approval: dict) -
     store.add_version_event(election, version, "approved", by=responder.get("name") or responder.get("id"),
                             detail=approval)
     try:
-        result = publish_version(export_bucket(), election, version, manifest_sha256,
-                                 embargo=definition.embargo, now=_now(), approval=approval,
-                                 signing_home=get_settings().signing_home)
+        with signer() as publisher:
+            result = publish_version(export_bucket(), election, version, manifest_sha256,
+                                     embargo=definition.embargo, now=_now(), signer=publisher,
+                                     approval={"approved_by": responder.get("name") or responder.get("id"),
+                                               "approved_at": approval.get("responded_at"), **approval})
         replicated = replicate(export_bucket(), backup_bucket(), election, version)
-    except PublishRefused as exc:
+    except PublishError as exc:
         store.add_version_event(election, version, "refused", detail={"reason": str(exc)})
         raise PublicationRefused(str(exc)) from exc
     store.add_version_event(election, version, "published", detail={"manifest_sha256": manifest_sha256,
                                                                     "backup": replicated})
     log.info("publish %s %s: manifest %s, backup checked", election, version, manifest_sha256)
     return {"election": election, "version": version, "manifest_sha256": manifest_sha256,
-            "public_path": f"public/{election}/{version}/", **(result or {})}
+            "public_path": f"public/{election}/{version}/", "files": result.files,
+            "published_at": result.published_at}
 
 
 def rollback(election: str, version: str, by: str) -> dict:
@@ -282,9 +304,9 @@ def status(election: str) -> dict:
     deliveries = store.deliveries(election)
     current = None
     try:
-        pointer = json.loads(export_bucket().read_bytes(f"public/{election}/current.json"))
+        pointer = json.loads(export_bucket().read(f"public/{election}/current.json"))
         info = store.version(election, pointer["version"])
-        bundle = json.loads(export_bucket().read_bytes(info["bundle_path"])) if info else {}
+        bundle = json.loads(export_bucket().read(info["bundle_path"])) if info else {}
         current = {**pointer, "groups": bundle.get("eu", {}).get("groups", []),
                    "seats_allocated": bundle.get("eu", {}).get("seats_allocated"),
                    "seats_total": bundle.get("eu", {}).get("seats_total")}
@@ -329,13 +351,13 @@ def verify_path(path: str, keyring: str | None = None) -> dict:
 
     keyring_home = Path(keyring) if keyring else get_settings().signing_home
     report = verify_version(path, keyring_home)
-    return {"ok": report.ok, "text": str(report), "path": str(path), "files": report.files_checked,
-            "signer": report.signer}
+    return {"ok": report.ok, "text": report.summary(), "path": str(path), "files": report.files_checked,
+            "signer": report.signer_fingerprint}
 
 
 def verify_current(election: str) -> dict:
     settings = get_settings()
-    pointer = json.loads(export_bucket().read_bytes(f"public/{election}/current.json"))
+    pointer = json.loads(export_bucket().read(f"public/{election}/current.json"))
     local_root = settings.bucket_url.removeprefix("file://")
     path = f"{local_root}/public/{election}/{pointer['version']}"
     report = verify_path(path)

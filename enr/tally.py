@@ -58,8 +58,8 @@ def _share(part: int | None, whole: int | None) -> str | None:
     return str(Fraction(part, whole).limit_denominator(10**9))
 
 
-def tally_country(definition: Election, rules: dict, counts: CountryCounts, lots: dict | None = None) -> dict:
-    """One country's entry of the bundle."""
+def tally_country(definition: Election, rules: dict, counts: CountryCounts, lots: dict | None = None):
+    """One country's entry of the bundle, and its allocation."""
     rule = rules[counts.country]
     national, constituency = _national_votes(definition, counts)
     allocation = allocate_country(rule, national, constituency_votes=constituency,
@@ -101,7 +101,8 @@ def tally_country(definition: Election, rules: dict, counts: CountryCounts, lots
         "complete": bool(getattr(allocation, "complete", True)),
         "corrections": counts.corrections,
         "test": counts.test,
-    }
+        "gaps": list(allocation.gaps),
+    }, allocation
 
 
 def _empty_country(definition: Election, code: str) -> dict:
@@ -122,19 +123,16 @@ def build_bundle(definition: Election, counts: dict[str, CountryCounts], *, vers
     allocations = {}
     for code in sorted(definition.countries):
         if code in counts:
-            entry = tally_country(definition, rules, counts[code], (lots or {}).get(code))
-            allocations[code] = {l["list_id"]: l["seats"] for l in entry["lists"]}
+            entry, allocations[code] = tally_country(definition, rules, counts[code], (lots or {}).get(code))
         else:
             entry = _empty_country(definition, code)
         if previous and code in previous:
             entry["previous"] = previous[code]
         countries.append(entry)
     list_groups = {(e.country, e.list_id): e.ep_group or "OTH" for e in definition.lists}
-    eu = aggregate(allocations, list_groups, group_order=definition.group_ids())
-    reported = [c for c in countries if c["status"] != "none"]
-    registered = sum(c["registered"] or 0 for c in reported if c["registered"] and c["voters"])
-    voters = sum(c["voters"] or 0 for c in reported if c["registered"] and c["voters"])
-    majority = definition.total_seats // 2 + 1
+    eu = aggregate(allocations, list_groups, country_seats={c: v.seats for c, v in definition.countries.items()},
+                   groups=definition.group_ids(), status={c: counts[c].status for c in counts}).to_dict()
+    majority = eu["majority"]
     bundle = {
         "schema": "enr-bundle/1",
         "version": version,
@@ -149,16 +147,10 @@ def build_bundle(definition: Election, counts: dict[str, CountryCounts], *, vers
         },
         "countries": countries,
         "eu": {
-            "seats_total": definition.total_seats,
-            "seats_allocated": sum(sum(a.values()) for a in allocations.values()),
-            "majority": majority,
-            "countries_reporting": len(reported),
-            "registered": registered,
-            "voters": voters,
-            "turnout": _share(voters, registered),
-            "groups": eu,
+            **eu,
             "previous": {"seats_total": sum(p["seats_total"] for p in (previous or {}).values()),
-                         "year": max((p["year"] for p in (previous or {}).values()), default=None)},
+                         "year": max((p["year"] for p in (previous or {}).values()), default=None),
+                         "seats_by_country": {c: p["seats_total"] for c, p in (previous or {}).items()}},
         },
         "deliveries": [{"country": c.country, "sequence": c.sequence, "sha256": c.sha256, "status": c.status}
                        for c in sorted(counts.values(), key=lambda c: c.country)],

@@ -172,15 +172,31 @@ def tally(election: str, *, force: bool = False) -> dict | None:
 
 # -- stage -----------------------------------------------------------------------------------------
 
+def load_history(run_id: str = "enr") -> dict:
+    """Load EP results 1979-2019 into the store (what the historical_backfill DAG does run by run)."""
+    from historical_loader.backfill import load_all, migrate_store
+
+    migrate_store()
+    return load_all(run_id=run_id)
+
+
 def _history(election: str) -> dict | None:
     """History for the site's history pages, when the history tables were loaded (backfill DAG)."""
-    try:
-        from historical_loader.site import history_for_site
+    from sqlalchemy import create_engine, inspect
 
-        return history_for_site(get_settings().store_url)
-    except Exception as exc:  # noqa: BLE001 - history is optional on a night; say why it is missing
-        log.warning("history pages left out for %s: %s", election, exc)
+    from historical_loader.site import history_for_site
+
+    url = get_settings().store_url
+    engine = create_engine(url)
+    try:
+        loaded = inspect(engine).has_table("hist_elections")
+    finally:
+        engine.dispose()
+    if not loaded:
+        log.warning("%s: history tables not loaded (run the historical_backfill DAG): no history pages", election)
         return None
+    history = history_for_site(url)
+    return history if history.get("countries") else None
 
 
 def signer():

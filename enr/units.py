@@ -1,0 +1,391 @@
+"""Reporting units: the polling stations, communes or districts whose counts a delivery carries.
+
+A country's counts arrive unit by unit; the validator must know every unit of the country to say
+"unknown unit" or "the final wave misses units". The unit list of a country is a deterministic
+function of the election definition and its data, read at call time:
+
+1. ``elections/<election>/units/<CC>.csv`` (``unit_id,unit_name,constituency``) when it exists —
+   the production case: the electoral authority's list of units, kept as data;
+2. otherwise the real units of the unit-level results file named in ``election.json``
+   (``results_files.fine``: 2019 PL by gmina, HU by polling station, NL by municipality), plus one
+   ``<CC>-REST`` unit when the national totals are larger than the file (HU: postal votes and
+   missions abroad are not itemised by polling station);
+3. otherwise synthetic units ``<CC>-00001`` ... : ``clamp(registered / 250 000, 20, 200)`` of them,
+   times ``ENR_UNITS_SCALE`` (default 1; e.g. 185 gives France its ~35 000 communes), spread over the
+   country's constituencies (IT circoscrizioni, BE electoral colleges, UK regions, IE STV
+   constituencies) in proportion to their valid votes, at least two per constituency.
+
+:class:`CountryProfile` carries the per-country facts the validator needs, from ``election.json``:
+``votes_per_voter`` (LU 6: each voter has up to six votes, so list votes add up to up to six times
+the valid ballots), ``blank_reported`` (blank ballots counted separately), ``stv_constituencies``
+(where seats are declared by the count, not computed: IE, MT, UK Northern Ireland) and
+``stv_seats`` (how many seats those constituencies elect; default all the country's seats; UK 3).
+
+:func:`national_targets` gives the real national totals a replayed night must add up to, with the
+derivations documented in docs/DELIVERY.md ("Replay").
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from enr.definition import DefinitionError, load_election
+from enr.delivery import NATIONAL_UNIT, OTHER_LIST
+
+UNITS_PER_REGISTERED = 250_000
+MIN_UNITS, MAX_UNITS = 20, 200
+MIN_UNITS_PER_CONSTITUENCY = 2
+ROW_FACTOR = 1.0
+MAX_BYTES = 2 * 1024 ** 3
+BYTES_PER_ROW = 512
+REST_UNIT = "{country}-REST"
+# Where the votes of lists that the definition does not itemise were cast (see data/ep2019/SOURCES.md):
+# BE: lists of the Dutch-speaking college; UK: the three South East independents.
+RESIDUAL_CONSTITUENCY = {"BE": "Dutch-speaking electoral college", "UK": "South East"}
+UNIT_COLUMNS = ["unit_id", "unit_name", "constituency"]
+
+
+@dataclass(frozen=True)
+class CountryProfile:
+    """What the validator needs to know about a country, from the election definition."""
+
+    election: str
+    country: str
+    seats: int
+    list_ids: tuple[str, ...]
+    votes_per_voter: int = 1
+    blank_reported: bool = False
+    stv_constituencies: tuple[str, ...] = ()
+    stv_seats: int = 0
+
+    @property
+    def stv(self) -> bool:
+        return bool(self.stv_constituencies)
+
+
+def _definition_json(election: str) -> dict:
+    path = load_election(election).path / "election.json"
+    return _read_json(str(path), path.stat().st_mtime)
+
+
+@lru_cache(maxsize=8)
+def _read_json(path: str, _mtime: float) -> dict:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def country_profile(election: str, country: str) -> CountryProfile:
+    definition = load_election(election)
+    if country not in definition.countries:
+        raise DefinitionError(f"{election}: unknown country {country!r}")
+    raw = _definition_json(election)["countries"][country]
+    return CountryProfile(
+        election=election, country=country, seats=definition.countries[country].seats,
+        list_ids=tuple(e.list_id for e in definition.lists_of(country)),
+        votes_per_voter=int(raw.get("votes_per_voter", 1)), blank_reported=bool(raw.get("blank_reported", False)),
+        stv_constituencies=tuple(raw.get("stv_constituencies", ())),
+        stv_seats=int(raw.get("stv_seats", definition.countries[country].seats if raw.get("stv_constituencies") else 0)))
+
+
+def units_scale() -> float:
+    return float(os.environ.get("ENR_UNITS_SCALE", "1") or 1)
+
+
+# -- the real results files ----------------------------------------------------------------------
+
+def _csv_rows(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        return []
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+@lru_cache(maxsize=4)
+def _results(election: str) -> tuple[dict, dict, list]:
+    definition = load_election(election)
+    files = definition.results_files
+    national: dict[str, dict[str, str]] = {}
+    for row in _csv_rows(definition.resolve(files["national"])) if "national" in files else []:
+        national.setdefault(row["country"], {})[row["list_id"]] = row["votes"]
+    turnout = {row["country"]: row for row in (_csv_rows(definition.resolve(files["turnout"]))
+                                                 if "turnout" in files else [])}
+    constituency = _csv_rows(definition.resolve(files["constituency"])) if "constituency" in files else []
+    return national, turnout, constituency
+
+
+def _int(value: str | None) -> int | None:
+    value = (value or "").strip()
+    return int(value) if value else None
+
+
+@dataclass(frozen=True)
+class Targets:
+    """The real national totals of a country (what the last wave of a replay adds up to)."""
+
+    country: str
+    registered: int
+    voters: int
+    blank: int | None
+    invalid: int
+    valid: int
+    lists: dict[str, int]
+    other: int
+    constituencies: dict[str, dict[str, int]]
+    other_by_constituency: dict[str, int]
+    notes: tuple[str, ...] = field(default=())
+
+
+def apportion(total: int, weights) -> np.ndarray:
+    """Split the integer ``total`` in proportion to ``weights`` (largest remainder; exact sum)."""
+    weights = np.asarray(weights, dtype="float64")
+    out = np.zeros(len(weights), dtype="int64")
+    if total <= 0 or len(weights) == 0:
+        return out
+    if weights.sum() <= 0:
+        weights = np.ones(len(weights))
+    raw = total * weights / weights.sum()
+    out = np.floor(raw).astype("int64")
+    rest = int(total - out.sum())
+    if rest:
+        order = np.argsort(-(raw - out), kind="stable")
+        out[order[:rest]] += 1
+    return out
+
+
+@lru_cache(maxsize=64)
+def national_targets(election: str, country: str) -> Targets:
+    """National totals from the definition's results files, made consistent (see docs/DELIVERY.md)."""
+    national, turnout, constituency_rows = _results(election)
+    if country not in national or country not in turnout:
+        raise DefinitionError(f"{election}: no national results for {country}")
+    profile = country_profile(election, country)
+    notes: list[str] = []
+    fine = _fine_raw(election, country)
+    lists: dict[str, int] = {}
+    for list_id, votes in national[country].items():
+        value = _int(votes)
+        if value is None and fine is not None and list_id in set(fine["list_id"]):
+            value = int(fine.loc[fine["list_id"] == list_id, "votes"].sum())
+            notes.append(f"{list_id}: national votes unknown; the unit-level file's {value} is used")
+        if value is None:
+            notes.append(f"{list_id}: votes unknown; no rows (its votes are in {OTHER_LIST} where known)")
+            continue
+        lists[list_id] = value
+    t = turnout[country]
+    registered, voters = _int(t["registered_voters"]), _int(t["voters"])
+    blank = _int(t["blank_votes"]) if profile.blank_reported else None
+    valid = _int(t["valid_votes"])
+    list_sum = sum(lists.values())
+    if profile.votes_per_voter == 1:
+        if valid is None:
+            valid = list_sum
+            notes.append("valid votes unknown: valid := sum of list votes")
+        elif list_sum > valid:
+            notes.append(f"list votes exceed valid votes by {list_sum - valid}: valid := sum of list votes")
+            valid = list_sum
+        other = valid - list_sum
+        if other:
+            notes.append(f"{other} valid votes of lists not itemised: list {OTHER_LIST}")
+    else:
+        other = 0
+    invalid = voters - valid - (blank or 0)
+    if _int(t["invalid_votes"]) not in (None, invalid):
+        notes.append(f"invalid := voters - valid - blank = {invalid} (turnout file: {t['invalid_votes']})")
+    by_constituency: dict[str, dict[str, int]] = {}
+    for row in constituency_rows:
+        if row["country"] == country and _int(row["votes"]) is not None:
+            by_constituency.setdefault(row["constituency"], {})[row["list_id"]] = int(row["votes"])
+    if not by_constituency:
+        by_constituency = {"": dict(lists)}
+    other_by: dict[str, int] = {c: 0 for c in by_constituency}
+    if other:
+        home = RESIDUAL_CONSTITUENCY.get(country)
+        if home in other_by:
+            other_by[home] = other
+        else:
+            names = sorted(by_constituency)
+            for name, share in zip(names, apportion(other, [sum(by_constituency[n].values()) for n in names])):
+                other_by[name] = int(share)
+    return Targets(country=country, registered=registered, voters=voters, blank=blank, invalid=invalid,
+                   valid=valid, lists=lists, other=other, constituencies=by_constituency,
+                   other_by_constituency=other_by, notes=tuple(notes))
+
+
+# -- unit-level files ------------------------------------------------------------------------------
+
+def _fine_spec(election: str, country: str) -> dict | None:
+    return (load_election(election).results_files.get("fine") or {}).get(country)
+
+
+@lru_cache(maxsize=8)
+def _fine_raw(election: str, country: str) -> pd.DataFrame | None:
+    """The unit-level file with the definition's list ids and constituencies (no residual unit)."""
+    spec = _fine_spec(election, country)
+    if spec is None:
+        return None
+    definition = load_election(election)
+    path = definition.resolve(spec["file"])
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        df = pd.read_csv(handle, dtype={"unit_id": str, "unit_name": str, "parent_id": str, "list_id": str,
+                                        "list_name": str}, keep_default_na=False)
+    if spec.get("list_match") == "list_ids":
+        mapping = spec["list_ids"]
+    else:
+        by_name = {e.list_name: e.list_id for e in definition.lists_of(country)}
+        mapping = {fid: by_name.get(name) for fid, name in zip(df["list_id"], df["list_name"])}
+    unmatched = sorted({fid for fid in df["list_id"] if not mapping.get(fid)})
+    if unmatched:
+        raise DefinitionError(f"{path}: list(s) {unmatched} match no list of {country} in the definition")
+    df["list_id"] = df["list_id"].map(mapping)
+    df["constituency"] = ""
+    if spec.get("constituencies"):
+        prefixes = {row["prefix"]: row["constituency"] for row in _csv_rows(definition.resolve(spec["constituencies"]))}
+        lengths = sorted({len(p) for p in prefixes}, reverse=True)
+
+        def lookup(unit_id: str) -> str:
+            for length in lengths:
+                if unit_id[:length] in prefixes:
+                    return prefixes[unit_id[:length]]
+            raise DefinitionError(f"{path}: unit {unit_id} matches no constituency prefix")
+
+        df["constituency"] = df["unit_id"].map(lookup)
+    for column in ("registered", "voters", "invalid", "votes"):
+        df[column] = df[column].astype("int64")
+    df["blank"] = pd.to_numeric(df["blank"].replace("", None)).astype("Int64")
+    return df[["unit_id", "unit_name", "constituency", "registered", "voters", "blank", "invalid", "list_id",
+               "votes"]]
+
+
+@lru_cache(maxsize=8)
+def _fine_counts(election: str, country: str) -> pd.DataFrame | None:
+    df = _fine_raw(election, country)
+    if df is None:
+        return None
+    targets = national_targets(election, country)
+    units = df.drop_duplicates("unit_id")
+    rest = {
+        "registered": targets.registered - int(units["registered"].sum()),
+        "voters": targets.voters - int(units["voters"].sum()),
+        "invalid": targets.invalid - int(units["invalid"].sum()),
+        "blank": (targets.blank or 0) - int(units["blank"].fillna(0).sum()),
+    }
+    list_rest = {l: v - int(df.loc[df["list_id"] == l, "votes"].sum()) for l, v in targets.lists.items()}
+    list_rest[OTHER_LIST] = targets.other
+    if any(rest.values()) or any(list_rest.values()):
+        negative = {k: v for k, v in {**rest, **list_rest}.items() if v < 0}
+        if negative:
+            raise DefinitionError(f"{country}: the unit-level file exceeds the national totals: {negative}")
+        rest_id = REST_UNIT.format(country=country)
+        rows = pd.DataFrame({
+            "unit_id": rest_id, "unit_name": "not itemised by unit (postal votes, missions abroad)",
+            "constituency": "", "registered": rest["registered"], "voters": rest["voters"],
+            "blank": pd.array([rest["blank"] if targets.blank is not None else None] * len(list_rest), dtype="Int64"),
+            "invalid": rest["invalid"], "list_id": list(list_rest), "votes": list(list_rest.values())})
+        rows = rows[(rows["votes"] > 0) | (rows["list_id"] != OTHER_LIST)]
+        df = pd.concat([df, rows], ignore_index=True)
+    return df
+
+
+def fine_counts(election: str, country: str) -> pd.DataFrame | None:
+    """Real unit-level final counts of ``country`` (definition list ids), or None."""
+    df = _fine_counts(election, country)
+    return None if df is None else df.copy()
+
+
+# -- the unit registry -----------------------------------------------------------------------------
+
+def synthetic_unit_count(election: str, country: str, scale: float | None = None) -> int:
+    _, turnout, _ = _results(election)
+    registered = _int(turnout.get(country, {}).get("registered_voters")) or 0
+    base = min(MAX_UNITS, max(MIN_UNITS, round(registered / UNITS_PER_REGISTERED)))
+    return max(1, round(base * (units_scale() if scale is None else scale)))
+
+
+@lru_cache(maxsize=128)
+def _units(election: str, country: str, scale: float, units_file_mtime: float | None) -> pd.DataFrame:
+    definition = load_election(election)
+    if country not in definition.countries:
+        raise DefinitionError(f"{election}: unknown country {country!r}")
+    path = definition.path / "units" / f"{country}.csv"
+    if units_file_mtime is not None:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        if list(df.columns[:3]) != UNIT_COLUMNS:
+            raise DefinitionError(f"{path}: header must start with {','.join(UNIT_COLUMNS)}")
+        if df["unit_id"].duplicated().any():
+            raise DefinitionError(f"{path}: duplicated unit_id {df.loc[df['unit_id'].duplicated(), 'unit_id'].iloc[0]}")
+        return df[UNIT_COLUMNS].reset_index(drop=True)
+    fine = _fine_counts(election, country)
+    if fine is not None:
+        return fine.drop_duplicates("unit_id")[UNIT_COLUMNS].reset_index(drop=True)
+    n = synthetic_unit_count(election, country, scale)
+    try:
+        targets = national_targets(election, country)
+        sizes = {c: sum(v.values()) + targets.other_by_constituency.get(c, 0)
+                 for c, v in targets.constituencies.items()}
+    except (DefinitionError, KeyError):
+        sizes = {"": 1}
+    names = sorted(sizes)
+    n = max(n, MIN_UNITS_PER_CONSTITUENCY * len(names)) if len(names) > 1 else n
+    if len(names) > 1:
+        counts = apportion(n - MIN_UNITS_PER_CONSTITUENCY * len(names), [sizes[c] for c in names]) \
+            + MIN_UNITS_PER_CONSTITUENCY
+    else:
+        counts = np.array([n])
+    width = max(5, len(str(int(counts.sum()))))
+    ids, constituencies = [], []
+    for name, count in zip(names, counts):
+        for _ in range(int(count)):
+            ids.append(f"{country}-{len(ids) + 1:0{width}d}")
+            constituencies.append(name)
+    return pd.DataFrame({"unit_id": ids, "unit_name": [f"{country} unit {i[3:]}" for i in ids],
+                         "constituency": constituencies})
+
+
+def units_of(election: str, country: str, scale: float | None = None) -> pd.DataFrame:
+    """The reporting units of ``country``: DataFrame ``unit_id, unit_name, constituency``."""
+    path = load_election(election).path / "units" / f"{country}.csv"
+    mtime = path.stat().st_mtime if path.exists() else None
+    return _units(election, country, units_scale() if scale is None else float(scale), mtime).copy()
+
+
+def constituencies_of(election: str, country: str) -> list[str]:
+    return sorted(set(units_of(election, country)["constituency"]))
+
+
+def row_cap(election: str, country: str) -> int:
+    """At most one row per unit x list (lists of the definition plus ``_other``) x ROW_FACTOR."""
+    units = len(units_of(election, country)) + 1  # + the estimate's pseudo-unit
+    lists = len(country_profile(election, country).list_ids) + 1
+    return math.ceil(units * lists * ROW_FACTOR)
+
+
+def byte_cap(election: str, country: str) -> int:
+    """The size limit of one delivery of ``country``: min(2 GiB, row cap x 512 bytes + 1 MiB)."""
+    return min(MAX_BYTES, row_cap(election, country) * BYTES_PER_ROW + 1024 ** 2)
+
+
+def write_units(election: str, countries: list[str] | None = None, *, scale: float | None = None,
+                out_dir: Path | None = None) -> list[Path]:
+    """Materialise the unit lists as ``units/<CC>.csv`` data files (e.g. for a municipal-scale rehearsal)."""
+    definition = load_election(election)
+    out_dir = Path(out_dir or definition.path / "units")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for country in countries or sorted(definition.countries):
+        path = out_dir / f"{country}.csv"
+        units_of(election, country, scale).to_csv(path, index=False, lineterminator="\n")
+        written.append(path)
+    return written
+
+
+__all__ = ["CountryProfile", "Targets", "apportion", "byte_cap", "constituencies_of", "country_profile",
+           "fine_counts", "national_targets", "row_cap", "synthetic_unit_count", "units_of", "units_scale",
+           "write_units", "NATIONAL_UNIT", "OTHER_LIST"]

@@ -1,0 +1,379 @@
+"""Run the Great Expectations suites of ``expectations/suites/`` on a parsed delivery.
+
+The suites are reviewable JSON files; each expectation names, in its ``meta``, the ``rule`` id a
+failure maps to (the same ids as the parser's, see docs/DELIVERY.md), a human ``message`` and
+what was ``expected``. Values written ``"$name"`` are placeholders filled per country at run time
+from the election definition (:func:`suite_params`): known list ids, known unit ids, the
+constituencies, the row cap, ``votes_per_voter``. ``meta.when`` names a parameter that must be
+true for the expectation to run (``blank_reported``, ``is_final``, ``monotonic``).
+``"severity": "warning"`` expectations never refuse a delivery; they become warnings for the
+reviewers (implausible turnout).
+
+Four frames are validated, each by the suite of that name:
+
+* ``rows``    — the parsed rows plus their ``line`` in the file (schema, non-negative counts, known
+  ids, one row per unit x list, no markup in names, row cap);
+* ``units``   — one row per unit (arithmetic: ``valid = voters - blank - invalid`` must equal the
+  sum of the list votes, LU up to 6x; voters <= registered; unit columns identical on every row of
+  the unit; coverage of a final wave; turnout warning);
+* ``country`` — the country totals (national turnout warning);
+* ``changes`` — list and country totals against the previously accepted snapshot (totals never
+  decrease except in a declared correction).
+
+Each call uses its own ephemeral GX context with progress bars off (no shared state between
+parallel Airflow tasks). :func:`validate_delivery` returns a :class:`ValidationReport`; its
+:meth:`~ValidationReport.rejection` is the :class:`~enr.delivery.DeliveryRejected` naming the first
+failing rule, its rows (line numbers), expected and found; :meth:`~ValidationReport.to_json` and
+:meth:`~ValidationReport.to_html` are what is kept beside the snapshot.
+"""
+from __future__ import annotations
+
+import html
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from enr.delivery import (NATIONAL_UNIT, OTHER_LIST, STATUSES, UNIT_COUNT_COLUMNS, Delivery, DeliveryRejected,
+                          _jsonable)
+
+log = logging.getLogger(__name__)
+
+SUITES_DIR = Path(__file__).resolve().parent / "suites"
+SUITE_ORDER = ("delivery_rows", "delivery_units", "delivery_country", "delivery_changes")
+MAX_ROWS_REPORTED = 5
+INDEX_COLUMNS = {"rows": ["line", "unit_id"], "units": ["line", "unit_id"], "country": ["missing_units"],
+                 "changes": ["line", "key"]}
+_LONG = 20
+
+
+@lru_cache(maxsize=16)
+def _load(path: str, _mtime: float) -> dict:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def load_suite(name: str, suites_dir: Path | None = None) -> dict:
+    """The raw JSON of a suite (placeholders unresolved)."""
+    path = Path(suites_dir or SUITES_DIR) / f"{name}.json"
+    return _load(str(path), path.stat().st_mtime)
+
+
+def suite_params(election: str, country: str, status: str, *, monotonic: bool = False) -> dict:
+    """The placeholder values of a country, from the election definition (:mod:`enr.units`)."""
+    from enr.units import constituencies_of, country_profile, row_cap, units_of
+
+    profile = country_profile(election, country)
+    units = units_of(election, country)
+    unit_ids = list(units["unit_id"])
+    constituencies = constituencies_of(election, country)
+    if status == "estimate":
+        unit_ids.append(NATIONAL_UNIT)
+        if "" not in constituencies:
+            constituencies.append("")
+    return {
+        "election": election, "country": country, "status": status,
+        "unit_ids": unit_ids, "units_total": len(units), "unit_constituency": dict(zip(units["unit_id"],
+                                                                                    units["constituency"])),
+        "list_ids": [*profile.list_ids, OTHER_LIST], "constituencies": constituencies,
+        "max_rows": row_cap(election, country), "votes_per_voter": profile.votes_per_voter,
+        "blank_reported": profile.blank_reported, "is_final": status in ("final", "official"),
+        "monotonic": monotonic,
+    }
+
+
+# -- frames ---------------------------------------------------------------------------------------
+
+def units_frame(rows: pd.DataFrame, params: dict) -> pd.DataFrame:
+    """One row per unit, with the derived columns the ``delivery_units`` suite checks."""
+    unit_columns = ["unit_name", "constituency", *UNIT_COUNT_COLUMNS]
+    first = rows.drop_duplicates("unit_id", keep="first")
+    variants = rows.drop_duplicates(["unit_id", *unit_columns]).groupby("unit_id", sort=False).size()
+    list_votes = rows.groupby("unit_id", sort=False)["votes"].sum()
+    units = first[["line", "unit_id", *unit_columns]].reset_index(drop=True)
+    units["variants"] = units["unit_id"].map(variants).astype("int64")
+    counts = units[list(UNIT_COUNT_COLUMNS)].astype("float64")
+    units["smallest_count"] = counts.min(axis=1, skipna=True).astype("int64")
+    units["list_votes"] = units["unit_id"].map(list_votes).astype("int64")
+    units["valid"] = (units["voters"] - units["blank"].fillna(0) - units["invalid"]).astype("int64")
+    units["min_list_votes"] = units["valid"]
+    units["max_list_votes"] = units["valid"] * int(params["votes_per_voter"])
+    expected = units["unit_id"].map(params["unit_constituency"])
+    if NATIONAL_UNIT in params["unit_ids"]:
+        expected = expected.where(units["unit_id"] != NATIONAL_UNIT, "")
+    # An unknown unit is reported by delivery_rows (unknown_unit); do not report it twice.
+    units["expected_constituency"] = expected.fillna(units["constituency"]).astype(str)
+    registered = units["registered"].astype("float64")
+    units["turnout"] = (units["voters"] / registered.where(registered > 0)).astype("float64")
+    return units
+
+
+def rows_frame(rows: pd.DataFrame, params: dict) -> pd.DataFrame:
+    """The parsed rows plus ``unit_known`` (unit id in the country's unit list)."""
+    known = set(params["unit_ids"])
+    rows = rows.copy()
+    rows["unit_known"] = rows["unit_id"].isin(known)
+    return rows
+
+
+def country_frame(units: pd.DataFrame, params: dict) -> pd.DataFrame:
+    registered, voters = int(units["registered"].sum()), int(units["voters"].sum())
+    present = set(units["unit_id"])
+    missing = [u for u in params["unit_ids"] if u not in present and u != NATIONAL_UNIT]
+    return pd.DataFrame([{"registered": registered, "voters": voters,
+                          "turnout": voters / registered if registered else float("nan"),
+                          "units_reporting": int((units["unit_id"] != NATIONAL_UNIT).sum()),
+                          "units_total": int(params["units_total"]), "units_missing": len(missing),
+                          "missing_units": ", ".join(missing[:MAX_ROWS_REPORTED])
+                          + (f" ... ({len(missing)} in all)" if len(missing) > MAX_ROWS_REPORTED else "")}])
+
+
+def changes_frame(rows: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame:
+    """Country and list totals now vs in the previous accepted snapshot (empty without one)."""
+    columns = ["kind", "key", "line", "current", "previous"]
+    if previous is None or previous.empty:
+        return pd.DataFrame(columns=columns)
+    out = []
+    now_units, before_units = rows.drop_duplicates("unit_id"), previous.drop_duplicates("unit_id")
+    for key in UNIT_COUNT_COLUMNS:
+        if key == "blank" and (now_units[key].isna().all() or before_units[key].isna().all()):
+            continue
+        out.append(("total", key, 0, int(now_units[key].fillna(0).sum()), int(before_units[key].fillna(0).sum())))
+    now = rows.groupby("list_id", sort=False).agg(votes=("votes", "sum"), line=("line", "min"))
+    before = previous.groupby("list_id")["votes"].sum()
+    for list_id in sorted(set(now.index) | set(before.index)):
+        current = int(now["votes"].get(list_id, 0))
+        line = int(now["line"].get(list_id, 0)) if list_id in now.index else 0
+        out.append(("list", list_id, line, current, int(before.get(list_id, 0))))
+    frame = pd.DataFrame(out, columns=columns)
+    for column in ("line", "current", "previous"):
+        frame[column] = frame[column].astype("int64")
+    return frame
+
+
+# -- the report -----------------------------------------------------------------------------------
+
+@dataclass
+class Failure:
+    """One failing expectation, mapped to its rule."""
+
+    rule: str
+    severity: str
+    suite: str
+    expectation: str
+    column: str | None
+    message: str
+    expected: Any
+    found: Any
+    rows: list[int]
+    unexpected_count: int | None
+
+    def as_dict(self) -> dict:
+        return _jsonable(self.__dict__)
+
+
+@dataclass
+class ValidationReport:
+    election: str
+    country: str
+    sequence: int
+    file: str | None
+    failures: list[Failure] = field(default_factory=list)
+    warnings: list[Failure] = field(default_factory=list)
+    suites: dict[str, dict] = field(default_factory=dict)
+    params: dict = field(default_factory=dict)
+
+    @property
+    def success(self) -> bool:
+        return not self.failures
+
+    def rejection(self) -> DeliveryRejected | None:
+        """The :class:`DeliveryRejected` of the first failure (all failures in ``details``)."""
+        if not self.failures:
+            return None
+        first = self.failures[0]
+        return DeliveryRejected(first.rule, first.message, file=self.file, row=first.rows[0] if first.rows else None,
+                                expected=first.expected, found=first.found, rows=first.rows,
+                                details=[f.as_dict() for f in self.failures])
+
+    def warning_texts(self) -> list[str]:
+        return [f"{w.rule}: {w.message}" + (f" (lines {', '.join(map(str, w.rows))})" if w.rows else "")
+                + (f" [{w.unexpected_count} unit(s)]" if w.unexpected_count else "") for w in self.warnings]
+
+    def to_json(self) -> dict:
+        params = {k: (f"<{len(v)} values>" if isinstance(v, (list, dict)) and len(v) > _LONG else v)
+                  for k, v in self.params.items()}
+        return _jsonable({"election": self.election, "country": self.country, "sequence": self.sequence,
+                          "file": self.file, "success": self.success, "params": params,
+                          "failures": [f.as_dict() for f in self.failures],
+                          "warnings": [w.as_dict() for w in self.warnings], "suites": self.suites})
+
+    def to_html(self) -> str:
+        return render_html(self.to_json())
+
+
+def _fill(value: Any, params: dict) -> Any:
+    if isinstance(value, str) and value.startswith("$") and value[1:] in params:
+        return params[value[1:]]
+    if isinstance(value, str) and "$" in value:
+        for key in sorted(params, key=len, reverse=True):
+            token = f"${key}"
+            if token in value:
+                replacement = params[key]
+                if isinstance(replacement, (list, dict)):
+                    replacement = ", ".join(map(repr, replacement)) if len(replacement) <= _LONG \
+                        else f"{len(replacement)} values"
+                value = value.replace(token, str(replacement))
+        return value
+    if isinstance(value, dict):
+        return {k: _fill(v, params) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, params) for v in value]
+    return value
+
+
+def _active(expectation: dict, params: dict) -> bool:
+    when = (expectation.get("meta") or {}).get("when")
+    if not when:
+        return True
+    negate = when.startswith("not:")
+    value = bool(params.get(when.removeprefix("not:")))
+    return value != negate
+
+
+def _trim(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _trim(v) for k, v in value.items()}
+    if isinstance(value, list):
+        if len(value) > _LONG:
+            return [_trim(v) for v in value[:_LONG]] + [f"... {len(value) - _LONG} more"]
+        return [_trim(v) for v in value]
+    return value
+
+
+def _found(result: dict) -> Any:
+    indexed = result.get("partial_unexpected_index_list")
+    if indexed and isinstance(indexed[0], dict) and len(indexed[0]) > 1:
+        return _jsonable([{k: v for k, v in item.items() if k != "line"} for item in indexed[:MAX_ROWS_REPORTED]])
+    for key in ("partial_missing_list", "partial_unexpected_list"):
+        if key in result and result[key]:
+            return _jsonable(result[key][:MAX_ROWS_REPORTED])
+    if "observed_value" in result:
+        return _jsonable(result["observed_value"])
+    return None
+
+
+def validate_delivery(delivery: Delivery, *, election: str | None = None, previous: pd.DataFrame | None = None,
+                      suites_dir: Path | None = None) -> ValidationReport:
+    """Validate a parsed delivery with the suites; ``previous`` = the unit-level rows of the
+    previously accepted non-estimate snapshot of the country (or None)."""
+    meta = delivery.meta
+    election = election or meta.election
+    monotonic = previous is not None and not meta.is_correction and meta.status != "estimate"
+    params = suite_params(election, meta.country, meta.status, monotonic=monotonic)
+    rows = delivery.frame(with_line=True)
+    units = units_frame(rows, params)
+    frames = {"rows": rows_frame(rows, params), "units": units, "country": country_frame(units, params),
+              "changes": changes_frame(rows, previous if monotonic else None)}
+    report = ValidationReport(election=election, country=meta.country, sequence=meta.sequence,
+                              file=delivery.file_name,
+                              params={k: v for k, v in params.items() if k != "unit_constituency"})
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+    from great_expectations.expectations.registry import get_expectation_impl
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    whole = context.data_sources.add_pandas("delivery").add_dataframe_asset("frame") \
+        .add_batch_definition_whole_dataframe("whole")
+    for name in SUITE_ORDER:
+        spec = load_suite(name, suites_dir)
+        frame = frames[spec["frame"]]
+        chosen = [(i, e) for i, e in enumerate(spec["expectations"]) if _active(e, params)]
+        if not chosen or frame.empty:
+            continue
+        expectations = []
+        for index, item in chosen:
+            cls = get_expectation_impl(item["type"])
+            item_meta = {**_fill(item.get("meta") or {}, params), "index": index}
+            kwargs = _fill(item.get("kwargs") or {}, params)
+            extra = {"severity": item["severity"]} if item.get("severity") else {}
+            expectations.append(cls(**kwargs, meta=item_meta, **extra))
+        suite = gx.ExpectationSuite(name=name, expectations=expectations)
+        batch = whole.get_batch(batch_parameters={"dataframe": frame})
+        # A quick pass first; the details (rows, values) only for a suite with a failure or warning.
+        result = batch.validate(suite, result_format="BOOLEAN_ONLY")
+        if not all(item.success for item in result.results):
+            result = batch.validate(suite, result_format={
+                "result_format": "SUMMARY", "unexpected_index_column_names": INDEX_COLUMNS[spec["frame"]],
+                "partial_unexpected_count": MAX_ROWS_REPORTED})
+        as_json = result.to_json_dict()
+        report.suites[name] = _trim(as_json)
+        for item in sorted(result.results, key=lambda r: r.expectation_config.meta.get("index", 0)):
+            if item.success:
+                continue
+            config = item.expectation_config
+            item_meta = config.meta or {}
+            res = item.result or {}
+            if item.exception_info and item.exception_info.get("raised_exception"):
+                res = {"observed_value": item.exception_info.get("exception_message")}
+            lines = [int(r["line"]) for r in res.get("partial_unexpected_index_list") or []
+                     if isinstance(r, dict) and r.get("line")]
+            severity = str(getattr(config.severity, "value", config.severity) or "critical").lower()
+            failure = Failure(rule=item_meta.get("rule", config.type), severity=severity, suite=name,
+                              expectation=config.type, column=config.kwargs.get("column") or
+                              config.kwargs.get("column_A"), message=item_meta.get("message", config.type),
+                              expected=item_meta.get("expected"), found=_found(res),
+                              rows=lines[:MAX_ROWS_REPORTED], unexpected_count=res.get("unexpected_count")
+                              or res.get("missing_count"))
+            (report.warnings if severity == "warning" else report.failures).append(failure)
+    return report
+
+
+def render_html(report: dict) -> str:
+    """A small self-contained HTML page of a validation report (for the pre-publication site)."""
+    esc = lambda v: html.escape(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str))  # noqa: E731
+    verdict = "accepted by the suites" if report["success"] else "REFUSED"
+    parts = [
+        "<!doctype html><html lang=en><meta charset=utf-8>",
+        f"<title>Validation {esc(report['country'])} {report['sequence']:04d}</title>",
+        "<style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}"
+        ".fail{background:#fde2e2}.warn{background:#fff4cc}.ok{color:#2a7a2a}</style>",
+        f"<h1>{esc(report['election'])} {esc(report['country'])} delivery {report['sequence']:04d}: {verdict}</h1>",
+        f"<p>File <code>{esc(report.get('file') or '')}</code></p>",
+    ]
+    for title, items, css in (("Failures", report["failures"], "fail"), ("Warnings", report["warnings"], "warn")):
+        if items:
+            parts.append(f"<h2>{title}</h2><table><tr><th>rule</th><th>message</th><th>lines</th>"
+                         "<th>expected</th><th>found</th><th>count</th></tr>")
+            for item in items:
+                parts.append(f"<tr class={css}><td>{esc(item['rule'])}</td><td>{esc(item['message'])}</td>"
+                             f"<td>{esc(', '.join(map(str, item['rows'])))}</td><td>{esc(item['expected'])}</td>"
+                             f"<td>{esc(item['found'])}</td><td>{esc(item['unexpected_count'])}</td></tr>")
+            parts.append("</table>")
+    for name, suite in report["suites"].items():
+        parts.append(f"<h2>Suite {esc(name)}</h2><table><tr><th></th><th>expectation</th><th>rule</th>"
+                     "<th>kwargs</th><th>result</th></tr>")
+        for item in suite.get("results", []):
+            config = item.get("expectation_config", {})
+            ok = item.get("success")
+            kwargs = {k: v for k, v in (config.get("kwargs") or {}).items() if k != "batch_id"}
+            result = {k: v for k, v in (item.get("result") or {}).items()
+                      if k in ("observed_value", "unexpected_count", "element_count", "partial_unexpected_list",
+                               "partial_missing_list")}
+            parts.append(f"<tr class={'ok' if ok else 'fail'}><td>{'✓' if ok else '✗'}</td>"
+                         f"<td>{esc(config.get('type', ''))}</td><td>{esc((config.get('meta') or {}).get('rule', ''))}</td>"
+                         f"<td><code>{esc(kwargs)}</code></td><td><code>{esc(result)}</code></td></tr>")
+        parts.append("</table>")
+    parts.append(f"<h2>Parameters</h2><pre>{esc(json.dumps(report['params'], indent=1, ensure_ascii=False))}</pre>")
+    return "\n".join(parts) + "\n</html>\n"
+
+
+__all__ = ["Failure", "ValidationReport", "load_suite", "render_html", "suite_params", "validate_delivery",
+           "units_frame", "changes_frame", "SUITES_DIR", "STATUSES"]

@@ -1,0 +1,123 @@
+"""One-shot initialisation of the production layout (the `init` service of docker/compose.yaml).
+
+Idempotent; every other Airflow service starts only after it exited 0:
+
+1. ``airflow db migrate`` on the metadata database (PostgreSQL);
+2. the results store's migrations (``enr.pipeline.open_store().migrate()``);
+3. the export and backup buckets on their S3 endpoints (from the Airflow connections
+   ``AIRFLOW_CONN_ENR_EXPORT_BUCKET`` / ``AIRFLOW_CONN_ENR_BACKUP_BUCKET``), each with the bucket
+   policy that lets anonymous readers (the nginx sites) GET ``public/*`` and nothing else;
+4. a check that the two GnuPG homes are mounted (a warning only: keys may be imported later).
+
+    python scripts/production_init.py [--skip-airflow-db] [--skip-store] [--skip-buckets]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+log = logging.getLogger("enr.production_init")
+
+
+def public_read_policy(bucket: str) -> dict:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "PublicSiteRead",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": ["s3:GetObject"],
+            "Resource": [f"arn:aws:s3:::{bucket}/public/*"],
+        }],
+    }
+
+
+def _retry(what: str, func, attempts: int = 30, delay: float = 2.0):
+    for attempt in range(1, attempts + 1):
+        try:
+            return func()
+        except Exception as exc:  # noqa: BLE001 - services may still be starting
+            if attempt == attempts:
+                raise
+            log.info("%s not ready (%s); retry %d/%d in %.0f s", what, exc, attempt, attempts, delay)
+            time.sleep(delay)
+    return None
+
+
+def migrate_airflow_db() -> None:
+    _retry("airflow db migrate", lambda: subprocess.run(["airflow", "db", "migrate"], check=True, timeout=600))
+    log.info("airflow metadata database migrated")
+
+
+def migrate_results_store() -> None:
+    from enr import pipeline
+
+    _retry("results store", lambda: pipeline.open_store().migrate())
+    log.info("results store migrated")
+
+
+def _bucket_name(url: str) -> str:
+    """``s3://conn_id@bucket/`` or ``s3://bucket/`` -> ``bucket``."""
+    rest = url.split("://", 1)[1]
+    return rest.split("@", 1)[-1].split("/", 1)[0]
+
+
+def ensure_bucket(conn_env: str, bucket: str) -> None:
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    conn = json.loads(os.environ[conn_env])
+    extra = conn.get("extra") or {}
+    if isinstance(extra, str):
+        extra = json.loads(extra)
+    client = boto3.client("s3", endpoint_url=extra.get("endpoint_url"), region_name=extra.get("region_name"),
+                          aws_access_key_id=conn.get("login"), aws_secret_access_key=conn.get("password"),
+                          config=Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 3}))
+
+    def create() -> None:
+        try:
+            client.head_bucket(Bucket=bucket)
+        except ClientError:
+            client.create_bucket(Bucket=bucket)
+        client.put_bucket_policy(Bucket=bucket, Policy=json.dumps(public_read_policy(bucket)))
+
+    _retry(f"bucket {bucket}", create)
+    log.info("bucket %s ready (anonymous GET on public/* only)", bucket)
+
+
+def check_keyrings() -> None:
+    for name in ("ENR_TRUSTED_KEYS", "ENR_SIGNING_HOME"):
+        home = Path(os.environ.get(name, ""))
+        if not home.is_dir() or not any(home.glob("pubring.kbx")):
+            log.warning("%s=%s holds no keyring yet: import the keys before the night (docs/PRODUCTION.md)",
+                        name, home)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--skip-airflow-db", action="store_true")
+    parser.add_argument("--skip-store", action="store_true")
+    parser.add_argument("--skip-buckets", action="store_true")
+    args = parser.parse_args(argv)
+    if not args.skip_airflow_db:
+        migrate_airflow_db()
+    if not args.skip_store:
+        migrate_results_store()
+    if not args.skip_buckets:
+        ensure_bucket("AIRFLOW_CONN_ENR_EXPORT_BUCKET", _bucket_name(os.environ["ENR_BUCKET_URL"]))
+        ensure_bucket("AIRFLOW_CONN_ENR_BACKUP_BUCKET", _bucket_name(os.environ["ENR_BACKUP_BUCKET_URL"]))
+    check_keyrings()
+    log.info("production layout initialised")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

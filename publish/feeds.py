@@ -139,7 +139,8 @@ def country_document(bundle: dict, country: dict) -> dict:
         "turnout": _pct(model.turnout(country.get("registered"), country.get("voters"))),
         "units_reporting": country.get("units_reporting"), "units_total": country.get("units_total"),
         "delivery_sha256": country.get("delivery_sha256")},
-        "columns": list(COUNTRY_COLUMNS), "rows": country_rows(bundle, country)}
+        "columns": list(COUNTRY_COLUMNS), "rows": country_rows(bundle, country),
+        "corrections": list(country.get("corrections", []))}
 
 
 def eu_document(bundle: dict) -> dict:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -53,6 +54,7 @@ def night_home(tmp_path_factory, monkeypatch):
     for sub in ("keys/sender", "keys/trusted", "keys/signing"):
         subprocess.run(["gpgconf", "--kill", "gpg-agent"], env={**os.environ, "GNUPGHOME": str(home / sub)},
                        capture_output=True)
+    shutil.rmtree(home, ignore_errors=True)
 
 
 def respond_in_background(dag_id: str, task_id: str, chosen: list[str], timeout: float = 120):

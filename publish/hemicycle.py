@@ -24,7 +24,7 @@ SEATING_ORDER = ("GUE/NGL", "The Left", "S&D", "Greens/EFA", "RE", "EPP", "ECR",
 SHAPES = ("circle", "square", "diamond", "triangle", "triangle-down", "hexagon", "ring", "plus", "star", "bar")
 
 WIDTH = 400.0
-HEIGHT = 210.0
+HEIGHT = 226.0
 CENTER_X = 200.0
 CENTER_Y = 200.0
 OUTER = 190.0
@@ -163,7 +163,7 @@ def render_svg(groups: list[dict], total: int, majority: int, title: str, majori
         parts.append("</g>")
     parts.append(f'<line x1="{CENTER_X:g}" y1="{CENTER_Y - OUTER - 6:g}" x2="{CENTER_X:g}" y2="{CENTER_Y - OUTER * 0.3:g}" '
                  f'stroke="#000" stroke-dasharray="3 2" stroke-width="0.8"/>')
-    parts.append(f'<text x="{CENTER_X:g}" y="{CENTER_Y - 8:g}" text-anchor="middle" font-size="13" '
+    parts.append(f'<text x="{CENTER_X:g}" y="{CENTER_Y + 21:g}" text-anchor="middle" font-size="13" '
                  f'font-weight="bold">{escape(majority_label)}</text>')
     parts.append("</svg>")
     return "".join(parts)

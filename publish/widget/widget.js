@@ -11,7 +11,7 @@
   var CSS = ":host,.enr{all:initial;display:block;font:14px/1.4 system-ui,-apple-system,'Segoe UI',Roboto,Arial,sans-serif;color:#1a1a1a;background:#fff}" +
     ".enr{padding:8px;border:1px solid #ccc;max-width:100%;box-sizing:border-box}.enr *{box-sizing:border-box}" +
     ".enr h2{font-size:16px;margin:0 0 6px}.enr table{width:100%;border-collapse:collapse}" +
-    ".enr th,.enr td{text-align:left;padding:2px 4px;border-bottom:1px solid #e5e5e5;font-weight:400}" +
+    ".enr th,.enr td{text-align:left;padding:2px 4px;border-bottom:1px solid #e5e5e5;font-weight:400;overflow-wrap:anywhere}" +
     ".enr td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}.enr .sw{display:inline-block;width:10px;height:10px;margin-right:4px;vertical-align:0}" +
     ".enr svg{width:100%;height:18px;display:block;margin:4px 0}.enr .b{padding:4px 6px;margin:0 0 6px;font-weight:700}" +
     ".enr .t{background:#b00020;color:#fff}.enr .p{background:#fff4ce;border:1px dashed #b38600}" +

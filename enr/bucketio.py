@@ -172,3 +172,133 @@ class Bucket:
             self.entry_path(prefix, name).unlink()
         except FileNotFoundError:
             pass
+
+
+class _ObjectEntry:
+    """An inbox entry in an object store, with the few path methods the intake uses."""
+
+    def __init__(self, store, key: str) -> None:
+        self._store = store
+        self.key = key
+
+    def stat(self):
+        import os as _os
+
+        info = self._store._rpath(self.key).fs.info(self._store._rpath(self.key).path)
+        modified = info.get("LastModified") or info.get("mtime") or info.get("last_modified")
+        seconds = modified.timestamp() if hasattr(modified, "timestamp") else float(modified or 0)
+        etag = str(info.get("ETag") or "").strip('"')
+        # the ETag stands in for the nanoseconds: a replaced object has another ETag
+        tag = int(etag[:12], 16) if etag[:12] and all(c in "0123456789abcdef" for c in etag[:12]) else 0
+        return _os.stat_result((0o100644, 0, 0, 1, 0, 0, int(info["size"]), int(seconds), int(seconds),
+                                int(seconds) * 10**9 + tag % 10**9))
+
+    def read_bytes(self) -> bytes:
+        return self._store.read(self.key)
+
+    def open(self, mode: str = "rb"):
+        import io
+
+        if mode != "rb":
+            raise ValueError("object entries are read-only here")
+        return io.BytesIO(self.read_bytes())
+
+    def unlink(self, missing_ok: bool = False) -> None:
+        if not self._store.exists(self.key):
+            if missing_ok:
+                return
+            raise FileNotFoundError(self.key)
+        self._store.delete(self.key)
+
+    def is_symlink(self) -> bool:
+        return False
+
+
+class ObjectBucket:
+    """The intake's bucket interface over an object store (``s3://...``), through
+    :class:`publish.bucket.Bucket` (Airflow's ObjectStoragePath). Keys are checked as for the
+    local bucket. ``write_once`` checks for the key before writing: object stores have no
+    no-overwrite PUT here, so two writers racing for the same key could both write — the keys
+    embed the content's SHA-256, so they would write the same bytes."""
+
+    def __init__(self, url: str, conn_id: str | None = None) -> None:
+        from publish.bucket import Bucket as ObjectStore
+
+        self.url = url
+        self._store = ObjectStore(url, conn_id=conn_id)
+
+    def __repr__(self) -> str:
+        return f"ObjectBucket({self.url!r})"
+
+    def exists(self, key: str) -> bool:
+        return self._store.exists(check_key(key))
+
+    def read_bytes(self, key: str) -> bytes:
+        return self._store.read(check_key(key))
+
+    def size(self, key: str) -> int:
+        return self.entry(key).stat().st_size
+
+    def mtime(self, key: str) -> float:
+        return self.entry(key).stat().st_mtime
+
+    def write_bytes(self, key: str, data: bytes) -> str:
+        self._store.write(check_key(key), data)
+        return key
+
+    def write_once(self, key: str, data: bytes) -> bool:
+        if self._store.exists(check_key(key)):
+            return False
+        self._store.write(key, data)
+        return True
+
+    read = read_bytes
+
+    def write(self, key: str, data: bytes) -> None:
+        self.write_bytes(key, data)
+
+    def delete(self, key: str) -> None:
+        if self._store.exists(check_key(key)):
+            self._store.delete(key)
+
+    def walk(self, prefix: str) -> list[str]:
+        return [k for k in self._store.list(check_key(prefix.rstrip("/")))
+                if not k.rsplit("/", 1)[-1].startswith(".tmp-")]
+
+    def list(self, prefix: str) -> list[str]:
+        base = check_key(prefix.rstrip("/")) + "/"
+        return sorted(k[len(base):] for k in self.walk(prefix) if "/" not in k[len(base):])
+
+    def entries(self, prefix: str) -> list[str]:
+        return [name for name in self.list(prefix) if not name.startswith(".")]
+
+    def entry(self, key: str) -> _ObjectEntry:
+        return _ObjectEntry(self._store, check_key(key))
+
+    def entry_path(self, prefix: str, name: str) -> _ObjectEntry:
+        if not isinstance(name, str) or "/" in name or "\x00" in name or name in ("", ".", ".."):
+            raise UnsafeKey(f"not a plain file name: {name!r}")
+        key = f"{prefix.rstrip('/')}/{name}"
+        check_key(key)
+        if not self._store.exists(key):
+            raise FileNotFoundError(f"{prefix}/{name!r}: no such object")
+        return _ObjectEntry(self._store, key)
+
+    def move_entry(self, prefix: str, name: str, key: str) -> str:
+        source = self.entry_path(prefix, name)
+        if self._store.exists(check_key(key)):
+            raise FileExistsError(key)
+        self._store.copy(source.key, key)
+        self._store.delete(source.key)
+        return key
+
+    def remove_entry(self, prefix: str, name: str) -> None:
+        try:
+            self.entry_path(prefix, name).unlink()
+        except FileNotFoundError:
+            pass
+
+
+def open_bucket(url: str) -> "Bucket | ObjectBucket":
+    """The intake's bucket for ``url``: a local folder for ``file://``, an object store otherwise."""
+    return Bucket(url) if url.startswith("file://") else ObjectBucket(url)

@@ -46,7 +46,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from enr.bucketio import Bucket, UnsafeKey
+from enr.bucketio import Bucket, UnsafeKey, open_bucket
 from enr.definition import load_election
 from enr.delivery import (FILE_NAME_RE, NATIONAL_UNIT, OTHER_LIST, SCHEMA, STATUS_RANK, UNIT_COUNT_COLUMNS,
                           Delivery, DeliveryName, DeliveryRejected, parse_delivery, parse_file_name, _jsonable,
@@ -126,7 +126,7 @@ def _resources(settings: Settings | None, election: str | None, store, bucket):
 
         store = Store(settings.store_url)
     if bucket is None:
-        bucket = Bucket(settings.bucket_url)
+        bucket = open_bucket(settings.bucket_url)
     return settings, election, store, bucket
 
 
@@ -171,7 +171,7 @@ def pending_countries(settings: Settings | None = None, election: str | None = N
     """Countries with at least one complete delivery waiting in the inbox (sorted)."""
     settings = settings or get_settings()
     election = election or settings.election
-    bucket = bucket or Bucket(settings.bucket_url)
+    bucket = bucket or open_bucket(settings.bucket_url)
     return sorted({c.parsed.country for c in _candidates(bucket, election, _now(now))
                    if c.parsed is not None and _ready(c, signature_grace_s)})
 

@@ -205,8 +205,34 @@ def signer():
     return Signer(get_settings().signing_home)
 
 
-def stage(election: str, tallied: dict) -> dict:
-    """Render the whole site for a tallied version into staging/, sign its manifest."""
+def _render_index_key(election: str, version: str) -> str:
+    return f"tally/{election}/{version}/render-index.json"
+
+
+def _reuse(bucket, store, election: str, version: str):
+    """The newest earlier staged version to copy unchanged pages from (local buckets), or None."""
+    from publish.site import Reuse
+
+    if not bucket.is_local:
+        return None
+    earlier = [v for v in store.versions(election) if v["version"] < version and v.get("manifest_sha256")]
+    for info in reversed(earlier):
+        index = bucket.read_or_none(_render_index_key(election, info["version"]))
+        folder = bucket.local_path(f"staging/{election}/{info['version']}")
+        manifest = folder / "manifest.json"
+        if index is not None and manifest.is_file():
+            digests = {e["path"]: e["sha256"] for e in json.loads(manifest.read_bytes())["files"]}
+            return Reuse(folder=folder, fingerprints=json.loads(index), digests=digests)
+    return None
+
+
+def stage(election: str, tallied: dict, *, incremental: bool = True) -> dict:
+    """Render the site for a tallied version into staging/, sign its manifest.
+
+    Incremental by default: the pages whose inputs did not change since the previous staged
+    version are copied from it (see :func:`publish.site.render_site`); every digest of the
+    manifest is recomputed and the manifest signed anew. ``incremental=False`` renders everything.
+    """
     from publish.build import build_version
     from publish.release import stage as stage_release
 
@@ -214,10 +240,15 @@ def stage(election: str, tallied: dict) -> dict:
     bucket = export_bucket()
     store = open_store()
     bundle = json.loads(bucket.read(tallied["bundle_path"]))
+    reuse = _reuse(bucket, store, election, version) if incremental else None
+    fingerprints: dict = {}
     with tempfile.TemporaryDirectory(prefix="enr-render-") as tmp, signer() as publisher:
         out = Path(tmp) / version
-        _, digest = build_version(bundle, out, publisher, history=_history(election))
+        _, digest = build_version(bundle, out, publisher, history=_history(election), reuse=reuse,
+                                  fingerprints=fingerprints)
         manifest_sha256 = stage_release(bucket, election, version, out)
+    bucket.write(_render_index_key(election, version),
+                 json.dumps(fingerprints, sort_keys=True, separators=(",", ":")).encode())
     if manifest_sha256 != digest:
         raise PublicationRefused(f"{election} {version}: staged manifest {manifest_sha256} is not the built {digest}")
     store.add_version_event(election, version, "pending_approval", detail={"manifest_sha256": manifest_sha256})
@@ -358,26 +389,31 @@ def format_status(status: dict) -> str:
     if status["corrections"]:
         lines.append(f"corrections: {len(status['corrections'])}")
         for c in status["corrections"][:20]:
-            lines.append(f"  {c}")
+            where = " ".join(str(x) for x in (c.get("unit_id"), c.get("list_id")) if x) or "national"
+            lines.append(f"  CORRECTION {c.get('country')} seq {c.get('sequence')} (corrects {c.get('corrects')}): "
+                         f"{where} {c.get('field')} {c.get('before')} -> {c.get('after')}"
+                         + (f" ({c['reason']})" if c.get("reason") else ""))
+        if len(status["corrections"]) > 20:
+            lines.append(f"  ... and {len(status['corrections']) - 20} more")
     return "\n".join(lines)
 
 
-def verify_path(path: str, keyring: str | None = None) -> dict:
+def verify_path(path, keyring: str | None = None) -> dict:
+    """Verify a version folder: a local path, a bucket URL, or a :class:`publish.bucket.Bucket`."""
     from publish.verify import verify_version
 
     keyring_home = Path(keyring) if keyring else get_settings().signing_home
     report = verify_version(path, keyring_home)
-    return {"ok": report.ok, "text": report.summary(), "path": str(path), "files": report.files_checked,
-            "signer": report.signer_fingerprint}
+    return {"ok": report.ok, "text": report.summary(), "path": str(getattr(path, "url", path)),
+            "files": report.files_checked, "signer": report.signer_fingerprint}
 
 
 def verify_current(election: str) -> dict:
-    settings = get_settings()
+    """Verify the current public version in the export bucket and its copy in the backup bucket."""
     pointer = json.loads(export_bucket().read(f"public/{election}/current.json"))
-    local_root = settings.bucket_url.removeprefix("file://")
-    path = f"{local_root}/public/{election}/{pointer['version']}"
-    report = verify_path(path)
-    backup_root = settings.backup_bucket_url.removeprefix("file://")
-    backup = verify_path(f"{backup_root}/public/{election}/{pointer['version']}")
-    return {**report, "ok": report["ok"] and backup["ok"], "backup_path": f"{backup_root}/public/{election}/"
-            f"{pointer['version']}"}
+    folder = f"public/{election}/{pointer['version']}"
+    report = verify_path(export_bucket().sub(folder))
+    backup = verify_path(backup_bucket().sub(folder))
+    local = export_bucket().local_root
+    return {**report, "ok": report["ok"] and backup["ok"], "backup_ok": backup["ok"],
+            "path": str(local / folder) if local is not None else report["path"], "backup_path": backup["path"]}

@@ -315,7 +315,7 @@ class SeaweedS3:
         except subprocess.TimeoutExpired:
             pass
         # weed leaves its unix sockets behind; they are named after its ports.
-        for port in self._ports.values():
+        for port in [p for base in self._ports.values() for p in (base, base + 10000)]:
             for sock in Path("/tmp").glob(f"seaweedfs-*-{port}.sock"):
                 sock.unlink(missing_ok=True)
         self.proc = None
@@ -605,15 +605,45 @@ class TempDatabases:
     urls: dict[str, str] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)
 
-    def _admin(self):
-        import psycopg2
-        from sqlalchemy.engine import make_url
+    admin_url: str | None = None
 
-        url = make_url(self.server_url)
+    @staticmethod
+    def _connect(url):
+        import psycopg2
+
         conn = psycopg2.connect(host=url.host or "127.0.0.1", port=url.port or 5432, user=url.username,
                                 password=url.password, dbname=url.database or "postgres", connect_timeout=10)
         conn.autocommit = True
         return conn
+
+    def _admin(self):
+        """A connection allowed to CREATE DATABASE: the test role if it may, else ENR_TEST_PG_ADMIN_URL,
+        else the `postgres` superuser of the same (throwaway, trust-auth) test server."""
+        import psycopg2
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.server_url)
+        if self.admin_url:
+            return self._connect(make_url(self.admin_url))
+        conn = self._connect(url)
+        with conn.cursor() as cur:
+            cur.execute("SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user")
+            allowed = cur.fetchone()[0]
+        if allowed:
+            return conn
+        conn.close()
+        candidates = [os.environ.get("ENR_TEST_PG_ADMIN_URL"),
+                      url.set(username="postgres", password=None, database="postgres").render_as_string(
+                          hide_password=False)]
+        errors = []
+        for candidate in filter(None, candidates):
+            try:
+                self.admin_url = candidate
+                return self._connect(make_url(candidate))
+            except psycopg2.Error as exc:
+                errors.append(str(exc).strip())
+        raise RuntimeError(f"role {url.username!r} of ENR_TEST_PG_URL may not CREATE DATABASE and no admin "
+                           f"connection worked ({'; '.join(errors)}): give it CREATEDB or set ENR_TEST_PG_ADMIN_URL")
 
     def create(self) -> dict[str, str]:
         import secrets
@@ -627,7 +657,10 @@ class TempDatabases:
             with conn.cursor() as cur:
                 for kind in self.kinds:
                     name = f"{kind}_{suffix}"
-                    cur.execute(f'CREATE DATABASE "{name}" ENCODING \'UTF8\' TEMPLATE template0')
+                    # Owned by the test role, which then creates the tables (PostgreSQL 15: the public
+                    # schema belongs to the database owner).
+                    cur.execute(f'CREATE DATABASE "{name}" OWNER "{base.username}" ENCODING \'UTF8\' '
+                                f'TEMPLATE template0')
                     self.names[kind] = name
                     self.urls[kind] = base.set(database=name).render_as_string(hide_password=False)
         finally:

@@ -20,7 +20,7 @@ import shutil
 import pytest
 
 from bad_deliveries.corpus import CASES, ELECTION, CorpusContext
-from bad_deliveries.fixtures import gpg_keys, make_intake_env  # noqa: F401 (fixture)
+from bad_deliveries.fixtures import _backends, backend_url, gpg_keys, make_intake_env  # noqa: F401 (fixture)
 from enr.replay import delivery_name
 
 assert len(CASES) >= 40, len(CASES)
@@ -46,9 +46,11 @@ class CorpusRun:
                              extra={"never_accepted_below_latest": 3})
 
 
-@pytest.fixture(scope="module")
-def corpus_run(gpg_keys):  # noqa: F811
-    env = make_intake_env(gpg_keys)
+@pytest.fixture(scope="module", params=_backends())
+def corpus_run(request, gpg_keys, tmp_path_factory):  # noqa: F811
+    """The corpus runs on each store backend: SQLite, and PostgreSQL when ENR_TEST_PG_URL is set."""
+    urls = backend_url(request.param, tmp_path_factory.mktemp("corpus"), tmp_path_factory)
+    env = make_intake_env(gpg_keys, next(urls))
     run = CorpusRun(env)
     for country in ("CY", "MT"):
         ctx = CorpusContext(country=country, seq=1, latest=0, sign=env.sign, keys=gpg_keys)
@@ -64,6 +66,7 @@ def corpus_run(gpg_keys):  # noqa: F811
     yield run
     env.store.close()
     shutil.rmtree(env.root, ignore_errors=True)
+    next(urls, None)  # drops the PostgreSQL schema
 
 
 def _state(env) -> dict:

@@ -52,7 +52,12 @@ def store_url(request, tmp_path, tmp_path_factory):
     """A SQLAlchemy URL of an empty, migrated database (SQLite file, or PostgreSQL schema).
 
     PostgreSQL schemas start empty: ``Store.migrate()`` (idempotent) brings them to head."""
-    if request.param == "sqlite":
+    yield from backend_url(request.param, tmp_path, tmp_path_factory)
+
+
+def backend_url(backend: str, tmp_path: Path, tmp_path_factory):
+    """Yield a store URL on ``backend`` ("sqlite" or "postgresql"), and drop it afterwards."""
+    if backend == "sqlite":
         path = tmp_path / "results.db"
         shutil.copyfile(_sqlite_template(tmp_path_factory), path)
         yield f"sqlite:///{path}"

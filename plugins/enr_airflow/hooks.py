@@ -24,7 +24,10 @@ class ResultsPublisherHook(BaseHook):
     }
 
     def apply(self) -> None:
-        """Put connection URIs into the ENR_* environment of this task process, when defined."""
+        """Put the connections' URLs into the ENR_* environment of this task process, when defined.
+
+        A bucket connection names its bucket in the extra field ``url`` (``s3://bucket/prefix/``);
+        the results store connection is a database connection (its URI, or ``url`` in extra)."""
         for env_name, conn_id in self.CONNECTIONS.items():
             if os.environ.get(env_name):
                 continue
@@ -32,6 +35,8 @@ class ResultsPublisherHook(BaseHook):
                 conn = self.get_connection(conn_id)
             except Exception:  # noqa: BLE001 - an undefined connection means: use the embedded default
                 continue
-            uri = (conn.extra_dejson or {}).get("url") or conn.get_uri()
-            if uri:
-                os.environ[env_name] = uri
+            url = (conn.extra_dejson or {}).get("url")
+            if not url and env_name == "ENR_STORE_URL":
+                url = conn.get_uri().replace("postgres://", "postgresql+psycopg2://", 1)
+            if url:
+                os.environ[env_name] = url

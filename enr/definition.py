@@ -123,8 +123,8 @@ def load_election(election_id: str) -> Election:
     for lineno, row in enumerate(_read_csv(folder / "lists.csv"), start=2):
         if row["country"] not in countries:
             raise DefinitionError(f"{folder / 'lists.csv'} row {lineno}: unknown country {row['country']!r}")
-        group = row.get("ep_group") or "OTH"
-        if group not in group_ids:
+        group = row.get("ep_group") or ""  # empty: the list has no members in a group (yet)
+        if group and group not in group_ids:
             raise DefinitionError(f"{folder / 'lists.csv'} row {lineno}: unknown group {group!r}")
         lists.append(ListEntry(country=row["country"], list_id=row["list_id"], list_name=row["list_name"],
                                party_abbrev=row.get("party_abbrev", ""), ep_group=group,

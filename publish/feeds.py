@@ -47,7 +47,7 @@ def country_rows(bundle: dict, country: dict) -> list[dict]:
             "election": bundle["election"]["id"], "version": bundle["version"], "test": bool(bundle.get("test")),
             "country": country["code"], "status": country.get("status", "none"), "as_of": country.get("as_of"),
             "sequence": country.get("sequence"), "list_id": entry.get("list_id"), "list_name": entry.get("list_name"),
-            "party_abbrev": entry.get("party_abbrev"), "ep_group": entry.get("ep_group") or "OTH",
+            "party_abbrev": entry.get("party_abbrev"), "ep_group": entry.get("ep_group") or ("OTH" if entry.get("seats") else ""),
             "votes": entry.get("votes"), "vote_share": _pct(model.vote_share(country, entry)),
             "seats": entry.get("seats"),
         }

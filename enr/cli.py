@@ -8,6 +8,7 @@
     enr rollback VERSION          make an earlier published version current again
     enr seats --election ...      recompute seats from published tables (the reviewers' check)
     enr replay --out DIR          write a night of signed deliveries (for a rehearsal or a test)
+    enr rehearse [--speed 360]    rehearse a whole night through Airflow in a separate rehearsal area
     enr lot COUNTRY TIE WINNER    record the drawn lot that settles a tie
 
 A thin face: each subcommand calls one function of the parts below it.
@@ -115,6 +116,33 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rehearse(args: argparse.Namespace) -> int:
+    from enr.rehearsal import run_rehearsal
+
+    countries = [c.strip().upper() for c in args.countries.split(",")] if args.countries else None
+    summary = run_rehearsal(election=args.election, countries=countries, waves=tuple(args.waves.split(",")),
+                            speed=args.speed, bad=args.bad, corrections=not args.no_corrections, scale=args.scale,
+                            seed=args.seed)
+    checks = summary["checks"]
+    status = summary["status"]
+    print()
+    print(f"rehearsal of {args.election} in {summary['home']}: {summary['deliveries']} deliveries, "
+          f"{summary['rows']:,} rows, {summary['elapsed_s']} s")
+    for wave in summary["waves"]:
+        published = f", published after {wave['published_s']} s" if "published_s" in wave else ""
+        print(f"  wave {wave['wave']}: staged {wave['version']} {wave['staged_s']} s after landing{published}")
+    from enr import pipeline
+
+    print(pipeline.format_status(status))
+    seats = checks.get("seats", {})
+    print(f"seats as official 2019 where the data settles them ({len(seats.get('checked', []))} countries): "
+          f"{'OK' if seats.get('ok') else 'DIFFERENT: ' + json.dumps(seats.get('differing'))}")
+    print(f"published version verified (primary and backup): {'OK' if checks.get('verify') else 'FAILED'}")
+    print(f"test flag on the published version: {'yes' if checks.get('test_flag') else 'NO'}")
+    print(f"rehearsal {'PASSED' if checks.get('ok') else 'FAILED'}")
+    return 0 if checks.get("ok") else 1
+
+
 def cmd_lot(args: argparse.Namespace) -> int:
     from enr import pipeline
 
@@ -183,6 +211,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--waves", default="provisional:40,provisional:85,final:100")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--bad", type=int, default=0)
+
+    p = add("rehearse", cmd_rehearse, "rehearse a whole night (estimates, waves, final, corrections, bad "
+            "deliveries) through Airflow in a separate rehearsal area; never publishes to a real one")
+    p.add_argument("--election", default="ep2019")
+    p.add_argument("--countries", help="comma-separated country codes (default: all)")
+    p.add_argument("--waves", default="estimate,provisional:25,provisional:60,provisional:90,final:100")
+    p.add_argument("--speed", type=float, default=360.0,
+                   help="time compression of the deliveries' issued_at (360: a 6-hour night in a minute; 0: no waiting)")
+    p.add_argument("--bad", type=int, default=3, help="bad deliveries to mix in (they end in quarantine)")
+    p.add_argument("--no-corrections", action="store_true")
+    p.add_argument("--scale", help="reporting units: a number, or 'municipal' (ENR_UNITS_SCALE)")
+    p.add_argument("--seed", type=int, default=0)
 
     p = add("lot", cmd_lot, "record the lot drawn to settle a tie")
     p.add_argument("country")

@@ -11,7 +11,8 @@ It plays the role of the results contractor and of the reviewer, and lets Airflo
    ends as superseded and only the newer reaches the public area.
 
 Airflow runs as its own processes (``airflow api-server`` and ``airflow dags test``); this module
-only talks to them through the command line and the REST API.
+only talks to them through the command line and the REST API. :func:`airflow_running` and
+:func:`run_waves` are the driver shared by the demo and the rehearsal (:mod:`enr.rehearsal`).
 """
 from __future__ import annotations
 
@@ -23,8 +24,10 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 from enr.airflow_api import AirflowAPI
 from enr.airflow_env import airflow_environment
@@ -95,6 +98,81 @@ def _set_password(env: dict[str, str]) -> None:
     (home / "simple_auth_manager_passwords.json.generated").write_text(json.dumps(users))
 
 
+@contextmanager
+def airflow_running(echo=print, *, extra_env: dict[str, str] | None = None) -> Iterator[AirflowProcesses]:
+    """Airflow for a night: metadata DB migrated, DAGs serialised, the API server on a loopback port.
+
+    Shared by the demo and the rehearsal; the API server is stopped on exit.
+    """
+    settings = get_settings()
+    port = _free_port()
+    env = {**os.environ, **airflow_environment(port=port), **(extra_env or {})}
+    _set_password(env)
+    log_dir = settings.home / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    airflow = AirflowProcesses(env=env, port=port, log_dir=log_dir)
+    echo(f"Airflow home {env['AIRFLOW_HOME']}; migrating its metadata database ...")
+    airflow.migrate()
+    airflow.run("dags", "reserialize", log_name="reserialize")
+    echo(f"starting the Airflow API server on 127.0.0.1:{port} (log {log_dir / 'api-server.log'})")
+    airflow.start_api_server()
+    try:
+        yield airflow
+    finally:
+        airflow.stop()
+
+
+def run_waves(airflow: AirflowProcesses, election: str, waves: list, echo=print, *,
+              hold_before_last: bool = True, wait_until=None) -> list[dict]:
+    """Play ``waves`` (:class:`enr.replay.NightWave`) through Airflow, the contractor's and reviewer's part.
+
+    For each wave: drop its deliveries into the inbox (``wait_until(wave_index, wave)`` is called
+    first: the rehearsal's clock), run ``election_night_ingest``, start ``election_night_publish``
+    for the staged version, and approve it through the REST API. With ``hold_before_last`` the
+    next-to-last version waits while the last wave arrives (supersession). Returns one entry per wave.
+    """
+    from enr import pipeline
+
+    played: list[dict] = []
+    staged_waiting: list[tuple[str, subprocess.Popen]] = []
+    previous_version = pipeline.status(election)["latest_version"]
+    for number, wave in enumerate(waves, start=1):
+        if wait_until is not None:
+            wait_until(number - 1, wave)
+        landed = time.monotonic()
+        pipeline.drop_into_inbox(wave.files)
+        echo(f"wave {number}/{len(waves)} ({wave.label}): {len(wave.files)} deliveries in the inbox; "
+             f"running {INGEST_DAG} ...")
+        airflow.run("dags", "test", INGEST_DAG, "-c", json.dumps({"election": election}),
+                    check=False, log_name=f"ingest-wave{number}")
+        status = pipeline.status(election)
+        version = status["latest_version"]
+        entry = {"wave": wave.label, "version": version, "accepted": status["accepted_total"],
+                 "quarantined": status["quarantined_total"], "staged_s": round(time.monotonic() - landed, 1)}
+        played.append(entry)
+        if version is None or version == previous_version:
+            echo(f"  nothing new staged ({status['accepted_total']} accepted, {status['quarantined_total']} "
+                 f"quarantined so far)")
+            continue
+        previous_version = version
+        echo(f"  staged {version}: manifest {status['versions'][-1]['manifest_sha256'][:16]}..., "
+             f"{status['accepted_total']} accepted, {status['quarantined_total']} quarantined so far")
+        publish_run = airflow.start("dags", "test", PUBLISH_DAG, "-c",
+                                    json.dumps({"election": election, "version": version}),
+                                    log_name=f"publish-{version}")
+        staged_waiting.append((version, publish_run))
+        if hold_before_last and number == len(waves) - 1 and len(waves) > 1:
+            echo(f"  {version} waits for approval while the next wave arrives")
+            continue
+        for pending_version, process in staged_waiting:
+            _approve_through_api(airflow.api, pending_version, process, echo)
+        staged_waiting.clear()
+        entry["published_s"] = round(time.monotonic() - landed, 1)
+    for pending_version, process in staged_waiting:
+        _approve_through_api(airflow.api, pending_version, process, echo)
+    return played
+
+
 def run_demo_night(*, election: str = "ep2019", waves: tuple[str, ...] = ("provisional:40", "provisional:85", "final:100"),
                    bad: int = 1, echo=print) -> dict:
     """Replay ``election``'s night through Airflow and return a summary of what was published."""
@@ -110,55 +188,17 @@ def run_demo_night(*, election: str = "ep2019", waves: tuple[str, ...] = ("provi
     echo(f"history 1979-2019 in the store: {loaded['inserted']} elections loaded, {loaded['unchanged']} already there "
          f"(the historical_backfill DAG does the same, one election day per run)")
 
-    port = _free_port()
-    env = {**os.environ, **airflow_environment(port=port)}
-    env["ENR_DEMO_SENDER_HOME"] = str(keys["sender_home"])
-    _set_password(env)
-    log_dir = settings.home / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    airflow = AirflowProcesses(env=env, port=port, log_dir=log_dir)
-    echo(f"Airflow home {env['AIRFLOW_HOME']}; migrating its metadata database ...")
-    airflow.migrate()
-    airflow.run("dags", "reserialize", log_name="reserialize")
-    echo(f"starting the Airflow API server on 127.0.0.1:{port} (log {log_dir / 'api-server.log'})")
-    airflow.start_api_server()
-
     outbox = settings.home / "outbox" / election
     if outbox.exists():
         shutil.rmtree(outbox)
     night = replay.write_night(outbox, election=election, waves=waves, sender_home=keys["sender_home"],
                                seed=0, bad=bad)
     summary: dict = {"election": election, "waves": [], "published": None}
-    try:
-        staged_waiting: list[tuple[str, subprocess.Popen]] = []
-        for number, wave in enumerate(night.waves, start=1):
-            pipeline.drop_into_inbox(wave.files)
-            echo(f"wave {number}/{len(night.waves)} ({wave.label}): {len(wave.files)} deliveries in the inbox; "
-                 f"running {INGEST_DAG} ...")
-            airflow.run("dags", "test", INGEST_DAG, "-c", json.dumps({"election": election}),
-                        check=False, log_name=f"ingest-wave{number}")
-            status = pipeline.status(election)
-            version = status["latest_version"]
-            summary["waves"].append({"wave": wave.label, "version": version,
-                                     "accepted": status["accepted_total"],
-                                     "quarantined": status["quarantined_total"]})
-            echo(f"  staged {version}: manifest {status['versions'][-1]['manifest_sha256'][:16]}..., "
-                 f"{status['accepted_total']} accepted, {status['quarantined_total']} quarantined so far")
-            publish_run = airflow.start("dags", "test", PUBLISH_DAG, "-c",
-                                        json.dumps({"election": election, "version": version}),
-                                        log_name=f"publish-{version}")
-            staged_waiting.append((version, publish_run))
-            if number == len(night.waves) - 1 and len(night.waves) > 1:
-                echo(f"  {version} waits for approval while the next wave arrives")
-                continue
-            for pending_version, process in staged_waiting:
-                _approve_through_api(airflow.api, pending_version, process, echo)
-            staged_waiting.clear()
+    with airflow_running(echo, extra_env={"ENR_DEMO_SENDER_HOME": str(keys["sender_home"])}) as airflow:
+        summary["waves"] = run_waves(airflow, election, night.waves, echo)
         final = pipeline.status(election)
         summary["published"] = final["current"]
         summary["versions"] = final["versions"]
-    finally:
-        airflow.stop()
     summary["elapsed_s"] = round(time.monotonic() - started, 1)
     return summary
 
@@ -166,7 +206,10 @@ def run_demo_night(*, election: str = "ep2019", waves: tuple[str, ...] = ("provi
 def _approve_through_api(api: AirflowAPI, version: str, process: subprocess.Popen, echo, timeout: float = 180) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        pending = api.approvals_for(version)
+        # answer only once the approval task waits (state awaiting_input): an answer written while it
+        # was still starting was seen to be recorded but never resumed by the scheduler (Airflow 3.3.2)
+        pending = [d for d in api.approvals_for(version)
+                   if (d.get("task_instance") or {}).get("state") in (None, "awaiting_input")]
         if pending:
             answer = api.answer(pending[0], "Approve")
             echo(f"  reviewer approved {version} through the REST API "

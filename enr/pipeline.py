@@ -211,11 +211,14 @@ def _render_index_key(election: str, version: str) -> str:
 
 def _reuse(bucket, store, election: str, version: str):
     """The newest earlier staged version to copy unchanged pages from (local buckets), or None."""
+    from publish.release import version_key
     from publish.site import Reuse
 
     if not bucket.is_local:
         return None
-    earlier = [v for v in store.versions(election) if v["version"] < version and v.get("manifest_sha256")]
+    earlier = sorted((v for v in store.versions(election)
+                      if version_key(v["version"]) < version_key(version) and v.get("manifest_sha256")),
+                     key=lambda v: version_key(v["version"]))
     for info in reversed(earlier):
         index = bucket.read_or_none(_render_index_key(election, info["version"]))
         folder = bucket.local_path(f"staging/{election}/{info['version']}")

@@ -41,8 +41,8 @@ import pandas as pd
 
 from enr.definition import DefinitionError, load_election
 from enr.delivery import (COLUMNS, NATIONAL_UNIT, OTHER_LIST, DeliveryMeta, compute_totals, render_delivery)
-from enr.units import (_results, apportion, country_profile, fine_counts, national_targets, units_of,
-                       units_scale)
+from enr.units import (_results, apportion, country_profile, fine_counts, national_targets, normalize_scale,
+                       units_of, units_scale)
 
 DEFAULT_WAVES = ("provisional:40", "provisional:85", "final:100")
 BAD_KINDS = ("tampered", "arithmetic", "negative_votes", "unknown_list")
@@ -151,7 +151,7 @@ def _country_counts(election: str, country: str, seed: int, scale: float) -> pd.
 
 def country_counts(election: str, country: str, *, seed: int = 0, scale: float | None = None) -> pd.DataFrame:
     """The unit-level final counts of ``country`` (rows with :data:`enr.delivery.COLUMNS`)."""
-    return _country_counts(election, country, seed, units_scale() if scale is None else float(scale)).copy()
+    return _country_counts(election, country, seed, units_scale() if scale is None else normalize_scale(scale)).copy()
 
 
 def wave_rows(election: str, country: str, wave: Wave | str, *, seed: int = 0, scale: float | None = None) -> pd.DataFrame:

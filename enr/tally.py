@@ -6,6 +6,7 @@ returns the bundle that the renderer publishes (schema in docs/CONTRACTS.md). It
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
@@ -73,7 +74,7 @@ def tally_country(definition: Election, rules: dict, counts: CountryCounts, lots
             "list_id": row.list_id,
             "list_name": entry.list_name if entry else row.list_id,
             "party_abbrev": entry.party_abbrev if entry else "",
-            "ep_group": (entry.ep_group if entry else "OTH") or "OTH",
+            "ep_group": (entry.ep_group if entry else "") or ("OTH" if seats else ""),
             "votes": int(row.votes),
             "seats": seats,
             "seats_by_constituency": {c: int(s[row.list_id]) for c, s in allocation.seats_by_constituency.items()
@@ -129,7 +130,7 @@ def build_bundle(definition: Election, counts: dict[str, CountryCounts], *, vers
         if previous and code in previous:
             entry["previous"] = previous[code]
         countries.append(entry)
-    list_groups = {(e.country, e.list_id): e.ep_group or "OTH" for e in definition.lists}
+    list_groups = {(e.country, e.list_id): e.ep_group or "OTH" for e in definition.lists}  # OTH: seats, no group
     eu = aggregate(allocations, list_groups, country_seats={c: v.seats for c, v in definition.countries.items()},
                    groups=definition.group_ids(), status={c: counts[c].status for c in counts}).to_dict()
     majority = eu["majority"]
@@ -156,8 +157,31 @@ def build_bundle(definition: Election, counts: dict[str, CountryCounts], *, vers
                        for c in sorted(counts.values(), key=lambda c: c.country)],
         "unresolved_ties": sum(1 for c in countries for t in c["ties"] if not t.get("resolved")),
     }
+    _mark_since(bundle, previous_bundle)
     bundle["changes"] = diff_bundles(previous_bundle, bundle)
     return bundle
+
+
+SINCE_FIELDS = ("since_version", "since_generated_at")
+
+
+def _mark_since(bundle: dict, previous_bundle: dict | None) -> None:
+    """Each country's ``since_version``: the version in which its entry last changed (its pages show it).
+
+    An entry equal to the previous version's (all fields but these two) keeps the previous
+    ``since_version`` and ``since_generated_at``; a new or changed one gets this version's.
+    """
+    old = {c["code"]: c for c in (previous_bundle or {}).get("countries", [])}
+    for country in bundle["countries"]:
+        prev = old.get(country["code"])
+        same = prev is not None and {k: v for k, v in prev.items() if k not in SINCE_FIELDS} == \
+            json.loads(json.dumps({k: v for k, v in country.items() if k not in SINCE_FIELDS}, default=str))
+        if same:
+            country["since_version"] = prev.get("since_version") or previous_bundle["version"]
+            country["since_generated_at"] = prev.get("since_generated_at") or previous_bundle["generated_at"]
+        else:
+            country["since_version"] = bundle["version"]
+            country["since_generated_at"] = bundle["generated_at"]
 
 
 def diff_bundles(before: dict | None, after: dict) -> list[dict]:

@@ -11,7 +11,9 @@ function of the election definition and its data, read at call time:
    ``<CC>-REST`` unit when the national totals are larger than the file (HU: postal votes and
    missions abroad are not itemised by polling station);
 3. otherwise synthetic units ``<CC>-00001`` ... : ``clamp(registered / 250 000, 20, 200)`` of them,
-   times ``ENR_UNITS_SCALE`` (default 1; e.g. 185 gives France its ~35 000 communes), spread over the
+   times ``ENR_UNITS_SCALE`` (default 1; e.g. 185 gives France its ~35 000 communes), or, with
+   ``ENR_UNITS_SCALE=municipal``, the country's real number of municipalities (:data:`MUNICIPAL_UNITS`:
+   France 35 000 communes, Germany 11 014 Gemeinden, ...), spread over the
    country's constituencies (IT circoscrizioni, BE electoral colleges, UK regions, IE STV
    constituencies) in proportion to their valid votes, at least two per constituency.
 
@@ -95,8 +97,40 @@ def country_profile(election: str, country: str) -> CountryProfile:
         stv_seats=int(raw.get("stv_seats", definition.countries[country].seats if raw.get("stv_constituencies") else 0)))
 
 
-def units_scale() -> float:
-    return float(os.environ.get("ENR_UNITS_SCALE", "1") or 1)
+# The "municipal" scale: a realistic number of reporting units per country where the replay has
+# no real unit-level file: municipalities (communes, Gemeinden, comuni, municipios, obce, ...) as
+# counted around 2019, from the national statistical offices' lists (rounded; overseas and
+# abroad units included where results are reported for them). PL, HU and NL use their real units.
+MUNICIPAL_UNITS = {
+    "AT": 2096, "BE": 581, "BG": 265, "CY": 380, "CZ": 6258, "DE": 11014, "DK": 98, "EE": 79, "EL": 332,
+    "ES": 8131, "FI": 311, "FR": 35000, "HR": 556, "IE": 31, "IT": 7915, "LT": 60, "LU": 102, "LV": 119,
+    "MT": 68, "PT": 3092, "RO": 3181, "SE": 290, "SI": 212, "SK": 2927, "UK": 382,
+}
+NAMED_SCALES = ("municipal",)
+
+
+def normalize_scale(value: "float | int | str | None") -> "float | str":
+    """A unit scale: a positive number (multiplies the default unit counts), a named scale (``municipal``),
+    or a named scale times a factor (``municipal*1.25``)."""
+    if value is None or value == "":
+        return 1.0
+    if isinstance(value, str):
+        name = value.strip().lower().replace(" ", "")
+        base, _, factor = name.partition("*")
+        if base in NAMED_SCALES:
+            if factor and not float(factor) > 0:
+                raise ValueError(f"unit scale {value!r}: the factor must be positive")
+            return base if not factor or float(factor) == 1 else f"{base}*{float(factor):g}"
+        value = float(name)
+    value = float(value)
+    if not value > 0:
+        raise ValueError(f"unit scale {value!r}: a positive number or one of {', '.join(NAMED_SCALES)}")
+    return value
+
+
+def units_scale() -> "float | str":
+    """``ENR_UNITS_SCALE``: a number (default 1) or ``municipal`` (see :data:`MUNICIPAL_UNITS`)."""
+    return normalize_scale(os.environ.get("ENR_UNITS_SCALE", "1"))
 
 
 # -- the real results files ----------------------------------------------------------------------
@@ -302,15 +336,19 @@ def fine_counts(election: str, country: str) -> pd.DataFrame | None:
 
 # -- the unit registry -----------------------------------------------------------------------------
 
-def synthetic_unit_count(election: str, country: str, scale: float | None = None) -> int:
+def synthetic_unit_count(election: str, country: str, scale: "float | str | None" = None) -> int:
+    scale = units_scale() if scale is None else normalize_scale(scale)
     _, turnout, _ = _results(election)
     registered = _int(turnout.get(country, {}).get("registered_voters")) or 0
     base = min(MAX_UNITS, max(MIN_UNITS, round(registered / UNITS_PER_REGISTERED)))
-    return max(1, round(base * (units_scale() if scale is None else scale)))
+    if isinstance(scale, str):  # "municipal" or "municipal*F" (F times the municipalities, e.g. by district)
+        _, _, factor = scale.partition("*")
+        return max(1, round(MUNICIPAL_UNITS.get(country, base) * (float(factor) if factor else 1.0)))
+    return max(1, round(base * scale))
 
 
 @lru_cache(maxsize=128)
-def _units(election: str, country: str, scale: float, units_file_mtime: float | None) -> pd.DataFrame:
+def _units(election: str, country: str, scale: "float | str", units_file_mtime: float | None) -> pd.DataFrame:
     definition = load_election(election)
     if country not in definition.countries:
         raise DefinitionError(f"{election}: unknown country {country!r}")
@@ -353,7 +391,7 @@ def units_of(election: str, country: str, scale: float | None = None) -> pd.Data
     """The reporting units of ``country``: DataFrame ``unit_id, unit_name, constituency``."""
     path = load_election(election).path / "units" / f"{country}.csv"
     mtime = path.stat().st_mtime if path.exists() else None
-    return _units(election, country, units_scale() if scale is None else float(scale), mtime).copy()
+    return _units(election, country, units_scale() if scale is None else normalize_scale(scale), mtime).copy()
 
 
 def constituencies_of(election: str, country: str) -> list[str]:
@@ -387,5 +425,5 @@ def write_units(election: str, countries: list[str] | None = None, *, scale: flo
 
 
 __all__ = ["CountryProfile", "Targets", "apportion", "byte_cap", "constituencies_of", "country_profile",
-           "fine_counts", "national_targets", "row_cap", "synthetic_unit_count", "units_of", "units_scale",
+           "fine_counts", "national_targets", "normalize_scale", "MUNICIPAL_UNITS", "row_cap", "synthetic_unit_count", "units_of", "units_scale",
            "write_units", "NATIONAL_UNIT", "OTHER_LIST"]

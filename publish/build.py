@@ -16,19 +16,27 @@ from pathlib import Path
 
 from publish.manifest import manifest_extra, sign_version
 from publish.signing import Signer
-from publish.site import render_site
+from publish.site import Reuse, render_site
 
 log = logging.getLogger(__name__)
 
 
 def build_version(bundle: dict, out_dir: Path, signer: Signer, languages: list[str] | None = None,
-                  history: dict | None = None, clean: bool = True) -> tuple[Path, str]:
-    """Render ``bundle`` into ``out_dir`` and seal it; returns (manifest path, manifest SHA-256)."""
+                  history: dict | None = None, clean: bool = True, *, reuse: Reuse | None = None,
+                  fingerprints: dict | None = None) -> tuple[Path, str]:
+    """Render ``bundle`` into ``out_dir`` and seal it; returns (manifest path, manifest SHA-256).
+
+    With ``reuse`` (the previous version's folder and page fingerprints), only the pages whose
+    inputs changed are rendered, the others are copied (:func:`publish.site.render_site`); the
+    manifest is always recomputed from every file's bytes and signed anew. ``fingerprints``
+    receives the pages' fingerprints (keep them for the next version's ``reuse``).
+    """
     out_dir = Path(out_dir)
     if clean and out_dir.exists():
         shutil.rmtree(out_dir)
-    files = render_site(bundle, out_dir, languages=languages, history=history)
+    files = render_site(bundle, out_dir, languages=languages, history=history, reuse=reuse,
+                        fingerprints=fingerprints)
     manifest_path, digest = sign_version(out_dir, signer, manifest_extra(bundle))
-    log.info("built election=%s version=%s files=%d manifest_sha256=%s", bundle["election"]["id"],
-             bundle["version"], len(files), digest)
+    log.info("built election=%s version=%s files=%d incremental=%s manifest_sha256=%s", bundle["election"]["id"],
+             bundle["version"], len(files), reuse is not None, digest)
     return manifest_path, digest

@@ -83,6 +83,23 @@ def translations(lang: str) -> gettext.NullTranslations:
     return gettext.GNUTranslations(buffer)
 
 
+@lru_cache(maxsize=65536)
+def _integer(lang: str, value: int) -> str:
+    return _formatter(lang).number(value) if value >= 0 else format_decimal(value, locale=Locale.parse(lang))
+
+
+@lru_cache(maxsize=32)
+def _formatter(lang: str):
+    from publish.i18n import Formatter
+
+    return Formatter(lang)
+
+
+@lru_cache(maxsize=65536)
+def _share(lang: str, text: str) -> str:
+    return _Format(lang)._share(text)
+
+
 class _Format:
     """Numbers, percentages, dates and names for one language (CLDR via Babel)."""
 
@@ -97,12 +114,19 @@ class _Format:
         return text % values if values else text
 
     def number(self, value: int | None) -> str:
-        return DASH if value is None else format_decimal(value, locale=self.locale)
+        if value is None:
+            return DASH
+        if isinstance(value, int) and not isinstance(value, bool):
+            return _integer(self.lang, value)  # the same text as format_decimal, memoised
+        return format_decimal(value, locale=self.locale)
 
     def share(self, text: str | None) -> str:
         """A percentage given in percent as decimal text, with the source's own precision."""
         if text is None or text == "":
             return DASH
+        return _share(self.lang, str(text))
+
+    def _share(self, text: str) -> str:
         value = Decimal(str(text))
         places = max(0, -value.as_tuple().exponent) if "." in str(text) else 0
         pattern = parse_pattern(self._percent)

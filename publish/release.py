@@ -12,7 +12,9 @@ Bucket layout (docs/CONTRACTS.md)::
 Publication is **copy, verify, then flip**:
 
 1. the staged ``manifest.json`` must have exactly the digest the reviewer approved
-   (:class:`ApprovalMismatch`); the embargo must be over unless the version is a rehearsal
+   (:class:`ApprovalMismatch`); a test (rehearsal) version never goes to a real election's
+   public area, nor a real version to a rehearsal area (:func:`check_area`, :class:`AreaMismatch`:
+   the bucket's ``AREA.json`` marker, or else what was already published there, decides); the embargo must be over unless the version is a rehearsal
    (:class:`EmbargoNotLifted`); the version must not be older than the current one
    (:class:`VersionNotNewer`) nor carry an unresolved tie (:class:`UnresolvedTies`);
 2. every file the manifest lists is copied, byte for byte, to ``public/<election>/<version>/``,
@@ -69,6 +71,10 @@ class UnresolvedTies(PublishError):
     """A country has a tie that still needs the drawing of lots."""
 
 
+class AreaMismatch(PublishError):
+    """A rehearsal (test) version into a real election's public area, or a real version into a rehearsal area."""
+
+
 class IntegrityError(PublishError):
     """A file does not have the digest the manifest gives (in staging, the public area or the backup)."""
 
@@ -122,6 +128,61 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+AREA = "AREA.json"
+PURPOSES = ("election", "rehearsal")
+
+
+def mark_area(bucket: Bucket, purpose: str) -> dict:
+    """Write the bucket's purpose marker ``AREA.json`` ({"purpose": "election"|"rehearsal"}).
+
+    A bucket keeps its purpose for ever: marking it with the other purpose is refused.
+    """
+    if purpose not in PURPOSES:
+        raise PublishError(f"area purpose {purpose!r}: one of {', '.join(PURPOSES)}")
+    existing = area_purpose(bucket)
+    if existing["marked"] and existing["purpose"] != purpose:
+        raise AreaMismatch(f"{bucket.url_of(AREA)} marks a {existing['purpose']} area; it cannot become a "
+                           f"{purpose} area (use another bucket)")
+    marker = {"schema": "enr-area/1", "purpose": purpose}
+    if not existing["marked"]:
+        bucket.write_atomic(AREA, canonical_json(marker), cache_control=CACHE_POINTER)
+    return marker
+
+
+def area_purpose(bucket: Bucket, election: str | None = None) -> dict:
+    """What a bucket's public area is for: ``{"purpose": "election"|"rehearsal"|None, "marked": bool, "why": ...}``.
+
+    The marker ``AREA.json`` decides; without one, the publications already made decide (an area
+    where a real version was published is a real election's, one with only test versions a
+    rehearsal's); an empty unmarked area has no purpose yet (``None``).
+    """
+    data = bucket.read_or_none(AREA)
+    if data is not None:
+        purpose = json.loads(data.decode("utf-8")).get("purpose")
+        if purpose not in PURPOSES:
+            raise AreaMismatch(f"{bucket.url_of(AREA)}: unknown purpose {purpose!r}")
+        return {"purpose": purpose, "marked": True, "why": f"marker {AREA}"}
+    if election is not None:
+        flags = {bool(e.get("test")) for e in _publications(bucket, election) if e.get("event") == "publish"}
+        if False in flags:
+            return {"purpose": "election", "marked": False, "why": "a real version was published here"}
+        if True in flags:
+            return {"purpose": "rehearsal", "marked": False, "why": "only test versions were published here"}
+    return {"purpose": None, "marked": False, "why": "no marker and no publication"}
+
+
+def check_area(bucket: Bucket, election: str, test: bool) -> None:
+    """The hard guard of rehearsals: a test version never goes to a real election's public area,
+    a real version never to a rehearsal area (:class:`AreaMismatch`)."""
+    area = area_purpose(bucket, election)
+    if test and area["purpose"] == "election":
+        raise AreaMismatch(f"{election}: refusing to publish a TEST (rehearsal) version into the public area of a "
+                           f"real election ({bucket.url_of(public_prefix(election))}; {area['why']})")
+    if not test and area["purpose"] == "rehearsal":
+        raise AreaMismatch(f"{election}: refusing to publish a REAL version into a rehearsal area "
+                           f"({bucket.url_of(public_prefix(election))}; {area['why']})")
+
+
 def current(bucket: Bucket, election: str) -> dict | None:
     """The current pointer of ``election``, or None before the first publication."""
     data = bucket.read_or_none(f"{public_prefix(election)}/{CURRENT}")
@@ -144,6 +205,27 @@ def _verify_copy(bucket: Bucket, prefix: str, manifest: dict, error: type[Publis
     if bad:
         raise error(f"{bucket.url_of(prefix)}: {len(bad)} file(s) missing or not matching the manifest: "
                     f"{', '.join(bad[:10])}")
+
+
+def _link(source: Path, target: Path) -> bool:
+    """Hard-link a rendered file into a local bucket (same file system), atomically; False if not possible.
+
+    Only for staging from the render folder, which is thrown away afterwards: the staged file then
+    shares its bytes at most with other staged versions (files are never written in place, only
+    replaced). Publication and replication always copy."""
+    import os
+    import tempfile
+
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-" + target.name + ".", dir=target.parent)
+        os.close(fd)
+        os.unlink(tmp)
+        os.link(source, tmp)
+        os.replace(tmp, target)
+        return True
+    except OSError:
+        return False
 
 
 def stage(bucket: Bucket, election: str, version: str, rendered_dir: Path) -> str:
@@ -169,8 +251,13 @@ def stage(bucket: Bucket, election: str, version: str, rendered_dir: Path) -> st
     names = [entry["path"] for entry in manifest["files"]] + [n for n in (SUMS_SIG, MANIFEST_SIG)
                                                               if (rendered_dir / n).is_file()]
     source = Bucket(rendered_dir)
-    bucket.map(lambda name: source.copy(name, f"{prefix}/{name}", dst=bucket, durable=False,
-                                        cache_control=CACHE_IMMUTABLE), names)
+
+    def put(name: str) -> None:
+        if bucket.local_root is not None and _link(rendered_dir / name, bucket.local_path(f"{prefix}/{name}")):
+            return
+        source.copy(name, f"{prefix}/{name}", dst=bucket, durable=False, cache_control=CACHE_IMMUTABLE)
+
+    bucket.map(put, names)
     bucket.sync()
     bucket.write_atomic(f"{prefix}/{MANIFEST}", manifest_bytes, cache_control=CACHE_IMMUTABLE)
     _verify_copy(bucket, prefix, manifest)
@@ -225,6 +312,7 @@ def publish_version(bucket: Bucket, election: str, version: str, approved_manife
                                f"is for {approved_manifest_sha256}; nothing published (re-review the staged version)")
     manifest = read_manifest(manifest_bytes)
     test = bool(manifest.get("test"))
+    check_area(bucket, election, test)
     if not test and now < embargo:
         raise EmbargoNotLifted(f"{election}/{version}: embargo until {_iso(embargo)}, now {_iso(now)}; only test "
                                f"versions may be published before it (staging and approval may)")
@@ -234,7 +322,10 @@ def publish_version(bucket: Bucket, election: str, version: str, approved_manife
     bundle_bytes = bucket.read(f"{staged}/data/bundle.json")
     if _sha(bundle_bytes) != bundle_entry["sha256"]:
         raise IntegrityError(f"{election}/{version}: staged data/bundle.json does not match the approved manifest")
-    ties = model.unresolved_ties(json.loads(bundle_bytes.decode("utf-8")))
+    staged_bundle = json.loads(bundle_bytes.decode("utf-8"))
+    if bool(staged_bundle.get("test")) != test or (not test and any(c.get("test") for c in staged_bundle["countries"])):
+        raise AreaMismatch(f"{election}/{version}: the manifest's test flag ({test}) disagrees with the bundle's")
+    ties = model.unresolved_ties(staged_bundle)
     if ties:
         where = ", ".join(f"{code} seat {tie.get('seat')} ({' / '.join(map(str, tie.get('lists', [])))})"
                           for code, tie in ties)

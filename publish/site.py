@@ -24,8 +24,13 @@ clock: every time shown comes from the bundle, so the same bundle renders the sa
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
+import shutil
 import threading
+from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 import time
@@ -133,7 +138,8 @@ def _country_view(site: _Site, fmt: Formatter, country: dict) -> dict:
     names = {}
     for entry in base_lists:
         share = model.vote_share(country, entry)
-        gid = entry.get("ep_group") or "OTH"
+        # a list without members has no group; one that wins seats without a known group is "Others"
+        gid = entry.get("ep_group") or ("OTH" if entry.get("seats") else "")
         names[entry.get("list_id")] = entry.get("list_name", "")
         lists.append({
             "list_name": entry.get("list_name", ""), "party_abbrev": entry.get("party_abbrev", ""),
@@ -240,7 +246,8 @@ def _switcher(languages: tuple[str, ...], rel: str, root: str) -> list[dict]:
 
 
 def render_site(bundle: dict, out_dir: Path, languages: list[str] | None = None,
-                history: dict | None = None) -> list[Path]:
+                history: dict | None = None, *, reuse: "Reuse | None" = None,
+                fingerprints: dict | None = None) -> list[Path]:
     """Render the whole version (pages in every language, assets, feeds, widget) into ``out_dir``.
 
     ``languages`` defaults to the election's languages (all 24). ``history`` is optional: the
@@ -249,12 +256,70 @@ def render_site(bundle: dict, out_dir: Path, languages: list[str] | None = None,
     :func:`publish.history.render_history` writes the history pages into the same version and the
     site links them (main navigation, each country page).
     Returns every file written.
+
+    **Incremental rendering.** Every page is rendered from a context (the values its template
+    reads); its *fingerprint* is the SHA-256 of the template sources, the translation catalogs,
+    the template name and that context. ``fingerprints`` (a dict), when given, receives
+    ``{relative path: fingerprint}`` for every page. With ``reuse`` (the previous version's folder
+    and its fingerprints), a page whose fingerprint is unchanged is copied from the previous
+    version instead of being rendered; the history pages are copied when the history is the same.
+    Country pages show the version in which their country's data last changed (the bundle's
+    ``since_version``), not the site version, so a delivery for one country leaves the other
+    countries' pages unchanged. Reused bytes are by construction those a full render writes
+    (same template, same context); ``tests/test_incremental.py`` checks it.
     """
     with _RENDER_LOCK:
-        return _render_site(bundle, Path(out_dir), languages, history)
+        return _render_site(bundle, Path(out_dir), languages, history, reuse, fingerprints)
 
 
-def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, history: dict | None) -> list[Path]:
+@dataclass(frozen=True)
+class Reuse:
+    """A previous rendered version to copy unchanged pages from: its folder and page fingerprints."""
+
+    folder: Path
+    fingerprints: dict
+    digests: dict | None = None  # {path: sha256} from the previous manifest: a copy must still match it
+
+    def read(self, rel: str) -> bytes | None:
+        path = self.folder / rel
+        if not path.is_file():
+            return None
+        data = path.read_bytes()
+        if self.digests is not None and hashlib.sha256(data).hexdigest() != self.digests.get(rel):
+            log.warning("incremental render: %s does not match the previous manifest; rendering it again", path)
+            return None
+        return data
+
+
+@lru_cache(maxsize=1)
+def _sources_digest() -> str:
+    """Digest of everything besides the context that decides a page's bytes: templates, catalogs, code."""
+    digest = hashlib.sha256()
+    for root in (TEMPLATES, HERE / "locale", HERE / "translations"):
+        if root.is_dir():
+            for path in sorted(root.rglob("*")):
+                if path.is_file():
+                    digest.update(path.relative_to(HERE).as_posix().encode())
+                    digest.update(path.read_bytes())
+    for name in ("site.py", "i18n.py", "hemicycle.py", "model.py", "history.py", "widget.py"):
+        digest.update((HERE / name).read_bytes())
+    return digest.hexdigest()
+
+
+def _fingerprint(template: str, context: dict) -> str:
+    payload = json.dumps(context, sort_keys=True, default=str, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(f"{_sources_digest()}\0{template}\0{payload}".encode("utf-8")).hexdigest()
+
+
+def history_digest(history: dict | None, languages: list[str]) -> str | None:
+    if history is None:
+        return None
+    payload = json.dumps([history, list(languages)], sort_keys=True, default=str)
+    return hashlib.sha256(f"{_sources_digest()}\0{payload}".encode("utf-8")).hexdigest()
+
+
+def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, history: dict | None,
+                 reuse: Reuse | None = None, fingerprints: dict | None = None) -> list[Path]:
     model.check_bundle(bundle)
     out_dir.mkdir(parents=True, exist_ok=True)
     languages = list(languages or bundle["election"].get("languages") or LANGUAGES)
@@ -264,6 +329,8 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
     site = _Site(bundle, history)
     env = _environment()
     written: list[Path] = []
+    prints: dict = fingerprints if fingerprints is not None else {}
+    reused = 0
 
     def write(rel: str, text: str | bytes) -> None:
         path = out_dir / rel
@@ -289,12 +356,28 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
             "previous_year_label": str(site.previous_year or ""), "has_history": history is not None,
         }
 
-        def page(rel: str, template: str, not_final: bool, **values: object) -> None:
+        def page(rel: str, template: str, not_final: bool, since: dict | None = None, **values: object) -> None:
+            nonlocal reused
             depth = (f"{lang}/{rel}").count("/")
             root = "../" * depth
-            context = {**common, "root": root, "lang_root": f"{root}{lang}/",
+            context = {**common, **(since or {}), "root": root, "lang_root": f"{root}{lang}/",
                        "switcher": _switcher(tuple(languages), rel, root), "not_final": not_final, **values}
-            write(f"{lang}/{rel}", env.get_template(template).render(context))
+            key = f"{lang}/{rel}"
+            fingerprint = _fingerprint(template, context)
+            prints[key] = fingerprint
+            if reuse is not None and reuse.fingerprints.get(key) == fingerprint:
+                data = reuse.read(key)
+                if data is not None:
+                    target = out_dir / key
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    try:  # the checked bytes of the previous version; a hard link where the file system allows
+                        os.link(reuse.folder / key, target)
+                        written.append(target)
+                    except OSError:
+                        write(key, data)
+                    reused += 1
+                    return
+            write(key, env.get_template(template).render(context))
 
         # EU page
         running = 0
@@ -322,7 +405,13 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
                  "turnout_text": fmt.percent(model.turnout(eu.get("registered"), eu.get("voters"))),
                  "registered": fmt.number(eu.get("registered")), "voters": fmt.number(eu.get("voters"))})
         for c in countries:
-            page(f"country/{c['slug']}.html", "country.html.j2", not c["final"], c=c)
+            raw = site.by_code[c["code"]]
+            since = None
+            if raw.get("since_version"):  # the version in which this country's data last changed
+                since = {"version": raw["since_version"],
+                         "generated_local": fmt.local_time(raw.get("since_generated_at") or bundle["generated_at"]),
+                         "generated_utc": utc_iso(raw.get("since_generated_at") or bundle["generated_at"])}
+            page(f"country/{c['slug']}.html", "country.html.j2", not c["final"], since=since, c=c)
         for g in groups:
             page(f"group/{g['key']}.html", "group.html.j2", site.not_final, g=g)
         # comparison
@@ -369,12 +458,36 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
     if history is not None:
         from publish.history import render_history  # the history pages (historical_loader's data)
 
-        written += render_history(history, out_dir, languages)
+        digest = history_digest(history, languages)
+        prints["history/*"] = digest
+        copied = None
+        if reuse is not None and reuse.fingerprints.get("history/*") == digest:
+            copied = {}
+            for lang in languages:
+                folder = reuse.folder / lang / "history"
+                for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
+                    rel = path.relative_to(reuse.folder).as_posix()
+                    data = reuse.read(rel) if path.is_file() else b""
+                    if data is None:
+                        copied = None
+                        break
+                    if path.is_file():
+                        copied[rel] = data
+                if copied is None or not folder.is_dir():
+                    copied = None
+                    break
+        if copied:
+            for rel, data in copied.items():
+                write(rel, data)
+            reused += 1
+        else:
+            written += render_history(history, out_dir, languages)
     written += feeds.write_feeds(bundle, out_dir)
     written += widget.write_widget(bundle, out_dir, languages)
-    log.info("rendered election=%s version=%s languages=%d files=%d seconds=%.2f", bundle["election"]["id"],
-             site.version, len(languages), len(written), time.perf_counter() - started)
+    log.info("rendered election=%s version=%s languages=%d files=%d reused=%d seconds=%.2f",
+             bundle["election"]["id"], site.version, len(languages), len(written), reused,
+             time.perf_counter() - started)
     return written
 
 
-__all__ = ["render_site"]
+__all__ = ["Reuse", "history_digest", "render_site"]

@@ -80,6 +80,14 @@ class Apportionment:
     def allocated(self) -> int:
         return sum(self.seats.values())
 
+    @classmethod
+    def plain(cls, seats: dict[str, int], info: dict) -> "Apportionment":
+        """A result without ties, steps or gaps, built without the dataclass ``__init__`` (the hot path
+        of the methods called with ``log=False``; equal to ``Apportionment(seats, info=info)``)."""
+        result = object.__new__(cls)
+        result.__dict__.update(seats=seats, ties=[], steps=[], gaps=[], info=info)
+        return result
+
 
 @dataclass(frozen=True)
 class MethodInput:

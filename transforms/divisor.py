@@ -115,10 +115,95 @@ def _estimate(v: list[int], cap: list[int] | None, p: int, q: int, a: int, b: in
     return s, given
 
 
+def _plain(votes: Mapping[str, int], seats: int, series: DivisorSeries) -> Apportionment | None:
+    """The fast path of :func:`highest_averages` without caps and without the step log.
+
+    The same arithmetic as the general path (estimate, adjust by at most 3 seats, boundary), with
+    the cap checks and the helper call left out. Returns None where the general path must decide:
+    bad input, no seats or no votes, an estimate more than 3 seats off, or a tie at the boundary.
+    """
+    v = list(votes.values())
+    if type(seats) is not int or seats <= 0 or not v or not set(map(type, v)) <= {int} or min(v) < 0:
+        return None
+    total_votes = sum(v)
+    if not total_votes:
+        return None
+    a, b, f = series.step, series.offset, series.first
+    first = b if f is None else f
+    p = 2 * total_votes
+    q = 2 * a * seats + (len(v) - v.count(0)) * (2 * b - a)
+    if q <= 0:
+        q = 2 * a * seats
+    pa = p * a
+    shift = p * b - pa + 1
+    pf = p * first
+    s = []
+    given = 0
+    for x in v:
+        xq = x * q
+        if xq > pf:
+            g = (xq - shift) // pa
+            if g < 1:
+                g = 1
+            s.append(g)
+            given += g
+        else:
+            s.append(0)
+    n = len(v)
+    if given != seats:
+        if abs(given - seats) > 3:
+            return None
+        while given < seats:
+            best, bn, bd = -1, 0, 1
+            for k in range(n):
+                x = v[k]
+                if x:
+                    g = s[k]
+                    dk = a * g + b if g else first
+                    if best < 0 or x * bd > bn * dk:
+                        best, bn, bd = k, x, dk
+            s[best] += 1
+            given += 1
+        while given > seats:
+            low, ln, ld = -1, 0, 1
+            for k in range(n):
+                g = s[k]
+                if g:
+                    dk = a * g - a + b if g > 1 else first
+                    if low < 0 or v[k] * ld < ln * dk:
+                        low, ln, ld = k, v[k], dk
+            s[low] -= 1
+            given -= 1
+    lwn, lwd, lw_k = 0, 1, -1
+    fln, fld, fl_k = 0, 1, -1
+    for k in range(n):
+        x = v[k]
+        if x:
+            g = s[k]
+            if g:
+                dk = a * g - a + b if g > 1 else first
+                if lw_k < 0 or x * lwd < lwn * dk:
+                    lwn, lwd, lw_k = x, dk, k
+                dk = a * g + b
+            else:
+                dk = first
+            if fl_k < 0 or x * fld > fln * dk:
+                fln, fld, fl_k = x, dk, k
+    if lw_k >= 0 and fl_k >= 0 and lwn * fld == fln * lwd:
+        return None  # a tie at the boundary: the general path records it
+    scale = series.scale
+    return Apportionment.plain(dict(zip(votes, s)), {"series": series.name,
+                                                     "boundary": (lwn * scale, lwd, fln * scale, fld)})
+
+
 def highest_averages(votes: Mapping[str, int], seats: int, series: DivisorSeries = DHONDT, *,
                      caps: Mapping[str, int] | None = None, where: Where | None = None,
                      tie_break: str = "lot", lots: Lots | None = None, log: bool = True) -> Apportionment:
     """Allocate ``seats`` among ``votes`` (list -> int) by the divisor ``series``. Exact."""
+    if not log and not caps:
+        fast = _plain(votes, seats, series)
+        if fast is not None:
+            return fast
     ids = list(votes)
     v = list(votes.values())
     if type(seats) is not int or seats < 0 or not set(map(type, v)) <= {int} or (v and min(v) < 0):
@@ -226,12 +311,15 @@ def highest_averages(votes: Mapping[str, int], seats: int, series: DivisorSeries
     def d(k: int) -> int:
         return a * k + b if k else first
 
-    where = where or _NOWHERE
-    result = Apportionment(dict(zip(ids, s)), info={"series": series.name})
-    steps = result.steps
     scale = series.scale
     lw = (lwn * scale, lwd)
     fl = (fln * scale, fld)
+    if not log and (lw_k < 0 or fl_k < 0 or lwn * fld != fln * lwd):
+        # fast path (no step log, no tie at the boundary): the same result, built without the general tail
+        return Apportionment.plain(dict(zip(ids, s)), {"series": series.name, "boundary": lw + fl})
+    where = where or _NOWHERE
+    result = Apportionment(dict(zip(ids, s)), info={"series": series.name})
+    steps = result.steps
     # the boundary as exact integer pairs (quotient = num / den); as Fractions too when logging
     result.info["boundary"] = lw + fl
     if log:

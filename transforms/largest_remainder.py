@@ -59,6 +59,8 @@ def largest_remainder(votes: Mapping[str, int], seats: int, quota_value: Fractio
         q = None
     elif type(q) is int:
         qn, qd = q, 1
+    elif type(q) is Fraction:  # immutable: no copy needed
+        qn, qd = q.numerator, q.denominator
     else:
         q = Fraction(q)
         qn, qd = q.numerator, q.denominator
@@ -85,7 +87,7 @@ def largest_remainder(votes: Mapping[str, int], seats: int, quota_value: Fractio
             "remainder_seats": []}
     if q is not None or log:
         info["quota"] = q if q is not None else Fraction(qn, qd)
-    result = Apportionment({}, info=info)
+    result = Apportionment.plain({}, info)
     steps = result.steps
     if log:
         steps.append({"kind": "quota", "stage": where.stage, "constituency": where.constituency,

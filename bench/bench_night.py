@@ -1,0 +1,234 @@
+"""Benchmark a full-EU wave at municipal scale through the pipeline's own steps (not a test).
+
+    .venv/bin/python bench/bench_night.py [--runs 3] [--scale municipal] [--workers 2]
+
+What it measures, each step in its own Python process (so its peak memory, ``ru_maxrss``, is its
+own; times are taken inside the process around the step's call, plus the process's wall time):
+
+1. **ingest** (signature + strict parse + Great Expectations suite + store), the whole EU's final
+   wave at ``--scale`` (default ``municipal``), countries spread over ``--workers`` processes (the
+   DAG maps countries over workers the same way) -> rows/s of parse+validate;
+2. **tally**: every country's seats and the EU aggregate from the store (``pipeline.tally``);
+3. **render + sign**: the whole site, 24 languages, history pages, feeds, widget, manifest and
+   signatures, staged to the local bucket (``pipeline.stage(incremental=False)``);
+4. **one-country update**: a correction delivery for one country: ingest, tally, incremental
+   stage (only what the country touches re-rendered), against a full re-render of the same version.
+
+Writes bench/results/night.json (the figures) and bench/results/night.md; ``bench/run_all.py``
+merges them into BENCHMARKS.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+PY = sys.executable
+ELECTION = "ep2019"
+
+# Each step runs as: python bench_night.py --step NAME --home H [--countries ...]; it prints one JSON line.
+STEP_CODE = r'''
+import json, os, resource, sys, time
+sys.path.insert(0, {root!r})
+step, args = sys.argv[1], json.loads(sys.argv[2])
+import logging
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+for noisy in ("great_expectations", "gnupg", "urllib3", "botocore", "fsspec"):
+    logging.getLogger(noisy).setLevel(logging.WARNING)
+from enr import pipeline
+start = time.perf_counter()
+out = {{}}
+if step == "ingest":
+    rows = 0
+    for country in args["countries"]:
+        summary = pipeline.ingest_country({election!r}, country)
+        assert not summary["quarantined"], summary
+        out.setdefault("accepted", 0)
+        out["accepted"] += len(summary["accepted"])
+elif step == "tally":
+    out = pipeline.tally({election!r}) or {{}}
+elif step == "stage":
+    tallied = pipeline.tally({election!r}, force=args.get("force", False)) if args.get("tally") else args["tallied"]
+    out = pipeline.stage({election!r}, tallied, incremental=args["incremental"])
+elif step == "profile":
+    import cProfile, pstats, io
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for country in args["countries"]:
+        pipeline.ingest_country({election!r}, country)
+    profiler.disable()
+    text = io.StringIO()
+    pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(25)
+    out = {{"profile": text.getvalue()}}
+out["seconds"] = time.perf_counter() - start
+# peak RSS of this process: VmHWM (ru_maxrss would include the parent's peak, inherited across fork)
+out["maxrss_mb"] = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")) / 1024
+print("RESULT " + json.dumps(out, default=str))
+'''
+
+
+def run_step(step: str, args: dict, env: dict) -> dict:
+    code = STEP_CODE.format(root=str(ROOT), election=ELECTION)
+    started = time.perf_counter()
+    proc = subprocess.run([PY, "-c", code, step, json.dumps(args)], env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    (RESULTS / "logs").mkdir(parents=True, exist_ok=True)
+    with (RESULTS / "logs" / "night-steps.log").open("a") as handle:
+        handle.write(f"=== {step} {json.dumps(args)[:200]}\n{proc.stderr[-20000:]}\n")
+    if proc.returncode != 0:
+        raise RuntimeError(f"step {step} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+    line = next(l for l in proc.stdout.splitlines() if l.startswith("RESULT "))
+    result = json.loads(line[len("RESULT "):])
+    result["wall_s"] = wall
+    return result
+
+
+def run_parallel(step: str, groups: list[list[str]], env: dict) -> tuple[float, list[dict]]:
+    code = STEP_CODE.format(root=str(ROOT), election=ELECTION)
+    started = time.perf_counter()
+    procs = [subprocess.Popen([PY, "-c", code, step, json.dumps({"countries": g})], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for g in groups]
+    results = []
+    for proc in procs:
+        out, err = proc.communicate()
+        if proc.returncode != 0:
+            raise RuntimeError(f"{step} failed:\n{out[-3000:]}\n{err[-5000:]}")
+        results.append(json.loads(next(l for l in out.splitlines() if l.startswith("RESULT "))[len("RESULT "):]))
+    return time.perf_counter() - started, results
+
+
+def balance(sizes: dict[str, int], workers: int) -> list[list[str]]:
+    groups: list[list[str]] = [[] for _ in range(workers)]
+    load = [0] * workers
+    for country, size in sorted(sizes.items(), key=lambda kv: -kv[1]):
+        k = load.index(min(load))
+        groups[k].append(country)
+        load[k] += size
+    return [g for g in groups if g]
+
+
+def prepare(scale: str, cache: Path, change: str) -> dict:
+    """Write (once) the signed final wave of every country and a correction for ``change``."""
+    os.environ["ENR_UNITS_SCALE"] = scale
+    os.environ["ENR_HOME"] = str(cache / "home")
+    from enr import pipeline, replay
+
+    marker = cache / "night.json"
+    keys = pipeline.ensure_demo_keys()
+    if not marker.exists():
+        night = replay.write_night(cache / "deliveries", election=ELECTION, waves=("final:100",),
+                                   sender_home=keys["sender_home"], scale=scale)
+        rows, correction = replay.correction_rows(ELECTION, change, replay.wave_rows(ELECTION, change, "final:100"))
+        data = replay.make_delivery(ELECTION, change, "final:100", 2, rows=rows, corrects=1, reason=correction,
+                                    wave_index=1)
+        replay.write_delivery(cache / "update", data, replay.delivery_name(ELECTION, change, 2),
+                              sender_home=keys["sender_home"])
+        marker.write_text(json.dumps({"files": [p.name for p in night]}))
+    files = sorted((cache / "deliveries").glob("*.csv"))
+    sizes = {f.name.split("-")[1]: max(0, f.read_bytes().count(b"\n") - 2) for f in files}
+    return {"files": files, "rows": sizes, "keys": keys, "update": sorted((cache / "update").glob("*.csv"))}
+
+
+def one_run(number: int, prepared: dict, cache: Path, workers: int, change: str, env_base: dict) -> dict:
+    home = Path(tempfile.mkdtemp(prefix=f"enr-bench-{number}-", dir="/tmp"))
+    env = {**env_base, "ENR_HOME": str(home)}
+    for name in ("keys",):
+        shutil.copytree(cache / "home" / name, home / name, symlinks=True,
+                        ignore=shutil.ignore_patterns("S.gpg-agent*", "*.lock"))
+    os.environ["ENR_HOME"] = str(home)
+    from enr import pipeline
+
+    pipeline.open_store().migrate()
+    pipeline.load_history(run_id="bench")
+    pipeline.drop_into_inbox(prepared["files"])
+    groups = balance(prepared["rows"], workers)
+    wall, results = run_parallel("ingest", groups, env)
+    rows = sum(prepared["rows"].values())
+    tally = run_step("tally", {}, env)
+    tallied = {k: tally[k] for k in ("election", "version", "bundle_path")}
+    stage = run_step("stage", {"tallied": tallied, "incremental": False}, env)
+    # the one-country update: its delivery lands, is ingested, tallied, staged incrementally
+    pipeline.drop_into_inbox(prepared["update"])
+    update_ingest = run_step("ingest", {"countries": [change]}, env)
+    update_tally = run_step("tally", {}, env)
+    tallied2 = {k: update_tally[k] for k in ("election", "version", "bundle_path")}
+    update_stage = run_step("stage", {"tallied": tallied2, "incremental": True}, env)
+    full_again = run_step("stage", {"tally": True, "force": True, "incremental": False}, env)
+    shutil.rmtree(home, ignore_errors=True)
+    subprocess.run(["gpgconf", "--kill", "gpg-agent"], env={**env, "GNUPGHOME": str(home / "keys" / "signing")},
+                   capture_output=True)
+    return {
+        "rows": rows, "countries": len(prepared["rows"]), "workers": len(groups),
+        "ingest_s": wall, "ingest_rows_per_s": rows / wall,
+        "ingest_maxrss_mb": max(r["maxrss_mb"] for r in results),
+        "tally_s": tally["seconds"], "tally_maxrss_mb": tally["maxrss_mb"],
+        "stage_s": stage["seconds"], "stage_maxrss_mb": stage["maxrss_mb"],
+        "wave_total_s": wall + tally["seconds"] + stage["seconds"],
+        "update_ingest_s": update_ingest["seconds"], "update_ingest_maxrss_mb": update_ingest["maxrss_mb"],
+        "update_tally_s": update_tally["seconds"], "update_stage_s": update_stage["seconds"],
+        "update_stage_maxrss_mb": update_stage["maxrss_mb"],
+        "update_s": update_tally["seconds"] + update_stage["seconds"],
+        "update_with_ingest_s": update_ingest["seconds"] + update_tally["seconds"] + update_stage["seconds"],
+        "full_rerender_s": full_again["seconds"],
+        "process_overhead_s": stage["wall_s"] - stage["seconds"],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--scale", default="municipal")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--change", default="AT", help="the country of the one-country update")
+    parser.add_argument("--cache", default="/tmp/enr-bench-cache")
+    parser.add_argument("--profile", action="store_true", help="also profile the ingest of the largest country")
+    args = parser.parse_args()
+    cache = Path(args.cache) / args.scale.replace("*", "x")
+    cache.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    prepared = prepare(args.scale, cache, args.change)
+    print(f"deliveries ready ({sum(prepared['rows'].values()):,} rows, {time.perf_counter() - started:.0f} s)",
+          flush=True)
+    env = {**os.environ, "ENR_UNITS_SCALE": args.scale, "GX_ANALYTICS_ENABLED": "false"}
+    for var in ("ENR_BUCKET_URL", "ENR_BACKUP_BUCKET_URL", "ENR_STORE_URL", "ENR_TRUSTED_KEYS", "ENR_SIGNING_HOME"):
+        env.pop(var, None)
+    runs = []
+    for number in range(args.runs):
+        run = one_run(number, prepared, cache, args.workers, args.change, env)
+        runs.append(run)
+        print(json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in run.items()}), flush=True)
+    profile = None
+    if args.profile:
+        home = Path(tempfile.mkdtemp(prefix="enr-bench-prof-", dir="/tmp"))
+        shutil.copytree(cache / "home" / "keys", home / "keys", symlinks=True,
+                        ignore=shutil.ignore_patterns("S.gpg-agent*", "*.lock"))
+        os.environ["ENR_HOME"] = str(home)
+        from enr import pipeline
+
+        pipeline.open_store().migrate()
+        biggest = max(prepared["rows"], key=prepared["rows"].get)
+        pipeline.drop_into_inbox([f for f in prepared["files"] if f"-{biggest}-" in f.name])
+        profile = {"country": biggest, "rows": prepared["rows"][biggest],
+                   "text": run_step("profile", {"countries": [biggest]}, {**env, "ENR_HOME": str(home)})["profile"]}
+        shutil.rmtree(home, ignore_errors=True)
+    median = {k: statistics.median(r[k] for r in runs) for k in runs[0] if isinstance(runs[0][k], (int, float))}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "night.json").write_text(json.dumps({"scale": args.scale, "runs": runs, "median": median,
+                                                    "change": args.change, "profile": profile,
+                                                    "command": "bench/bench_night.py " + " ".join(sys.argv[1:])},
+                                                   indent=1))
+    print(f"median: {json.dumps({k: round(v, 2) for k, v in median.items()})}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -104,9 +104,10 @@ def test_duplicate_and_a_new_signature_for_refused_bytes(intake_env):  # noqa: F
     ctx = CorpusContext(country="MT", seq=1, latest=0, sign=env.sign, keys=env.keys)
     data = ctx.data(seq=1)
     name = delivery_name(ELECTION, "MT", 1)
-    refused = env.deliver(name, data, home=env.keys.other)
+    unknown_signature = env.sign(data, env.keys.other)  # signed once: a signature carries its second
+    refused = env.deliver(name, data, signature=unknown_signature)
     assert refused.outcome == "quarantined" and refused.rule == "signer_unknown"
-    again = env.deliver(name, data, signature=refused and env.sign(data, env.keys.other))
+    again = env.deliver(name, data, signature=unknown_signature)
     assert again.outcome == "duplicate"  # the same bytes and the same signature: nothing new
     accepted = env.deliver(name, data)
     assert accepted.outcome == "accepted", accepted.reason_text  # a new signature is a new try

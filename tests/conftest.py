@@ -23,3 +23,25 @@ os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
 os.environ["GX_ANALYTICS_ENABLED"] = "false"
 os.environ.setdefault("ENR_HOME", str(_SESSION_DIR / "home"))
+
+
+import shutil as _shutil
+import subprocess as _subprocess
+
+import pytest as _pytest
+
+_ENR_PATH_VARS = ("ENR_BUCKET_URL", "ENR_BACKUP_BUCKET_URL", "ENR_STORE_URL", "ENR_TRUSTED_KEYS", "ENR_SIGNING_HOME")
+
+
+@_pytest.fixture
+def enr_home(monkeypatch):
+    """A fresh, short ENR_HOME (store, buckets, keys under it) for one test; gpg agents stopped after."""
+    path = Path(tempfile.mkdtemp(prefix="enrh", dir="/tmp"))
+    monkeypatch.setenv("ENR_HOME", str(path))
+    for var in _ENR_PATH_VARS:
+        monkeypatch.delenv(var, raising=False)
+    yield path
+    for sub in ("keys/sender", "keys/trusted", "keys/signing"):
+        _subprocess.run(["gpgconf", "--kill", "gpg-agent"], env={**os.environ, "GNUPGHOME": str(path / sub)},
+                        capture_output=True)
+    _shutil.rmtree(path, ignore_errors=True)

@@ -2,24 +2,13 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import tempfile
-from pathlib import Path
 
 import pytest
 
 
 @pytest.fixture
-def home(monkeypatch):
-    path = Path(tempfile.mkdtemp(prefix="enrc", dir="/tmp"))
-    monkeypatch.setenv("ENR_HOME", str(path))
-    for var in ("ENR_BUCKET_URL", "ENR_BACKUP_BUCKET_URL", "ENR_STORE_URL", "ENR_TRUSTED_KEYS", "ENR_SIGNING_HOME"):
-        monkeypatch.delenv(var, raising=False)
-    yield path
-    for sub in ("keys/sender", "keys/trusted", "keys/signing"):
-        subprocess.run(["gpgconf", "--kill", "gpg-agent"], env={"GNUPGHOME": str(path / sub)}, capture_output=True)
-    shutil.rmtree(path, ignore_errors=True)
+def home(enr_home):
+    return enr_home
 
 
 def test_correction_shown_with_before_and_after(home):

@@ -7,8 +7,6 @@ the bytes of the incremental one (so the incremental path is correct, not just f
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -19,15 +17,8 @@ CHANGED = "DK"
 
 
 @pytest.fixture
-def home(monkeypatch):
-    path = Path(tempfile.mkdtemp(prefix="enri", dir="/tmp"))
-    monkeypatch.setenv("ENR_HOME", str(path))
-    for var in ("ENR_BUCKET_URL", "ENR_BACKUP_BUCKET_URL", "ENR_STORE_URL", "ENR_TRUSTED_KEYS", "ENR_SIGNING_HOME"):
-        monkeypatch.delenv(var, raising=False)
-    yield path
-    for sub in ("keys/sender", "keys/trusted", "keys/signing"):
-        subprocess.run(["gpgconf", "--kill", "gpg-agent"], env={"GNUPGHOME": str(path / sub)}, capture_output=True)
-    shutil.rmtree(path, ignore_errors=True)
+def home(enr_home):
+    return enr_home
 
 
 def _files(folder: Path) -> dict[str, bytes]:

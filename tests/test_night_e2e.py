@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -39,22 +38,12 @@ def dags(airflow_db):
 
 
 @pytest.fixture
-def night_home(tmp_path_factory, monkeypatch):
-    import tempfile
-
-    home = Path(tempfile.mkdtemp(prefix="enrn", dir="/tmp"))
-    monkeypatch.setenv("ENR_HOME", str(home))
-    for var in ("ENR_BUCKET_URL", "ENR_BACKUP_BUCKET_URL", "ENR_STORE_URL", "ENR_TRUSTED_KEYS", "ENR_SIGNING_HOME"):
-        monkeypatch.delenv(var, raising=False)
+def night_home(enr_home):
     from enr import pipeline
 
     keys = pipeline.ensure_demo_keys()
     pipeline.open_store().migrate()
-    yield home, keys
-    for sub in ("keys/sender", "keys/trusted", "keys/signing"):
-        subprocess.run(["gpgconf", "--kill", "gpg-agent"], env={**os.environ, "GNUPGHOME": str(home / sub)},
-                       capture_output=True)
-    shutil.rmtree(home, ignore_errors=True)
+    return enr_home, keys
 
 
 def respond_in_background(dag_id: str, task_id: str, chosen: list[str], timeout: float = 120):

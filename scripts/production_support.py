@@ -28,6 +28,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scripts.production_init import public_read_policy  # the policy production sets
+
 ROOT = Path(__file__).resolve().parent.parent
 NGINX_SRC = ROOT / "docker" / "nginx"
 DEFAULT_ELECTION = "ep2019"
@@ -202,20 +204,6 @@ def weed_binary() -> str | None:
     if candidate.exists():
         return str(candidate)
     return shutil.which("weed")
-
-
-def public_read_policy(bucket: str) -> dict:
-    """Anonymous read of ``public/*`` only: what nginx (and nobody else anonymous) may fetch."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "PublicSiteRead",
-            "Effect": "Allow",
-            "Principal": "*",
-            "Action": ["s3:GetObject"],
-            "Resource": [f"arn:aws:s3:::{bucket}/public/*"],
-        }],
-    }
 
 
 def aws_connection(access_key: str, secret_key: str, endpoint: str, region: str = "us-east-1") -> str:

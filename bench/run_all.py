@@ -191,12 +191,15 @@ def write_report(runs: list[dict], before: dict, after: dict, started: str) -> P
                   "reviewer's time is not in this figure. One warm-up delivery is not counted.",
                   f"Delivery: country {latency['country']}, unit scale `{latency['scale']}`. "
                   f"Standalone was healthy {latency['healthy_s']} s after start.", ""]
-        lines += ["Airflow 3.3.2 under LocalExecutor sometimes fails a task right after queueing it (the "
-                  "scheduler logs \"Executor reported that the task instance finished with state success, but "
-                  "the task instance's state attribute is queued\" and marks it failed; seen on the approval "
-                  "task and on the reschedule-mode inbox sensor). When the newest publish run has failed, the "
-                  "bench starts it again through the REST API, as the operator would, and the latency includes "
-                  "that retry (column *publish retries*).", ""]
+        lines += ["Airflow 3.3.2 fails a task whose worker exit event is read after the same try was queued "
+                  "again (a deferred approval answered quickly, a rescheduled sensor: \"Executor reported that "
+                  "the task instance finished with state success, but the task instance's state attribute is "
+                  "queued\", apache/airflow#67287). The project's executor "
+                  "(`plugins/enr_airflow/executors.py`, set by `enr/airflow_env.py`) drops such stale events; "
+                  f"in this run it dropped {latency.get('stale_events_dropped', 'an unknown number of')} of "
+                  "them (each one a task the stock LocalExecutor would have failed). Should a publish run still "
+                  "fail, the bench starts it again through the REST API, as the operator would, and the latency "
+                  "includes that retry (column *publish retries*).", ""]
         lines += ["| wave | version | latency s | publish retries | warm-up |", "|---|---|---:|---:|---|"]
         lines += [f"| {s['wave']} | {s['version']} | {s['latency_s']} | {s.get('publish_retries', 0)} | "
                   f"{'yes' if s['warmup'] else ''} |" for s in latency["samples"]]

@@ -22,6 +22,8 @@ def airflow_environment(*, all_admins: bool = False, port: int = 8080) -> dict[s
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(home / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__PARALLELISM": "4",
+        # LocalExecutor without the stale-event race of deferred/rescheduled tasks (see the module)
+        "AIRFLOW__CORE__EXECUTOR": "plugins.enr_airflow.executors.ElectionNightLocalExecutor",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,reviewer:op,operator:user",
         "AIRFLOW__API__PORT": str(port),

@@ -1,6 +1,6 @@
 """`make bench`: run the benchmarks and write BENCHMARKS.md at the repository root.
 
-    .venv/bin/python bench/run_all.py [--quick] [--skip seats,publish,night,latency] [--reuse]
+    .venv/bin/python bench/run_all.py [--quick] [--skip seats,publish,night,latency,rehearsal] [--reuse]
 
 Runs, each as its own process:
 
@@ -12,6 +12,8 @@ Runs, each as its own process:
   (scheduler, LocalExecutor, parallelism 4, REST approval);
 * ``bench/bench_seats.py``: the seat engine against votelib 0.4.0 (bench/results/seats.md);
 * ``bench/bench_publish.py``: page weights and publish steps (bench/results/publish.md);
+* ``enr rehearse --scale municipal*1.35``: a whole 2019 night (estimate, waves, final, corrections,
+  bad deliveries; ~8.7 M rows) through Airflow in a temporary home (bench/results/rehearsal.md);
 
 then writes BENCHMARKS.md with the machine, the commands, the figures against their targets, and
 the existing results files (bench/results/load.md too when it exists). ``--reuse`` only rewrites
@@ -25,6 +27,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -63,11 +66,12 @@ def machine() -> dict:
     return info
 
 
-def run(name: str, command: list[str], log_dir: Path) -> dict:
+def run(name: str, command: list[str], log_dir: Path, env: dict | None = None) -> dict:
     started = time.perf_counter()
     log = log_dir / f"{name}.log"
     with log.open("w") as handle:
-        code = subprocess.call(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT)
+        code = subprocess.call(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT,
+                               env={**os.environ, **(env or {})})
     seconds = time.perf_counter() - started
     print(f"{name}: exit {code} in {seconds:.0f} s (log {log})", flush=True)
     return {"name": name, "command": " ".join(command).replace(str(ROOT) + "/", "").replace(PY, ".venv/bin/python"),
@@ -77,6 +81,19 @@ def run(name: str, command: list[str], log_dir: Path) -> dict:
 def _read_json(name: str) -> dict | None:
     path = RESULTS / name
     return json.loads(path.read_text()) if path.exists() else None
+
+
+def rehearsal_report(run_info: dict, log: str) -> str:
+    """The rehearsal's own summary (from its last "rehearsal of" line) with the command and exit code."""
+    start = log.rfind("\nrehearsal of ")
+    summary = log[start + 1:] if start >= 0 else log[-4000:]
+    return "\n".join([
+        f"`{run_info['command']}` (in a temporary `ENR_HOME`): exit {run_info['exit']}, {run_info['seconds']} s "
+        "wall, including writing and signing the deliveries and starting the API server. Each wave goes through "
+        "`airflow dags test` of `election_night_ingest` (tasks in one process, one after the other) and "
+        "`election_night_publish`, approved through the REST API (`PATCH …/hitlDetails`) as soon as it waits; "
+        "\"published after\" is from the wave landing in the inbox to the flip of `current.json`.",
+        "", "```", summary.strip(), "```", ""])
 
 
 def _seats_ratio(text: str) -> float | None:
@@ -212,7 +229,9 @@ def write_report(runs: list[dict], before: dict, after: dict, started: str) -> P
         p = night["profile"]
         lines += [f"cProfile of the ingest of {p['country']} ({p['rows']:,} rows: signature, parse, GX suite, "
                   "store), top 25 by cumulative time:", "", "```", p["text"].strip()[:6000], "```", ""]
-    for title, text in (("Seat engine (bench/results/seats.md)", seats_text),
+    rehearsal_text = (RESULTS / "rehearsal.md").read_text() if (RESULTS / "rehearsal.md").exists() else ""
+    for title, text in (("Full-EU rehearsal at municipal scale (bench/results/rehearsal.md)", rehearsal_text),
+                        ("Seat engine (bench/results/seats.md)", seats_text),
                         ("Publishing (bench/results/publish.md)", publish_text),
                         ("Load test (bench/results/load.md)", load_text)):
         if text:
@@ -226,7 +245,7 @@ def write_report(runs: list[dict], before: dict, after: dict, started: str) -> P
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one run of each, smaller inputs (smoke test)")
-    parser.add_argument("--skip", default="", help="comma-separated: seats,publish,night,latency")
+    parser.add_argument("--skip", default="", help="comma-separated: seats,publish,night,latency,rehearsal")
     parser.add_argument("--reuse", action="store_true", help="only rewrite BENCHMARKS.md from bench/results/")
     parser.add_argument("--scale", default="municipal*1.35",
                         help="unit scale of the night bench (municipal*1.35: >= 3 M rows for the full-EU wave)")
@@ -248,6 +267,13 @@ def main() -> int:
         if "latency" not in skip:
             runs.append(run("latency", [PY, "bench/bench_latency.py", "--samples", "1" if args.quick else "3"],
                             log_dir))
+        if "rehearsal" not in skip:
+            with tempfile.TemporaryDirectory(prefix="enr-bench-rehearsal-") as home:
+                command = [str(Path(PY).with_name("enr")), "rehearse", "--scale", "1" if args.quick else args.scale]
+                runs.append(run("rehearsal", command + (["--countries", "AT,DK,LU"] if args.quick else []), log_dir,
+                                env={"ENR_HOME": home}))
+            log = log_dir / "rehearsal.log"
+            (RESULTS / "rehearsal.md").write_text(rehearsal_report(runs[-1], log.read_text(errors="replace")))
     out = write_report(runs, before, machine(), started)
     print(f"wrote {out}")
     return 1 if any(r["exit"] for r in runs) else 0

@@ -21,6 +21,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 
@@ -86,6 +87,18 @@ def cmd_approve(args: argparse.Namespace) -> int:
         print(f"no pending approval{' for ' + args.version if args.version else ''}", file=sys.stderr)
         return 1
     detail = pending[0]
+    # Airflow 3.3.2 wakes the task from an answer only once it is parked (awaiting_input); an answer
+    # written in the instant between the request appearing and the task parking would be lost
+    deadline = time.monotonic() + 30
+    while (detail.get("task_instance") or {}).get("state") != "awaiting_input":
+        if time.monotonic() > deadline:
+            print(f"{detail['subject']}: the approval task is not waiting for input yet (state "
+                  f"{(detail.get('task_instance') or {}).get('state')}); try again", file=sys.stderr)
+            return 1
+        time.sleep(0.5)
+        detail = next((d for d in api.approvals_for(args.version) if d.get("task_instance", {}).get("task_id")
+                       == detail["task_instance"]["task_id"] and d["task_instance"]["dag_run_id"]
+                       == detail["task_instance"]["dag_run_id"]), detail)
     answer = api.answer(detail, "Reject" if args.reject else "Approve")
     print(f"{detail['subject']} -> {answer['chosen_options'][0]} by {answer['responded_by']['name']}")
     return 0

@@ -131,3 +131,63 @@ def test_large_value_sets_are_not_copied_into_the_report():
     assert report.success
     text = json.dumps(report.to_json())
     assert "149901" not in text and len(text) < 200_000
+
+
+# -- one GX context per process -------------------------------------------------------------------
+
+def _comparable(report) -> str:
+    """The report as written beside the snapshot, without GX's batch load time (a timestamp)."""
+    import re
+
+    text = json.dumps(report.to_json(), ensure_ascii=False, default=repr)
+    return (re.sub(r'"ge_load_time": "[^"]*"', '"ge_load_time": ""', text) + report.to_html()
+            + "\n".join(report.warning_texts()))
+
+
+def _mixed_deliveries():
+    lu_rows = wave_rows(ELECTION, "LU", "final:100")
+    unit = first_unit(lu_rows)
+    lu_rows.loc[lu_rows.index[unit][0], "votes"] += 6 * int(lu_rows.loc[unit, "voters"].iloc[0])
+    cy_rows = wave_rows(ELECTION, "CY", "final:100")
+    cy_rows.loc[first_unit(cy_rows, 1), "unit_name"] = "<b>x</b>"
+    cy_rows.loc[first_unit(cy_rows, 2), "registered"] *= 40
+    return {"MT ok": (delivery("MT"), {}), "LU refused": (delivery("LU", lu_rows), {}),
+            "LU ok": (delivery("LU"), {}), "CY refused": (delivery("CY", cy_rows), {}),
+            "CY decreased": (delivery("CY", wave="provisional:40", sequence=3), {"previous": delivery("CY").frame()}),
+            "MT estimate": (delivery("MT", wave="estimate", sequence=1), {})}
+
+
+def test_reused_context_gives_the_reports_of_a_fresh_one():
+    from expectations import runner
+
+    cases = _mixed_deliveries()
+    fresh = {}
+    for name, (parsed, kwargs) in cases.items():
+        runner._GX_SESSION = None  # as the first call of a process: a new context
+        fresh[name] = _comparable(validate_delivery(parsed, **kwargs))
+    assert "markup_in_name" in fresh["CY refused"] and "turnout_implausible" in fresh["CY refused"]
+    assert "votes_sum_mismatch" in fresh["LU refused"] and "totals_decreased" in fresh["CY decreased"]
+    session = runner._session()
+    # Countries alternate; a refusal follows an acceptance and the other way round, twice over.
+    order = ["MT ok", "LU refused", "LU ok", "CY refused", "MT ok", "CY decreased", "MT estimate", "LU refused",
+             "CY refused", "LU ok", "CY decreased", "MT ok"]
+    for name in order:
+        parsed, kwargs = cases[name]
+        report = validate_delivery(parsed, **kwargs)
+        assert _comparable(report) == fresh[name], name
+        assert report.success == name.endswith(("ok", "estimate")), name
+        assert runner._session() is session  # the same context, data source and batch definition
+        assert session.datasource._execution_engine is None  # no frame or metric kept after a delivery
+        assert [a.name for a in session.datasource.assets] == ["frame"]
+        assert [b.name for b in session.datasource.get_asset("frame").batch_definitions] == ["whole"]
+
+
+def test_threads_validating_at_once_get_their_own_reports():
+    from concurrent.futures import ThreadPoolExecutor
+
+    cases = _mixed_deliveries()
+    alone = {name: _comparable(validate_delivery(parsed, **kwargs)) for name, (parsed, kwargs) in cases.items()}
+    names = list(cases) * 3
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(lambda name: _comparable(validate_delivery(cases[name][0], **cases[name][1])), names))
+    assert together == [alone[name] for name in names]

@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from transforms.rules import CountryRule
 
 TOTAL_FIELDS = ("registered", "voters", "valid", "blank", "invalid")
+_new = object.__new__
 
 
 @dataclass(frozen=True)
@@ -83,9 +84,14 @@ class Apportionment:
     @classmethod
     def plain(cls, seats: dict[str, int], info: dict) -> "Apportionment":
         """A result without ties, steps or gaps, built without the dataclass ``__init__`` (the hot path
-        of the methods called with ``log=False``; equal to ``Apportionment(seats, info=info)``)."""
-        result = object.__new__(cls)
-        result.__dict__.update(seats=seats, ties=[], steps=[], gaps=[], info=info)
+        of the methods called with ``log=False``; equal to ``Apportionment(seats, info=info)``).
+        Plain attribute stores: cheaper than filling ``__dict__``, which makes Python build it."""
+        result = _new(cls)
+        result.seats = seats
+        result.ties = []
+        result.steps = []
+        result.gaps = []
+        result.info = info
         return result
 
 

@@ -27,6 +27,13 @@ that can occur, ``d(S)``). For divisors d1, d2 ≤ d_max two different quotients
 the keys order the quotients exactly as cross-multiplication would, and equality of keys is an exact
 tie. Python compares these integers in C, which keeps the engine fast without any float.
 
+Without caps and without the step log (most calls), :func:`_plain` answers first: the same estimate,
+with the boundary found in the same pass and the seats the estimate is off adjusted from it, by
+cross-multiplication of small integers (cheaper in Python than the keys); it leaves every case with a
+decision to take (a tie, bad input, an estimate far off) to the general path. ``highest_averages`` and
+the general path are separate functions because the general path's comprehensions make a dozen of its
+locals closure cells, created on every call.
+
 Caps (an independent candidate holds one seat at most) remove a list from the contest once reached.
 Ties: if the smallest winning quotient equals the largest losing one, the lists concerned are tied
 for the last seat(s); :func:`transforms.tie.decide` applies the law's tie-break and otherwise returns
@@ -35,12 +42,15 @@ a :class:`~transforms.tie.Tie` and leaves the contested seats unallocated.
 from __future__ import annotations
 
 import heapq
+from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
+from itertools import compress
+from operator import countOf, not_
 
 from transforms.apportionment import Apportionment
-from transforms.exact import decimal_str, divisor_str, frac_str, ratio_decimal, ratio_str, ratio_decimal, ratio_str
+from transforms.exact import decimal_str, divisor_str, frac_str, ratio_decimal, ratio_str
 from transforms.tie import Lots, Where, decide
 
 
@@ -115,85 +125,139 @@ def _estimate(v: list[int], cap: list[int] | None, p: int, q: int, a: int, b: in
     return s, given
 
 
+_MAX_STEPS = 3  # seats the fast path adjusts, one scan each; beyond, the general path (heap) is used
+_MANY_LISTS = 16  # above this many lists, the fast path refines its estimate first
+_MAX_LISTS = 100  # above this many, the estimate's random error (~√lists/3 seats) usually exceeds _MAX_STEPS
+
+
 def _plain(votes: Mapping[str, int], seats: int, series: DivisorSeries) -> Apportionment | None:
     """The fast path of :func:`highest_averages` without caps and without the step log.
 
-    The same arithmetic as the general path (estimate, adjust by at most 3 seats, boundary), with
-    the cap checks and the helper call left out. Returns None where the general path must decide:
-    bad input, no seats or no votes, an estimate more than 3 seats off, or a tie at the boundary.
+    The same arithmetic as the general path, in fewer passes over the lists. One pass gives every list
+    its seats above the estimated divisor λ (exact, as :func:`_estimate`) and finds, on the way, the
+    smallest quotient held and the largest one not held (cross-multiplication; the first list in table
+    order among equal quotients). The estimate is consistent — every quotient held is above λ, every
+    other one is not — so a missing seat goes to that largest unheld quotient, which then is the
+    smallest held one, and one more pass over the lists holding seats finds the new largest unheld
+    quotient; a seat too many, symmetrically. The seats are kept in the result dict itself.
+
+    Returns None where the general path must decide: bad input, no seats or no votes, a first divisor
+    below the offset, an estimate more than ``_MAX_STEPS`` seats off, or a tie at the boundary; and for
+    more than ``_MAX_LISTS`` lists, where the general path's heap does better.
     """
-    v = list(votes.values())
-    if type(seats) is not int or seats <= 0 or not v or not set(map(type, v)) <= {int} or min(v) < 0:
+    if type(votes) is not dict:
+        votes = dict(votes)
+    values = votes.values()
+    n = len(votes)
+    # bool and other int subclasses are rejected like floats (the general path names the bad value);
+    # a negative vote count is caught in the pass below (such a list never holds a seat there)
+    if (type(seats) is not int or seats <= 0 or not n or n > _MAX_LISTS
+            or countOf(map(type, values), int) != n):
         return None
-    total_votes = sum(v)
-    if not total_votes:
+    total_votes = sum(values)
+    a, b, first = series.step, series.offset, series.first
+    if first is None:
+        first = b
+    elif first < b:
+        return None  # the seat count below assumes d(0) >= offset (the general path clamps); no law differs
+    if total_votes <= 0:
         return None
-    a, b, f = series.step, series.offset, series.first
-    first = b if f is None else f
+    c = b - a  # d(g - 1) = a·g + c for g >= 2
+    # λ = p/q as in the general path
     p = 2 * total_votes
-    q = 2 * a * seats + (len(v) - v.count(0)) * (2 * b - a)
+    q = 2 * a * seats + (n - countOf(values, 0)) * (2 * b - a)
     if q <= 0:
         q = 2 * a * seats
+    if n > _MANY_LISTS:
+        # many lists, most of them small: each counts for half a seat in λ's denominator but holds none,
+        # which puts λ too low; count only the lists above λ, twice (on the sorted votes: in C)
+        ranked = sorted(values)
+        for _ in range(2):
+            i = bisect_right(ranked, p * first // q)  # the first list with v·q > p·d(0)
+            if i == n:
+                break
+            p = 2 * sum(ranked[i:])
+            q = 2 * a * seats + (n - i) * (2 * b - a)
+            if q <= 0:
+                q = 2 * a * seats
+    # seats above λ = p/q: #{k : v / d(k) > p/q}, i.e. g = ceil((v·q/p − b) / a) when v·q > p·d(0)
     pa = p * a
     shift = p * b - pa + 1
     pf = p * first
-    s = []
-    given = 0
-    for x in v:
+    won = dict.fromkeys(votes, 0)  # the result: seats per list, in table order
+    lwn, lwd, lw_i = 1, 0, None  # smallest quotient held, lwn / lwd (1/0: none yet), and its list
+    fln, fld, fl_i = 0, 1, None  # largest quotient not held (0/1: none yet; lists without votes stay out)
+    most, most_i = 0, None  # the most votes of a list without a seat (fewer cannot be the largest quotient)
+    for i, x in votes.items():
         xq = x * q
         if xq > pf:
-            g = (xq - shift) // pa
-            if g < 1:
-                g = 1
-            s.append(g)
-            given += g
-        else:
-            s.append(0)
-    n = len(v)
-    if given != seats:
-        if abs(given - seats) > 3:
+            g = (xq - shift) // pa  # >= 1 since d(0) >= b
+            won[i] = g
+            dk = a * g + c if g > 1 else first
+            if x * lwd < lwn * dk:
+                lwn, lwd, lw_i = x, dk, i
+            dk = a * g + b
+            if x * fld > fln * dk:
+                fln, fld, fl_i = x, dk, i
+        elif x > most:
+            most, most_i = x, i
+            if x * fld > fln * first:
+                fln, fld, fl_i = x, first, i
+        elif x < 0:
             return None
-        while given < seats:
-            best, bn, bd = -1, 0, 1
-            for k in range(n):
-                x = v[k]
-                if x:
-                    g = s[k]
-                    dk = a * g + b if g else first
-                    if best < 0 or x * bd > bn * dk:
-                        best, bn, bd = k, x, dk
-            s[best] += 1
-            given += 1
-        while given > seats:
-            low, ln, ld = -1, 0, 1
-            for k in range(n):
-                g = s[k]
-                if g:
-                    dk = a * g - a + b if g > 1 else first
-                    if low < 0 or v[k] * ld < ln * dk:
-                        low, ln, ld = k, v[k], dk
-            s[low] -= 1
-            given -= 1
-    lwn, lwd, lw_k = 0, 1, -1
-    fln, fld, fl_k = 0, 1, -1
-    for k in range(n):
-        x = v[k]
-        if x:
-            g = s[k]
-            if g:
-                dk = a * g - a + b if g > 1 else first
-                if lw_k < 0 or x * lwd < lwn * dk:
-                    lwn, lwd, lw_k = x, dk, k
-                dk = a * g + b
-            else:
-                dk = first
-            if fl_k < 0 or x * fld > fln * dk:
-                fln, fld, fl_k = x, dk, k
-    if lw_k >= 0 and fl_k >= 0 and lwn * fld == fln * lwd:
+    off = seats - sum(won.values())
+    if off > _MAX_STEPS or off < -_MAX_STEPS:
+        return None
+    while off > 0:
+        # the largest quotient not held wins the seat; it is below every quotient held so far (those
+        # are above λ, it is not), so it is the new smallest held one, unless it equals an earlier
+        # step's, whose list came first in table order
+        if fln * lwd < lwn * fld:
+            lwn, lwd = fln, fld
+        won[fl_i] += 1
+        off -= 1
+        if fl_i == most_i:  # the list with the most votes among those without a seat won it: the next one
+            most, most_i = 0, None
+            for i in compress(won, map(not_, won.values())):
+                if votes[i] > most:
+                    most, most_i = votes[i], i
+        # the new largest quotient not held: among the lists holding seats, or the best one without
+        fln, fld, fl_i = 0, 1, None
+        for i, g in compress(won.items(), won.values()):
+            x = votes[i]
+            dk = a * g + b
+            if x * fld > fln * dk:
+                fln, fld, fl_i = x, dk, i
+        if most:
+            t = most * fld - fln * first
+            if t > 0 or (t == 0 and (fl_i is None or _comes_first(votes, most_i, fl_i))):
+                fln, fld, fl_i = most, first, most_i
+    while off < 0:
+        # symmetric: the smallest quotient held loses its seat and is the new largest one not held
+        if lwn * fld > fln * lwd:
+            fln, fld = lwn, lwd
+        won[lw_i] -= 1
+        off += 1
+        lwn, lwd, lw_i = 1, 0, None
+        for i, g in compress(won.items(), won.values()):  # the lists holding seats
+            x = votes[i]
+            dk = a * g + c if g > 1 else first
+            if x * lwd < lwn * dk:
+                lwn, lwd, lw_i = x, dk, i
+    if lwn * fld <= fln * lwd:
         return None  # a tie at the boundary: the general path records it
     scale = series.scale
-    return Apportionment.plain(dict(zip(votes, s)), {"series": series.name,
-                                                     "boundary": (lwn * scale, lwd, fln * scale, fld)})
+    return Apportionment.plain(won, {"series": series.name, "boundary": (lwn * scale, lwd, fln * scale, fld)})
+
+
+def _comes_first(votes: Mapping[str, int], i: str, j: str) -> bool:
+    """Whether list ``i`` comes before list ``j`` in the table (equal quotients: the first one counts)."""
+    for k in votes:
+        if k == i:
+            return True
+        if k == j:
+            return False
+    return False
 
 
 def highest_averages(votes: Mapping[str, int], seats: int, series: DivisorSeries = DHONDT, *,
@@ -204,6 +268,16 @@ def highest_averages(votes: Mapping[str, int], seats: int, series: DivisorSeries
         fast = _plain(votes, seats, series)
         if fast is not None:
             return fast
+    return _general(votes, seats, series, caps, where, tie_break, lots, log)
+
+
+def _general(votes: Mapping[str, int], seats: int, series: DivisorSeries, caps: Mapping[str, int] | None,
+             where: Where | None, tie_break: str, lots: Lots | None, log: bool) -> Apportionment:
+    """:func:`highest_averages` with caps, step log, ties, bad input: every case.
+
+    A function of its own because its comprehensions and the helper ``d`` make a dozen of its locals
+    closure cells, which every call would create (~0.3 µs), even one the fast path answers.
+    """
     ids = list(votes)
     v = list(votes.values())
     if type(seats) is not int or seats < 0 or not set(map(type, v)) <= {int} or (v and min(v) < 0):

@@ -18,12 +18,18 @@ Two situations the plain method leaves open, handled as the laws say:
 Exactness: with quota ``qn/qd`` every remainder is compared as the integer ``votes·qd − seats·qn``.
 Ties for the last remainder seat(s) go through :func:`transforms.tie.pick_top`.
 
+Called without caps, eligibility limits or step log, :func:`_plain` answers the common case (one
+pass, dicts built directly, no decision to take) and leaves the rest — a tie, seats taken back or left
+over, bad input — to the general path.
+
 Registry entry ``largest_remainder``: rule columns ``quota``, ``quota_rounding``, ``quota_base``.
 """
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from fractions import Fraction
+from itertools import compress
+from operator import countOf
 
 from transforms.apportionment import Apportionment, MethodInput
 from transforms.exact import ratio_decimal, ratio_str
@@ -50,6 +56,76 @@ def largest_remainder(votes: Mapping[str, int], seats: int, quota_value: Fractio
     ``quota_value``: an int, a Fraction, or a pair ``(numerator, denominator)`` of ints (saves building
     a Fraction on the hot path).
     """
+    if not log and not caps and remainder_eligible is None:
+        fast = _plain(votes, seats, quota_value, leftover)
+        if fast is not None:
+            return fast
+    return _general(votes, seats, quota_value, caps, where, tie_break, lots, leftover, remainder_eligible,
+                    quota_label, log)
+
+
+def _plain(votes: Mapping[str, int], seats: int, quota_value: Fraction | int | tuple[int, int],
+           leftover: str) -> Apportionment | None:
+    """The fast path of :func:`largest_remainder` without caps, eligibility limits or step log.
+
+    The same arithmetic and result as the general path when that path takes no decision: the whole
+    quotas do not exceed the seats, no more seats are left than lists with votes, and the last
+    remainder seat is not a tie. Returns None otherwise (and on bad input), for the general path.
+    """
+    q = quota_value
+    if type(q) is int:
+        qn, qd = q, 1
+    elif type(q) is tuple:
+        qn, qd = q
+        if type(qn) is not int or type(qd) is not int:
+            return None
+        q = None
+    elif type(q) is Fraction:
+        qn, qd = q.numerator, q.denominator
+    else:
+        return None
+    if type(votes) is not dict:
+        votes = dict(votes)
+    values = votes.values()
+    n = len(votes)
+    if (type(seats) is not int or not n or qn <= 0 or qd <= 0 or leftover not in LEFTOVER
+            or countOf(map(type, values), int) != n or min(values) < 0):
+        return None
+    quota_seats = {}
+    remainders = {}  # remainder × qd = votes·qd − whole·qn
+    for i, x in votes.items():
+        xq = x * qd
+        w = xq // qn
+        quota_seats[i] = w
+        remainders[i] = xq - w * qn
+    left = seats - sum(quota_seats.values())
+    if left < 0:
+        return None  # more whole quotas than seats: seats are taken back (general path)
+    won = quota_seats.copy()
+    ranked = []
+    if left:
+        # lists with votes, by remainder (largest first; equal remainders in table order: sorted is stable)
+        ranked = sorted(compress(remainders, values) if 0 in values else remainders, key=remainders.__getitem__,
+                        reverse=True)
+        if left >= len(ranked):
+            if left > len(ranked):
+                return None  # seats left over once every list has one (leftover rule: general path)
+        elif remainders[ranked[left - 1]] == remainders[ranked[left]]:
+            return None  # a tie for the last remainder seat
+        del ranked[left:]
+        for i in ranked:
+            won[i] += 1
+    info = {"quota_nd": (qn, qd), "quota_seats": quota_seats, "remainder_keys": remainders,
+            "remainder_seats": ranked}
+    if q is not None:
+        info["quota"] = q
+    return Apportionment.plain(won, info)
+
+
+def _general(votes: Mapping[str, int], seats: int, quota_value: Fraction | int | tuple[int, int],
+             caps: Mapping[str, int] | None, where: Where | None, tie_break: str, lots: Lots | None, leftover: str,
+             remainder_eligible: Collection[str] | None, quota_label: str, log: bool) -> Apportionment:
+    """:func:`largest_remainder` in every case (its comprehensions make closure cells: a function of its own)."""
     where = where or _NOWHERE
     if leftover not in LEFTOVER:
         raise where.error(f"unknown leftover rule {leftover!r}")

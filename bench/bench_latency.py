@@ -70,6 +70,7 @@ def main() -> int:
     from enr.airflow_api import AirflowAPI
     from enr.airflow_env import airflow_environment
     from enr.night import _free_port, _set_password
+    from enr.settings import get_settings
 
     keys = pipeline.ensure_demo_keys()
     pipeline.open_store().migrate()
@@ -88,6 +89,8 @@ def main() -> int:
     standalone = subprocess.Popen([airflow_bin, "standalone"], env=env, stdout=log, stderr=subprocess.STDOUT,
                                   start_new_session=True)
     api = AirflowAPI(base_url=f"http://127.0.0.1:{port}", username="admin", password="admin")
+    reviewer = (get_settings().reviewers or ("admin",))[0]  # only ENR_REVIEWERS may answer the approval
+    reviewer_api = AirflowAPI(base_url=f"http://127.0.0.1:{port}", username=reviewer, password=reviewer)
     samples: list[dict] = []
     stop = threading.Event()
     approvals: list[dict] = []
@@ -100,7 +103,7 @@ def main() -> int:
                     # was seen to be recorded but never resumed by the scheduler (Airflow 3.3.2)
                     if (detail.get("task_instance") or {}).get("state") != "awaiting_input":
                         continue
-                    answer = api.answer(detail, "Approve")
+                    answer = reviewer_api.answer(detail, "Approve")
                     approvals.append({"subject": detail.get("subject"), "at": time.monotonic(),
                                       "by": (answer.get("responded_by") or {}).get("id")})
             except Exception:  # noqa: BLE001 - the API may be busy; try again

@@ -143,6 +143,8 @@ def write_report(runs: list[dict], before: dict, after: dict, started: str) -> P
         lines += ["  - `.venv/bin/python bench/bench_seats.py`, `.venv/bin/python bench/bench_publish.py`"]
         lines += [f"  - `.venv/bin/python {doc['command']}`" for doc in (_read_json("night.json"),
                                                                       _read_json("latency.json")) if doc]
+        if (RESULTS / "rehearsal.md").exists():
+            lines += ["  - the rehearsal: see its section below"]
     lines += ["", "## Targets", ""]
     if night:
         rows = int(m.get("rows", 0))
@@ -202,14 +204,14 @@ def write_report(runs: list[dict], before: dict, after: dict, started: str) -> P
                   "every minute on its cron schedule and its `InboxSensor` pokes every 5 s, so whichever run is "
                   "active takes the delivery. Ingest, tally and an incremental stage run as Airflow tasks; the "
                   "`staged_results` asset starts `election_night_publish`; a bench-only auto-approver answers "
-                  "the human-in-the-loop request through `PATCH …/hitlDetails` as soon as it is listed (polling "
-                  "every 0.5 s); the clock stops when `public/ep2019/current.json` names the new version (after "
+                  "the human-in-the-loop request through `PATCH …/hitlDetails`, as a user named in `ENR_REVIEWERS`, as "
+                  "soon as the approval task waits for input (polling every 0.5 s); the clock stops when `public/ep2019/current.json` names the new version (after "
                   "the copy, the digest checks, the flip and the replication to the backup bucket). A human "
                   "reviewer's time is not in this figure. One warm-up delivery is not counted.",
                   f"Delivery: country {latency['country']}, unit scale `{latency['scale']}`. "
                   f"Standalone was healthy {latency['healthy_s']} s after start.", ""]
         lines += ["Airflow 3.3.2 fails a task whose worker exit event is read after the same try was queued "
-                  "again (a deferred approval answered quickly, a rescheduled sensor: \"Executor reported that "
+                  "again (an approval task parked for input and answered quickly, a rescheduled sensor: \"Executor reported that "
                   "the task instance finished with state success, but the task instance's state attribute is "
                   "queued\", apache/airflow#67287). The project's executor "
                   "(`plugins/enr_airflow/executors.py`, set by `enr/airflow_env.py`) drops such stale events; "

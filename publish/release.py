@@ -212,18 +212,24 @@ def _link(source: Path, target: Path) -> bool:
 
     Only for staging from the render folder, which is thrown away afterwards: the staged file then
     shares its bytes at most with other staged versions (files are never written in place, only
-    replaced). Publication and replication always copy."""
+    replaced). Publication and replication always copy. A new name is linked directly (a link
+    appears whole); an existing one is replaced through a temporary link and a rename."""
     import os
-    import tempfile
 
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-" + target.name + ".", dir=target.parent)
-        os.close(fd)
-        os.unlink(tmp)
-        os.link(source, tmp)
-        os.replace(tmp, target)
-        return True
+        try:
+            os.link(source, target)
+            return True
+        except FileNotFoundError:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.link(source, target)
+            return True
+        except FileExistsError:
+            tmp = target.with_name(f".tmp-{target.name}.{os.getpid()}")
+            tmp.unlink(missing_ok=True)
+            os.link(source, tmp)
+            os.replace(tmp, target)
+            return True
     except OSError:
         return False
 
@@ -231,8 +237,9 @@ def _link(source: Path, target: Path) -> bool:
 def stage(bucket: Bucket, election: str, version: str, rendered_dir: Path) -> str:
     """Copy a sealed, rendered folder to ``staging/<election>/<version>/``; the manifest's SHA-256.
 
-    The folder is checked against its own manifest first; the manifest is written last, so a
-    stage that dies midway never shows a complete-looking manifest over partial content.
+    Every staged file is read back and checked against the folder's manifest, which is written
+    last, so a stage that dies midway (or finds a file not matching) never shows a
+    complete-looking manifest over partial content.
     """
     rendered_dir = Path(rendered_dir)
     manifest_path = rendered_dir / MANIFEST
@@ -243,10 +250,6 @@ def stage(bucket: Bucket, election: str, version: str, rendered_dir: Path) -> st
     if manifest.get("election") != election or manifest.get("version") != version:
         raise PublishError(f"{rendered_dir}: manifest is for {manifest.get('election')}/{manifest.get('version')}, "
                            f"not {election}/{version}")
-    for entry in manifest["files"]:
-        path = rendered_dir / entry["path"]
-        if not path.is_file() or sha256_file(path) != entry["sha256"]:
-            raise IntegrityError(f"{rendered_dir}: {entry['path']} does not match its manifest")
     prefix = staging_prefix(election, version)
     names = [entry["path"] for entry in manifest["files"]] + [n for n in (SUMS_SIG, MANIFEST_SIG)
                                                               if (rendered_dir / n).is_file()]
@@ -259,8 +262,10 @@ def stage(bucket: Bucket, election: str, version: str, rendered_dir: Path) -> st
 
     bucket.map(put, names)
     bucket.sync()
-    bucket.write_atomic(f"{prefix}/{MANIFEST}", manifest_bytes, cache_control=CACHE_IMMUTABLE)
+    # every staged file read back and checked against the manifest (a render-folder file that does
+    # not match is caught here too) before the manifest is written
     _verify_copy(bucket, prefix, manifest)
+    bucket.write_atomic(f"{prefix}/{MANIFEST}", manifest_bytes, cache_control=CACHE_IMMUTABLE)
     digest = _sha(manifest_bytes)
     log.info("staged election=%s version=%s files=%d manifest_sha256=%s", election, version, len(names) + 1, digest)
     return digest

@@ -244,7 +244,8 @@ def test_stage_refuses_a_folder_that_does_not_match_its_manifest(bucket: Bucket,
     folder = tmp_path / "v0001"
     shutil.copytree(builds["v0001"][0], folder)
     (folder / "en" / "index.html").write_text("changed after sealing")
-    with pytest.raises(release.IntegrityError):
+    with pytest.raises(release.IntegrityError, match="en/index.html"):
         release.stage(bucket, ELECTION, "v0001", folder)
+    assert bucket.read_or_none(f"staging/{ELECTION}/v0001/manifest.json") is None  # never looks complete
     with pytest.raises(release.PublishError, match="manifest is for"):
         release.stage(bucket, ELECTION, "v0002", builds["v0001"][0])

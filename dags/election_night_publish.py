@@ -8,6 +8,8 @@ through the REST API `PATCH .../hitlDetails`). On approval, `publish` copies exa
 bytes (checked against the approved manifest digest) to `public/<election>/<version>/`, then
 flips `current.json`, replicates to the backup bucket and checks the digests there.
 
+Only the Airflow users named in `ENR_REVIEWERS` (default `reviewer`) may answer.
+
 A newer staged version supersedes an older pending one: the older one is never published after
 the newer (its `publish` ends as *superseded*). Rejection skips `publish`. Nothing reaches the
 public area before the election's embargo.
@@ -21,6 +23,7 @@ from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import Param, dag, task
 
 from plugins.enr_airflow.assets import PUBLISHED_RESULTS, STAGED_RESULTS
+from plugins.enr_airflow.tasks import approval_reviewers
 
 
 APPROVAL_SUBJECT = (
@@ -58,6 +61,7 @@ def election_night_publish():
         body=APPROVAL_BODY,
         response_timeout=timedelta(hours=6),
         defaults="Reject",
+        assigned_users=approval_reviewers(),  # ENR_REVIEWERS; anyone else is refused (HTTP 403)
     )
 
     @task(retries=0, outlets=[PUBLISHED_RESULTS])

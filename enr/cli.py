@@ -81,7 +81,7 @@ def cmd_approve(args: argparse.Namespace) -> int:
     from enr.airflow_api import AirflowAPI
 
     api = AirflowAPI(base_url=args.api_url, username=args.user, password=args.password or os.environ.get(
-        "ENR_AIRFLOW_PASSWORD", "admin"))
+        "ENR_AIRFLOW_PASSWORD", args.user))  # embedded default: the password is the user name
     pending = api.approvals_for(args.version)
     if not pending:
         print(f"no pending approval{' for ' + args.version if args.version else ''}", file=sys.stderr)
@@ -203,7 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("version", nargs="?", help="e.g. v0003; default: the newest pending")
     p.add_argument("--reject", action="store_true")
     p.add_argument("--api-url", default=os.environ.get("ENR_AIRFLOW_URL", "http://127.0.0.1:8080"))
-    p.add_argument("--user", default=os.environ.get("ENR_AIRFLOW_USER", "admin"))
+    p.add_argument("--user", default=os.environ.get("ENR_AIRFLOW_USER", "reviewer"),
+                   help="an Airflow user named in ENR_REVIEWERS (default reviewer)")
     p.add_argument("--password")
 
     p = add("rollback", cmd_rollback, "make an earlier published version current again")

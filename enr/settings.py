@@ -20,6 +20,7 @@ class Settings:
     trusted_keys: Path
     signing_home: Path
     election: str
+    reviewers: tuple[str, ...] = ()
 
     @property
     def bucket_is_local(self) -> bool:
@@ -36,4 +37,6 @@ def get_settings() -> Settings:
         trusted_keys=Path(os.environ.get("ENR_TRUSTED_KEYS", home / "keys" / "trusted")),
         signing_home=Path(os.environ.get("ENR_SIGNING_HOME", home / "keys" / "signing")),
         election=os.environ.get("ENR_ELECTION", "ep2019"),
+        # Airflow user ids who may answer the approval request; empty: any user allowed to answer
+        reviewers=tuple(u.strip() for u in os.environ.get("ENR_REVIEWERS", "reviewer").split(",") if u.strip()),
     )

@@ -46,6 +46,19 @@ def test_publish_is_gated_by_human_approval(bag):
     assert gates, "publish must depend directly on an ApprovalOperator"
 
 
+@pytest.mark.parametrize("reviewers, expected", [(None, ["reviewer"]), ("anna, ben", ["anna", "ben"]), ("", None)])
+def test_only_the_named_reviewers_may_answer(monkeypatch, reviewers, expected):
+    from airflow.dag_processing.dagbag import DagBag
+
+    if reviewers is None:
+        monkeypatch.delenv("ENR_REVIEWERS", raising=False)
+    else:
+        monkeypatch.setenv("ENR_REVIEWERS", reviewers)
+    approve = DagBag(dag_folder=str(DAGS / "election_night_publish.py")).dags["election_night_publish"] \
+        .get_task("approve")
+    assert approve.assigned_users == ([{"id": u, "name": u} for u in expected] if expected else None)
+
+
 def test_dag_files_do_no_io_at_import(monkeypatch):
     """Import every DAG file with file opens (outside Python's own import machinery), sockets and
     subprocesses forbidden."""

@@ -85,7 +85,7 @@ def test_night_on_celery_with_two_workers(night_home, monkeypatch):
         pytest.skip("Debian's redis-server is not installed (.ci/run installs it)")
 
     from enr import pipeline, replay
-    from enr.airflow_api import AirflowAPI
+    from enr.airflow_api import AirflowAPI, AirflowAPIError
 
     started = time.monotonic()
     temp = TempDatabases(PG_URL, kinds=("airflow", "results"))
@@ -144,12 +144,18 @@ def test_night_on_celery_with_two_workers(night_home, monkeypatch):
         stamps["deliveries dropped, ingest triggered"] = time.monotonic() - started
 
         # The asset-triggered publish run asks for approval; the reviewer answers through the REST API.
-        pending = _wait(lambda: reviewer.pending_approvals(PUBLISH), 180, "an approval request of the publish run",
-                        interval=2.0)
+        # (answered once the task is parked: Airflow 3.3.2 does not wake a task answered before that)
+        pending = _wait(lambda: [d for d in reviewer.pending_approvals(PUBLISH)
+                                 if d["task_instance"]["state"] == "awaiting_input"], 180,
+                        "an approval request of the publish run", interval=2.0)
         detail = pending[0]
         version = pipeline.status(ELECTION)["latest_version"]
         assert version and f" {version}?" in detail["subject"], (version, detail["subject"])
+        assert [u["id"] for u in detail["assigned_users"]] == ["reviewer"]
         stamps["approval requested"] = time.monotonic() - started
+        with pytest.raises(AirflowAPIError) as refused:   # ENR_REVIEWERS: not even the admin may answer
+            admin.answer(detail, "Approve")
+        assert refused.value.status == 403, refused.value
         answer = reviewer.answer(detail, "Approve")
         assert answer["chosen_options"] == ["Approve"] and answer["responded_by"]["name"] == "reviewer"
         publish_run = detail["task_instance"]["dag_run_id"]

@@ -1,13 +1,14 @@
 """A LocalExecutor that drops the stale exit event of a task handed out again for the same try.
 
-Why: when a task defers (the approval gate) or is rescheduled (the inbox sensor), its worker
-process exits cleanly and the executor reports SUCCESS for that try. If the trigger fires (a
-reviewer answers quickly) or the reschedule date passes before the scheduler has read that exit
-event, the scheduler queues the same try again and then reads the old event while the task
-instance is QUEUED or RUNNING. Airflow 3.3.2 only recognises this race when the task is still
-SCHEDULED, so it logs "Executor reported that the task instance ... finished with state success,
-but the task instance's state attribute is queued" and fails a task that was working (upstream:
-apache/airflow#67287, #72716; fixes proposed in #72767 and #73510, not in 3.3.2).
+Why: when a task parks (the approval gate waits for input, a deferrable task defers) or is
+rescheduled (the inbox sensor), its worker process exits cleanly and the executor reports SUCCESS
+for that try. If the answer comes (a reviewer answers quickly) or the reschedule date passes before
+the scheduler has read that exit event, the scheduler queues the same try again and then reads the
+old event while the task instance is QUEUED or RUNNING. Airflow 3.3.2 only recognises this race
+when the task is still SCHEDULED, so it logs "Executor reported that the task instance ...
+finished with state success, but the task instance's state attribute is queued" and fails a task
+that was working (upstream: apache/airflow#67287, #72716; fixes proposed in #72767 and #73510,
+not in 3.3.2).
 
 This executor counts how many times each task-instance key (dag, task, run, map index, try) has
 been handed to the workers. A worker's finished event for a key that has been handed out again

@@ -69,3 +69,12 @@ def publish_version(described: dict, decision: dict | None) -> dict:
         raise AirflowSkipException(str(exc)) from exc
     except pipeline.PublicationRefused as exc:
         raise AirflowFailException(str(exc)) from exc
+
+
+def approval_reviewers() -> list[dict] | None:
+    """The approval request's ``assigned_users`` (Airflow user ids of ``ENR_REVIEWERS``); None: anyone
+    allowed to answer approval requests may answer (an empty ``ENR_REVIEWERS``)."""
+    from enr.settings import get_settings
+
+    reviewers = get_settings().reviewers
+    return [{"id": user, "name": user} for user in reviewers] or None

@@ -31,6 +31,10 @@ CACHE_POINTER = "public, max-age=10, must-revalidate"
 _TYPES = {".asc": "text/plain", ".atom": "application/atom+xml", ".csv": "text/csv", ".js": "text/javascript",
           ".json": "application/json", ".md": "text/markdown", ".po": "text/plain", ".xml": "application/xml"}
 REMOTE_WORKERS = 8
+# Objects per bulk request batch on an object store (read_many / write_many): the filesystem's own
+# event loop runs that many requests at once; batches bound the memory held at a time.
+BULK_BATCH = 256
+_GLOB_CHARS = frozenset("*?[")
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -149,6 +153,31 @@ class Bucket:
         except FileNotFoundError:
             return None
 
+    def read_many(self, keys: Iterable[str]) -> list[bytes | None]:
+        """The bytes of each key, in order (None where missing).
+
+        On an object store the GETs run concurrently on the filesystem's event loop (fsspec
+        ``cat`` of a list), :data:`BULK_BATCH` at a time: one thread and no per-request thread
+        hop, much faster than :meth:`read` from a thread pool. A local folder reads in order."""
+        keys = [_check_key(k) for k in keys]
+        if self.local_root is not None or len(keys) < 2 or any(_GLOB_CHARS & set(k) for k in keys):
+            return [self.read_or_none(k) for k in keys]
+        fs = self._remote_root().fs
+        out: list[bytes | None] = []
+        for start in range(0, len(keys), BULK_BATCH):
+            chunk = keys[start:start + BULK_BATCH]
+            paths = [fs._strip_protocol(self._rpath(k).path) for k in chunk]
+            got = fs.cat(paths, on_error="return")
+            for key, path in zip(chunk, paths):
+                value = got.get(path, FileNotFoundError(path))
+                if isinstance(value, FileNotFoundError):
+                    out.append(None)
+                elif isinstance(value, BaseException):
+                    raise BucketError(f"{self.url}: cannot read {key}: {value}") from value
+                else:
+                    out.append(bytes(value))
+        return out
+
     def sha256(self, key: str) -> str:
         return hashlib.sha256(self.read(key)).hexdigest()
 
@@ -221,6 +250,29 @@ class Bucket:
             except FileNotFoundError:
                 pass
             raise
+
+    def write_many(self, items: dict[str, bytes], cache_control: str | None = None) -> None:
+        """Write several objects (not atomically together: each one is, as :meth:`write_atomic`).
+
+        On an object store the PUTs run concurrently on the filesystem's event loop (fsspec
+        ``pipe`` of a dict), grouped by Content-Type, :data:`BULK_BATCH` at a time; a local
+        folder writes one file after the other without fsync (call :meth:`sync`)."""
+        if self.local_root is not None or len(items) < 2:
+            for key, data in items.items():
+                self.write_atomic(key, data, durable=False, cache_control=cache_control)
+            return
+        fs = self._remote_root().fs
+        by_type: dict[str, dict[str, bytes]] = {}
+        for key, data in items.items():
+            by_type.setdefault(content_type(_check_key(key)), {})[self._rpath(_check_key(key)).path] = data
+        for kind, group in by_type.items():
+            headers = {"ContentType": kind, **({"CacheControl": cache_control} if cache_control else {})}
+            paths = list(group)
+            for start in range(0, len(paths), BULK_BATCH):
+                try:
+                    fs.pipe({p: group[p] for p in paths[start:start + BULK_BATCH]}, **headers)
+                except OSError as exc:
+                    raise BucketError(f"{self.url}: cannot write {len(paths)} object(s): {exc}") from exc
 
     def copy(self, src_key: str, dst_key: str, dst: "Bucket | None" = None, durable: bool = True,
              cache_control: str | None = None) -> None:

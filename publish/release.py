@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Callable
 
 from publish import feeds, model
-from publish.bucket import CACHE_IMMUTABLE, CACHE_POINTER, Bucket
+from publish.bucket import BULK_BATCH, CACHE_IMMUTABLE, CACHE_POINTER, Bucket
 from publish.manifest import (APPROVAL, APPROVAL_SIG, MANIFEST, MANIFEST_SIG, SUMS_SIG, canonical_json,
                               read_manifest, sha256_file)
 
@@ -195,13 +195,13 @@ def _publications(bucket: Bucket, election: str) -> list[dict]:
 
 
 def _verify_copy(bucket: Bucket, prefix: str, manifest: dict, error: type[PublishError] = IntegrityError) -> None:
-    def check(entry: dict) -> str | None:
-        data = bucket.read_or_none(f"{prefix}/{entry['path']}")
-        if data is None or len(data) != entry["size"] or _sha(data) != entry["sha256"]:
-            return entry["path"]
-        return None
-
-    bad = [path for path in bucket.map(check, manifest["files"]) if path]
+    entries = manifest["files"]
+    bad = []
+    for start in range(0, len(entries), BULK_BATCH):
+        chunk = entries[start:start + BULK_BATCH]
+        for entry, data in zip(chunk, bucket.read_many(f"{prefix}/{e['path']}" for e in chunk)):
+            if data is None or len(data) != entry["size"] or _sha(data) != entry["sha256"]:
+                bad.append(entry["path"])
     if bad:
         raise error(f"{bucket.url_of(prefix)}: {len(bad)} file(s) missing or not matching the manifest: "
                     f"{', '.join(bad[:10])}")
@@ -255,12 +255,14 @@ def stage(bucket: Bucket, election: str, version: str, rendered_dir: Path) -> st
                                                               if (rendered_dir / n).is_file()]
     source = Bucket(rendered_dir)
 
-    def put(name: str) -> None:
-        if bucket.local_root is not None and _link(rendered_dir / name, bucket.local_path(f"{prefix}/{name}")):
-            return
-        source.copy(name, f"{prefix}/{name}", dst=bucket, durable=False, cache_control=CACHE_IMMUTABLE)
-
-    bucket.map(put, names)
+    if bucket.local_root is not None:
+        for name in names:
+            if not _link(rendered_dir / name, bucket.local_path(f"{prefix}/{name}")):
+                source.copy(name, f"{prefix}/{name}", dst=bucket, durable=False, cache_control=CACHE_IMMUTABLE)
+    else:  # concurrent PUTs on the object store's event loop
+        for start in range(0, len(names), BULK_BATCH):
+            bucket.write_many({f"{prefix}/{name}": source.read(name) for name in names[start:start + BULK_BATCH]},
+                              cache_control=CACHE_IMMUTABLE)
     bucket.sync()
     # every staged file read back and checked against the manifest (a render-folder file that does
     # not match is caught here too) before the manifest is written
@@ -422,10 +424,20 @@ def replicate(bucket: Bucket, backup_bucket: Bucket, election: str, version: str
     manifest = read_manifest(manifest_bytes)
     _verify_copy(bucket, target, manifest)
     names = [k[len(target) + 1:] for k in bucket.list(target)]
-    copier = backup_bucket if not backup_bucket.is_local else bucket
-    copier.map(lambda name: bucket.copy(f"{target}/{name}", f"{target}/{name}", dst=backup_bucket, durable=False,
-                                        cache_control=CACHE_IMMUTABLE),
-               [name for name in names if name != MANIFEST])
+    names = [name for name in names if name != MANIFEST]
+    if bucket.is_local and backup_bucket.is_local:
+        for name in names:
+            bucket.copy(f"{target}/{name}", f"{target}/{name}", dst=backup_bucket, durable=False,
+                        cache_control=CACHE_IMMUTABLE)
+    else:  # bulk GETs and PUTs (each store's requests concurrent on its own event loop)
+        for start in range(0, len(names), BULK_BATCH):
+            chunk = names[start:start + BULK_BATCH]
+            keys = [f"{target}/{name}" for name in chunk]
+            data = bucket.read_many(keys)
+            missing = [key for key, value in zip(keys, data) if value is None]
+            if missing:
+                raise IntegrityError(f"{bucket.url}: {', '.join(missing[:10])} vanished while replicating")
+            backup_bucket.write_many(dict(zip(keys, data)), cache_control=CACHE_IMMUTABLE)
     backup_bucket.sync()
     backup_bucket.write_atomic(f"{target}/{MANIFEST}", manifest_bytes, cache_control=CACHE_IMMUTABLE)
     _verify_copy(backup_bucket, target, manifest)

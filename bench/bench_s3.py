@@ -135,9 +135,9 @@ def main() -> int:
         f"| one-country update (AT): tally + stage (whole site rendered again: incremental staging is local-only) | "
         f"{med['update_s']:.1f} | {_each(runs, 'update_s')} |",
         "",
-        "On an object store each file costs about eight signed HTTP requests between staging and a replicated "
-        "publication (upload and read-back check; server-side copy to public/ and check; check, read, upload "
-        "and check on the backup), ~15,000 requests for 1,834 files, run concurrently on the S3 client's "
+        "On an object store each file costs about seven signed HTTP requests between staging and a replicated "
+        "publication (upload and read-back check; server-side copy to public/ and check; read and check, upload "
+        "and check on the backup), ~13,000 requests for 1,834 files, run concurrently on the S3 client's "
         "event loop (`Bucket.read_many`/`write_many`); on this 2-core machine the request signing and the two "
         "local S3 servers share the CPU. The one-country update on S3 is over the 5 s measured on the local "
         "bucket (the target's setting): pages are not reused from an object store.",

@@ -422,21 +422,29 @@ def replicate(bucket: Bucket, backup_bucket: Bucket, election: str, version: str
     if manifest_bytes is None:
         raise NotPublished(f"{bucket.url_of(target)}: no published manifest.json")
     manifest = read_manifest(manifest_bytes)
-    _verify_copy(bucket, target, manifest)
     names = [k[len(target) + 1:] for k in bucket.list(target)]
     names = [name for name in names if name != MANIFEST]
     if bucket.is_local and backup_bucket.is_local:
+        _verify_copy(bucket, target, manifest)
         for name in names:
             bucket.copy(f"{target}/{name}", f"{target}/{name}", dst=backup_bucket, durable=False,
                         cache_control=CACHE_IMMUTABLE)
-    else:  # bulk GETs and PUTs (each store's requests concurrent on its own event loop)
+    else:  # bulk GETs and PUTs (each store's requests concurrent on its own event loop); every byte
+        # copied is checked against the manifest on the way (one read of the primary, not two)
+        entries = {entry["path"]: entry for entry in manifest["files"]}
+        missing_from_listing = sorted(set(entries) - set(names))
+        if missing_from_listing:
+            raise IntegrityError(f"{bucket.url_of(target)}: {len(missing_from_listing)} file(s) missing or not "
+                                 f"matching the manifest: {', '.join(missing_from_listing[:10])}")
         for start in range(0, len(names), BULK_BATCH):
             chunk = names[start:start + BULK_BATCH]
             keys = [f"{target}/{name}" for name in chunk]
             data = bucket.read_many(keys)
-            missing = [key for key, value in zip(keys, data) if value is None]
-            if missing:
-                raise IntegrityError(f"{bucket.url}: {', '.join(missing[:10])} vanished while replicating")
+            bad = [name for name, value in zip(chunk, data) if value is None or (
+                name in entries and (len(value) != entries[name]["size"] or _sha(value) != entries[name]["sha256"]))]
+            if bad:
+                raise IntegrityError(f"{bucket.url_of(target)}: {len(bad)} file(s) missing or not matching the "
+                                     f"manifest: {', '.join(bad[:10])}")
             backup_bucket.write_many(dict(zip(keys, data)), cache_control=CACHE_IMMUTABLE)
     backup_bucket.sync()
     backup_bucket.write_atomic(f"{target}/{MANIFEST}", manifest_bytes, cache_control=CACHE_IMMUTABLE)

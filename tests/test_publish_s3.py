@@ -127,3 +127,7 @@ def test_stage_publish_verify_rollback_replicate_on_s3(s3_url: str, sealed, tmp_
     bucket.write_atomic(key, bucket.read(key).replace(b'"EPP"', b'"EPQ"', 1))
     tampered = verify_version(bucket.sub("public/ep2019/v0002"), base / "verify")
     assert not tampered.ok and tampered.changed == ["data/eu.json"]
+    # ... and is not replicated: the bytes copied are checked against the manifest on the way
+    with pytest.raises(release.IntegrityError, match="data/eu.json"):
+        release.replicate(bucket, Bucket(tmp_path / "backup2"), "ep2019", "v0002")
+    assert Bucket(tmp_path / "backup2").read_or_none("public/ep2019/v0002/manifest.json") is None

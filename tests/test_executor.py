@@ -101,3 +101,30 @@ def test_the_project_environment_selects_it():
     path = airflow_environment()["AIRFLOW__CORE__EXECUTOR"]
     cls, _ = ExecutorLoader.import_executor_cls(ExecutorName(module_path=path))
     assert cls is ElectionNightLocalExecutor and cls.is_local   # `airflow standalone` keeps a local one
+
+
+def test_heavy_libraries_are_imported_before_the_workers_are_forked(monkeypatch):
+    """start() imports the preload list before LocalExecutor.start() forks the workers; a module that
+    cannot be imported is only logged (the task imports what it needs itself)."""
+    import sys
+
+    seen = {}
+
+    def fake_start(self):
+        seen["already imported when forking"] = {name: name in sys.modules for name in ("colorsys", "wave")}
+
+    monkeypatch.setattr(LocalExecutor, "start", fake_start)
+    for name in ("colorsys", "wave"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    monkeypatch.setenv("ENR_PRELOAD_MODULES", "colorsys, no_such_module_here, wave")
+    executor = ElectionNightLocalExecutor(parallelism=1)
+    executor.start()
+    assert seen["already imported when forking"] == {"colorsys": True, "wave": True}
+    assert executor.preloaded == ["colorsys", "wave"]
+
+
+def test_the_default_preload_is_third_party_only():
+    from plugins.enr_airflow.executors import PRELOAD_MODULES
+
+    project = {"enr", "publish", "transforms", "expectations", "historical_loader", "plugins", "dags"}
+    assert PRELOAD_MODULES and not {name.split(".")[0] for name in PRELOAD_MODULES} & project

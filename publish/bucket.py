@@ -55,6 +55,31 @@ def content_type(key: str) -> str:
     return kind
 
 
+def _replace_file(target: Path, fill: Callable[[str], object], durable: bool) -> None:
+    """Make ``target`` in one step: ``fill(tmp)`` writes a temporary file beside it, which is
+    flushed to disk if ``durable`` and renamed over ``target``; removed if anything fails."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX + target.name + ".", dir=target.parent)
+    os.close(fd)
+    try:
+        fill(tmp)
+        if durable:
+            with open(tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _headers(kind: str, cache_control: str | None) -> dict[str, str]:
+    """The per-object headers of an object-store PUT."""
+    return {"ContentType": kind, **({"CacheControl": cache_control} if cache_control else {})}
+
+
 def _check_key(key: str) -> str:
     key = key.strip("/")
     parts = key.split("/") if key else []
@@ -223,9 +248,7 @@ class Bucket:
         key = _check_key(key)
         if self.local_root is None:
             path = self._rpath(key)
-            headers = {"ContentType": content_type(key)}
-            if cache_control:
-                headers["CacheControl"] = cache_control
+            headers = _headers(content_type(key), cache_control)
             try:
                 try:
                     path.fs.pipe_file(path.path, data, **headers)
@@ -234,22 +257,7 @@ class Bucket:
             except OSError as exc:
                 raise BucketError(f"{self.url}: cannot write {key}: {exc}") from exc
             return
-        target = self.local_root / key
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX + target.name + ".", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                if durable:
-                    handle.flush()
-                    os.fsync(handle.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
+        _replace_file(self.local_root / key, lambda tmp: Path(tmp).write_bytes(data), durable)
 
     def write_many(self, items: dict[str, bytes], cache_control: str | None = None) -> None:
         """Write several objects (not atomically together: each one is, as :meth:`write_atomic`).
@@ -266,7 +274,7 @@ class Bucket:
         for key, data in items.items():
             by_type.setdefault(content_type(_check_key(key)), {})[self._rpath(_check_key(key)).path] = data
         for kind, group in by_type.items():
-            headers = {"ContentType": kind, **({"CacheControl": cache_control} if cache_control else {})}
+            headers = _headers(kind, cache_control)
             paths = list(group)
             for start in range(0, len(paths), BULK_BATCH):
                 try:
@@ -282,22 +290,8 @@ class Bucket:
         dst = dst or self
         src_key, dst_key = _check_key(src_key), _check_key(dst_key)
         if self.local_root is not None and dst.local_root is not None:
-            target = dst.local_root / dst_key
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX + target.name + ".", dir=target.parent)
-            os.close(fd)
-            try:
-                shutil.copyfile(self.local_root / src_key, tmp)
-                if durable:
-                    with open(tmp, "rb+") as handle:
-                        os.fsync(handle.fileno())
-                os.replace(tmp, target)
-            except BaseException:
-                try:
-                    os.unlink(tmp)
-                except FileNotFoundError:
-                    pass
-                raise
+            _replace_file(dst.local_root / dst_key, lambda tmp: shutil.copyfile(self.local_root / src_key, tmp),
+                          durable)
             return
         if self.local_root is None and dst.local_root is None and self.url.split("/")[0] == dst.url.split("/")[0] \
                 and self.conn_id == dst.conn_id:

@@ -194,17 +194,27 @@ def _publications(bucket: Bucket, election: str) -> list[dict]:
     return [] if data is None else json.loads(data.decode("utf-8"))
 
 
+def _matches(entry: dict | None, data: bytes | None) -> bool:
+    """``data`` exists and is the file of the manifest ``entry`` (size and SHA-256); a file the
+    manifest does not list (``entry`` None: the signatures) only has to exist."""
+    return data is not None and (entry is None or (len(data) == entry["size"] and _sha(data) == entry["sha256"]))
+
+
+def _refuse_mismatch(bucket: Bucket, prefix: str, bad: list[str], error: type[PublishError] = IntegrityError) -> None:
+    if bad:
+        raise error(f"{bucket.url_of(prefix)}: {len(bad)} file(s) missing or not matching the manifest: "
+                    f"{', '.join(bad[:10])}")
+
+
 def _verify_copy(bucket: Bucket, prefix: str, manifest: dict, error: type[PublishError] = IntegrityError) -> None:
     entries = manifest["files"]
     bad = []
     for start in range(0, len(entries), BULK_BATCH):
         chunk = entries[start:start + BULK_BATCH]
         for entry, data in zip(chunk, bucket.read_many(f"{prefix}/{e['path']}" for e in chunk)):
-            if data is None or len(data) != entry["size"] or _sha(data) != entry["sha256"]:
+            if not _matches(entry, data):
                 bad.append(entry["path"])
-    if bad:
-        raise error(f"{bucket.url_of(prefix)}: {len(bad)} file(s) missing or not matching the manifest: "
-                    f"{', '.join(bad[:10])}")
+    _refuse_mismatch(bucket, prefix, bad, error)
 
 
 def _link(source: Path, target: Path) -> bool:
@@ -432,19 +442,13 @@ def replicate(bucket: Bucket, backup_bucket: Bucket, election: str, version: str
     else:  # bulk GETs and PUTs (each store's requests concurrent on its own event loop); every byte
         # copied is checked against the manifest on the way (one read of the primary, not two)
         entries = {entry["path"]: entry for entry in manifest["files"]}
-        missing_from_listing = sorted(set(entries) - set(names))
-        if missing_from_listing:
-            raise IntegrityError(f"{bucket.url_of(target)}: {len(missing_from_listing)} file(s) missing or not "
-                                 f"matching the manifest: {', '.join(missing_from_listing[:10])}")
+        _refuse_mismatch(bucket, target, sorted(set(entries) - set(names)))
         for start in range(0, len(names), BULK_BATCH):
             chunk = names[start:start + BULK_BATCH]
             keys = [f"{target}/{name}" for name in chunk]
             data = bucket.read_many(keys)
-            bad = [name for name, value in zip(chunk, data) if value is None or (
-                name in entries and (len(value) != entries[name]["size"] or _sha(value) != entries[name]["sha256"]))]
-            if bad:
-                raise IntegrityError(f"{bucket.url_of(target)}: {len(bad)} file(s) missing or not matching the "
-                                     f"manifest: {', '.join(bad[:10])}")
+            _refuse_mismatch(bucket, target, [name for name, value in zip(chunk, data)
+                                              if not _matches(entries.get(name), value)])
             backup_bucket.write_many(dict(zip(keys, data)), cache_control=CACHE_IMMUTABLE)
     backup_bucket.sync()
     backup_bucket.write_atomic(f"{target}/{MANIFEST}", manifest_bytes, cache_control=CACHE_IMMUTABLE)

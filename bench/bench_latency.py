@@ -99,9 +99,7 @@ def main() -> int:
         while not stop.is_set():
             try:
                 for detail in api.pending_approvals():
-                    # only once the task waits: an answer written while the approval task is still starting
-                    # was seen to be recorded but never resumed by the scheduler (Airflow 3.3.2)
-                    if (detail.get("task_instance") or {}).get("state") != "awaiting_input":
+                    if not api.is_waiting(detail):  # see AirflowAPI.is_waiting
                         continue
                     answer = reviewer_api.answer(detail, "Approve")
                     approvals.append({"subject": detail.get("subject"), "at": time.monotonic(),

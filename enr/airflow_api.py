@@ -91,6 +91,13 @@ class AirflowAPI:
                 f"{ti['task_id']}/{ti.get('map_index', -1)}/hitlDetails")
         return self._request("PATCH", path, {"chosen_options": [option], "params_input": {}})
 
+    @staticmethod
+    def is_waiting(detail: dict) -> bool:
+        """The approval task of ``detail`` is parked for input. Airflow 3.3.2 wakes a task from an
+        answer only then: an answer written between the request appearing and the task parking is
+        recorded but never wakes it, so answer only a waiting one."""
+        return (detail.get("task_instance") or {}).get("state") == "awaiting_input"
+
     def approvals_for(self, version: str | None = None) -> list[dict]:
         """Pending approvals, newest first; with ``version``, only the ones naming it in the subject."""
         pending = self.pending_approvals()

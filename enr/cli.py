@@ -87,10 +87,8 @@ def cmd_approve(args: argparse.Namespace) -> int:
         print(f"no pending approval{' for ' + args.version if args.version else ''}", file=sys.stderr)
         return 1
     detail = pending[0]
-    # Airflow 3.3.2 wakes the task from an answer only once it is parked (awaiting_input); an answer
-    # written in the instant between the request appearing and the task parking would be lost
     deadline = time.monotonic() + 30
-    while (detail.get("task_instance") or {}).get("state") != "awaiting_input":
+    while not api.is_waiting(detail):  # see AirflowAPI.is_waiting
         if time.monotonic() > deadline:
             print(f"{detail['subject']}: the approval task is not waiting for input yet (state "
                   f"{(detail.get('task_instance') or {}).get('state')}); try again", file=sys.stderr)

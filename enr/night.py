@@ -211,11 +211,7 @@ def run_demo_night(*, election: str = "ep2019", waves: tuple[str, ...] = ("provi
 def _approve_through_api(api: AirflowAPI, version: str, process: subprocess.Popen, echo, timeout: float = 180) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        # answer only once the approval task waits (state awaiting_input): Airflow 3.3.2 resumes the
-        # task from the PATCH only if it is already parked; an answer written between the request
-        # being created and the task parking is recorded but never wakes the task
-        pending = [d for d in api.approvals_for(version)
-                   if (d.get("task_instance") or {}).get("state") == "awaiting_input"]
+        pending = [d for d in api.approvals_for(version) if api.is_waiting(d)]
         if pending:
             answer = api.answer(pending[0], "Approve")
             echo(f"  reviewer approved {version} through the REST API "

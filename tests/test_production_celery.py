@@ -146,7 +146,7 @@ def test_night_on_celery_with_two_workers(night_home, monkeypatch):
         # The asset-triggered publish run asks for approval; the reviewer answers through the REST API.
         # (answered once the task is parked: Airflow 3.3.2 does not wake a task answered before that)
         pending = _wait(lambda: [d for d in reviewer.pending_approvals(PUBLISH)
-                                 if d["task_instance"]["state"] == "awaiting_input"], 180,
+                                 if reviewer.is_waiting(d)], 180,
                         "an approval request of the publish run", interval=2.0)
         detail = pending[0]
         version = pipeline.status(ELECTION)["latest_version"]

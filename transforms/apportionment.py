@@ -81,6 +81,12 @@ class Apportionment:
     def allocated(self) -> int:
         return sum(self.seats.values())
 
+    def absorb(self, part: "Apportionment") -> None:
+        """Append a sub-allocation's steps, ties and gaps (its seats are the caller's to place)."""
+        self.steps.extend(part.steps)
+        self.ties.extend(part.ties)
+        self.gaps.extend(part.gaps)
+
     @classmethod
     def plain(cls, seats: dict[str, int], info: dict) -> "Apportionment":
         """A result without ties, steps or gaps, built without the dataclass ``__init__`` (the hot path

@@ -53,9 +53,7 @@ def allocate_constituencies(rule: CountryRule, constituency_votes: Mapping[str, 
                                  alliances=alliances, lots=lots, log=log)
         out.steps.append({"kind": "note", "stage": "constituency", "constituency": c.constituency,
                           "method": c.method, "seats": c.seats or 0})
-        out.steps.extend(part.steps)
-        out.ties.extend(part.ties)
-        out.gaps.extend(part.gaps)
+        out.absorb(part)
         by_c[c.constituency] = {i: n for i, n in part.seats.items() if n}
         for i, n in part.seats.items():
             out.seats[i] = out.seats.get(i, 0) + n

@@ -166,9 +166,7 @@ def distribute(list_seats: Mapping[str, int], constituency_votes: Mapping[str, M
         quotient = Fraction(max(total // n, 1))
         part = largest_remainder(cvotes, n, quotient, where=here, tie_break=tie_break, lots=lots, log=log,
                                  quota_label=f"list electoral quotient of {lst} = floor({total} / {n})")
-        out.steps.extend(part.steps)
-        out.ties.extend(part.ties)
-        out.gaps.extend(part.gaps)
+        out.absorb(part)
         for c, s in part.seats.items():
             if s:
                 by_c[c][lst] = s

@@ -34,9 +34,7 @@ def distribute(list_seats: Mapping[str, int], constituency_votes: Mapping[str, M
             continue
         part = hare_niemeyer(cvotes, n, where=where.at(f"distribution {lst}"), tie_break=tie_break, lots=lots,
                              log=log)
-        out.steps.extend(part.steps)
-        out.ties.extend(part.ties)
-        out.gaps.extend(part.gaps)
+        out.absorb(part)
         for c, s in part.seats.items():
             if s:
                 by_c[c][lst] = s

@@ -24,7 +24,6 @@ UI strings come from the gettext domain ``history``
 from __future__ import annotations
 
 import gettext
-import io
 import logging
 import time
 from datetime import date
@@ -34,19 +33,16 @@ from pathlib import Path
 
 from babel import Locale
 from babel.dates import format_date
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, parse_pattern
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from publish.i18n import LANGUAGES, catalog_path, load_catalog
 
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
-LOCALE_DIR = HERE / "locale"
 DOMAIN = "history"
-LANGUAGES: tuple[str, ...] = ("bg", "cs", "da", "de", "el", "en", "es", "et", "fi", "fr", "ga", "hr", "hu",
-                              "it", "lt", "lv", "mt", "nl", "pl", "pt", "ro", "sk", "sl", "sv")
 CLDR_TERRITORY = {"EL": "GR", "UK": "GB"}
 SOURCE_TEXT = "ParlGov (Döring & Manow), 2024 release, doi:10.7910/DVN/2VZ5ZC"
 DASH = "\u2014"
@@ -68,19 +64,10 @@ def translations(lang: str) -> gettext.NullTranslations:
     """The ``history`` catalog of ``lang`` (a ``.mo`` newer than the ``.po`` is preferred)."""
     if lang not in LANGUAGES:
         raise HistoryRenderError(f"no history catalog for language {lang!r}; known: {', '.join(LANGUAGES)}")
-    folder = LOCALE_DIR / lang / "LC_MESSAGES"
-    po_path, mo_path = folder / f"{DOMAIN}.po", folder / f"{DOMAIN}.mo"
-    if mo_path.exists() and (not po_path.exists() or mo_path.stat().st_mtime >= po_path.stat().st_mtime):
-        with mo_path.open("rb") as handle:
-            return gettext.GNUTranslations(handle)
-    if not po_path.exists():
-        raise HistoryRenderError(f"{po_path}: catalog missing")
-    with po_path.open("rb") as handle:
-        catalog = read_po(handle, locale=lang, domain=DOMAIN)
-    buffer = io.BytesIO()
-    write_mo(buffer, catalog)
-    buffer.seek(0)
-    return gettext.GNUTranslations(buffer)
+    catalog = load_catalog(lang, DOMAIN)
+    if catalog is None:
+        raise HistoryRenderError(f"{catalog_path(lang, DOMAIN)}: catalog missing")
+    return catalog
 
 
 @lru_cache(maxsize=65536)

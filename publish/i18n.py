@@ -61,26 +61,40 @@ class UnknownLanguage(ValueError):
     """A language that has no catalog in ``publish/locale``."""
 
 
+def catalog_path(lang: str, domain: str) -> Path:
+    """``publish/locale/<lang>/LC_MESSAGES/<domain>.po``."""
+    return LOCALE_DIR / lang / "LC_MESSAGES" / f"{domain}.po"
+
+
+def load_catalog(lang: str, domain: str) -> gettext.GNUTranslations | None:
+    """The ``domain`` catalog of ``lang``: its ``.mo`` if not older than the ``.po``, else the
+    ``.po`` compiled in memory; None when there is neither."""
+    po_path = catalog_path(lang, domain)
+    mo_path = po_path.with_suffix(".mo")
+    if mo_path.exists() and (not po_path.exists() or mo_path.stat().st_mtime >= po_path.stat().st_mtime):
+        with mo_path.open("rb") as handle:
+            return gettext.GNUTranslations(handle)
+    if not po_path.exists():
+        return None
+    with po_path.open("rb") as handle:
+        catalog = read_po(handle, locale=lang, domain=domain)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return gettext.GNUTranslations(buffer)
+
+
 @lru_cache(maxsize=32)
 def translations(lang: str) -> gettext.NullTranslations:
     """The compiled catalog of ``lang`` (English: the msgids themselves)."""
     if lang not in LANGUAGES:
         raise UnknownLanguage(f"no catalog for language {lang!r}; known: {', '.join(LANGUAGES)}")
-    folder = LOCALE_DIR / lang / "LC_MESSAGES"
-    po_path, mo_path = folder / "messages.po", folder / "messages.mo"
-    if mo_path.exists() and (not po_path.exists() or mo_path.stat().st_mtime >= po_path.stat().st_mtime):
-        with mo_path.open("rb") as handle:
-            return gettext.GNUTranslations(handle)
-    if not po_path.exists():
+    catalog = load_catalog(lang, "messages")
+    if catalog is None:
         if lang == DEFAULT_LANGUAGE:
             return gettext.NullTranslations()
-        raise UnknownLanguage(f"{po_path}: catalog missing")
-    with po_path.open("rb") as handle:
-        catalog = read_po(handle, locale=lang)
-    buffer = io.BytesIO()
-    write_mo(buffer, catalog)
-    buffer.seek(0)
-    return gettext.GNUTranslations(buffer)
+        raise UnknownLanguage(f"{catalog_path(lang, 'messages')}: catalog missing")
+    return catalog
 
 
 def parse_time(value: str | datetime | None) -> datetime | None:

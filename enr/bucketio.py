@@ -34,7 +34,17 @@ def check_key(key: str) -> str:
     return key
 
 
-class Bucket:
+class _Inbox:
+    """What both buckets do the same way through their own ``entry_path``."""
+
+    def remove_entry(self, prefix: str, name: str) -> None:
+        try:
+            self.entry_path(prefix, name).unlink()
+        except FileNotFoundError:
+            pass
+
+
+class Bucket(_Inbox):
     """Local-folder bucket: ``Bucket("file:///srv/enr/bucket")`` or ``Bucket(Path(...))``."""
 
     def __init__(self, url: str | os.PathLike) -> None:
@@ -167,12 +177,6 @@ class Bucket:
         os.replace(source, target)
         return key
 
-    def remove_entry(self, prefix: str, name: str) -> None:
-        try:
-            self.entry_path(prefix, name).unlink()
-        except FileNotFoundError:
-            pass
-
 
 class _ObjectEntry:
     """An inbox entry in an object store, with the few path methods the intake uses."""
@@ -214,7 +218,7 @@ class _ObjectEntry:
         return False
 
 
-class ObjectBucket:
+class ObjectBucket(_Inbox):
     """The intake's bucket interface over an object store (``s3://...``), through
     :class:`publish.bucket.Bucket` (Airflow's ObjectStoragePath). Keys are checked as for the
     local bucket. ``write_once`` checks for the key before writing: object stores have no
@@ -291,12 +295,6 @@ class ObjectBucket:
         self._store.copy(source.key, key)
         self._store.delete(source.key)
         return key
-
-    def remove_entry(self, prefix: str, name: str) -> None:
-        try:
-            self.entry_path(prefix, name).unlink()
-        except FileNotFoundError:
-            pass
 
 
 def open_bucket(url: str) -> "Bucket | ObjectBucket":

@@ -69,28 +69,28 @@ def main() -> int:
     from enr import pipeline, replay
     from enr.airflow_api import AirflowAPI
     from enr.airflow_env import airflow_environment
-    from enr.night import _free_port, _set_password
+    from enr.home import ensure_passwords, init_home, password_of
+    from enr.night import _free_port
     from enr.settings import get_settings
 
+    init_home(ELECTION, "rehearsal", demo_keys=True, airflow=False)  # replayed data is test data
     keys = pipeline.ensure_demo_keys()
-    pipeline.open_store().migrate()
     pipeline.load_history(run_id="bench")
     waves = tuple(f"provisional:{p}" for p in (20, 40, 60, 80)[: args.samples]) + ("final:100",)
     night = replay.write_night(home / "outbox", election=ELECTION, waves=waves, countries=[args.country],
                                sender_home=keys["sender_home"])
     port = _free_port()
     env = {**os.environ, **airflow_environment(port=port), "AIRFLOW__CORE__PARALLELISM": "4",
-           "ENR_DEMO_SENDER_HOME": str(keys["sender_home"]),
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # standalone runs `airflow`
-    _set_password(env)
+           "ENR_DEMO_SENDER_HOME": str(keys["sender_home"])}
+    ensure_passwords()
     log = (home / "standalone.log").open("wb")
     airflow_bin = str(Path(sys.executable).with_name("airflow"))
     started = time.monotonic()
     standalone = subprocess.Popen([airflow_bin, "standalone"], env=env, stdout=log, stderr=subprocess.STDOUT,
                                   start_new_session=True)
-    api = AirflowAPI(base_url=f"http://127.0.0.1:{port}", username="admin", password="admin")
+    api = AirflowAPI(base_url=f"http://127.0.0.1:{port}", username="admin", password=password_of("admin"))
     reviewer = (get_settings().reviewers or ("admin",))[0]  # only ENR_REVIEWERS may answer the approval
-    reviewer_api = AirflowAPI(base_url=f"http://127.0.0.1:{port}", username=reviewer, password=reviewer)
+    reviewer_api = AirflowAPI(base_url=f"http://127.0.0.1:{port}", username=reviewer, password=password_of(reviewer))
     samples: list[dict] = []
     stop = threading.Event()
     approvals: list[dict] = []

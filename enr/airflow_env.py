@@ -7,16 +7,34 @@ with a SQLite metadata database under ``$ENR_HOME/airflow``. Production sets its
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from enr.definition import PROJECT_ROOT
 from enr.settings import get_settings
 
 
+def airflow_executable() -> str:
+    """The ``airflow`` of this project's environment (beside the running Python), whatever the PATH."""
+    candidate = Path(sys.executable).with_name("airflow")
+    return str(candidate) if candidate.exists() else "airflow"
+
+
+def _path_with_this_environment() -> str:
+    """PATH with this interpreter's bin folder first: ``airflow standalone`` starts its components as
+    ``airflow ...`` from PATH, which holds no virtualenv in a plain shell."""
+    here = str(Path(sys.executable).parent)
+    rest = [p for p in os.environ.get("PATH", os.defpath).split(os.pathsep) if p and p != here]
+    return os.pathsep.join([here, *rest])
+
+
 def airflow_environment(*, all_admins: bool = False, port: int = 8080) -> dict[str, str]:
+    from enr.home import EMBEDDED_USERS, jwt_secret
+
     settings = get_settings()
     home = Path(os.environ.get("AIRFLOW_HOME", settings.home / "airflow"))
     env = {
+        "PATH": _path_with_this_environment(),
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(home / "plugins"),
@@ -25,7 +43,9 @@ def airflow_environment(*, all_admins: bool = False, port: int = 8080) -> dict[s
         # LocalExecutor without the stale-event race of deferred/rescheduled tasks (see the module)
         "AIRFLOW__CORE__EXECUTOR": "plugins.enr_airflow.executors.ElectionNightLocalExecutor",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,reviewer:op,operator:user",
+        # embedded users and roles; their random passwords are made by `enr init` (enr.home)
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in EMBEDDED_USERS.items()),
+        "AIRFLOW__API_AUTH__JWT_SECRET": jwt_secret(),
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",

@@ -1,6 +1,7 @@
 """`enr`: the operator's command line.
 
     enr demo                      replay the 2019 night through Airflow and publish a signed site
+    enr init --purpose P          prepare a home: stores migrated, public areas declared, keys checked
     enr airflow                   start Airflow (standalone) with these DAGs, to watch and approve in the UI
     enr status                    versions pending approval, what is published, deliveries and quarantine
     enr approve VERSION|--reject  answer a pending approval through Airflow's REST API
@@ -11,7 +12,9 @@
     enr rehearse [--speed 360]    rehearse a whole night through Airflow in a separate rehearsal area
     enr lot COUNTRY TIE WINNER    record the drawn lot that settles a tie
 
-A thin face: each subcommand calls one function of the parts below it.
+A thin face: each subcommand calls one function of the parts below it. Bad arguments and missing
+set-up print one line (what is wrong, what to do) and exit 2; other failures print one line and
+exit 1; `enr -v ...` shows the traceback.
 """
 from __future__ import annotations
 
@@ -22,7 +25,10 @@ import os
 import subprocess
 import sys
 import time
+import traceback
 from pathlib import Path
+
+from enr.errors import SetupRequired, UsageError
 
 
 def _print_seats(summary: dict) -> None:
@@ -66,9 +72,22 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if report["ok"] else 1
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    from enr.home import init_home
+
+    election = args.election
+    os.environ["ENR_ELECTION"] = election
+    for line in init_home(election, args.purpose, demo_keys=args.demo_keys, airflow=not args.no_airflow):
+        print(f"  {line}")
+    print(f"ready: start Airflow with `enr airflow`, then drop signed deliveries into the export bucket's inbox/")
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from enr import pipeline
+    from enr.home import require_initialised
 
+    require_initialised("`enr status`")
     status = pipeline.status(args.election)
     if args.json:
         print(json.dumps(status, indent=1, default=str))
@@ -79,9 +98,15 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_approve(args: argparse.Namespace) -> int:
     from enr.airflow_api import AirflowAPI
+    from enr.home import password_of, passwords_file
 
-    api = AirflowAPI(base_url=args.api_url, username=args.user, password=args.password or os.environ.get(
-        "ENR_AIRFLOW_PASSWORD", args.user))  # embedded default: the password is the user name
+    password = args.password or os.environ.get("ENR_AIRFLOW_PASSWORD") or password_of(args.user)
+    if not password:
+        raise SetupRequired(f"no password for Airflow user {args.user!r}: pass --password or ENR_AIRFLOW_PASSWORD "
+                            f"(the embedded Airflow's are in {passwords_file()}, made by `enr init`)")
+    api = AirflowAPI(base_url=args.api_url, username=args.user, password=password)
+    if not api.healthy():
+        raise SetupRequired(f"no Airflow API at {args.api_url}: start it with `enr airflow` (or set --api-url)")
     pending = api.approvals_for(args.version)
     if not pending:
         print(f"no pending approval{' for ' + args.version if args.version else ''}", file=sys.stderr)
@@ -104,7 +129,9 @@ def cmd_approve(args: argparse.Namespace) -> int:
 
 def cmd_rollback(args: argparse.Namespace) -> int:
     from enr import pipeline
+    from enr.home import require_initialised
 
+    require_initialised("`enr rollback`")
     result = pipeline.rollback(args.election, args.version, by=args.by)
     print(f"public/{args.election}/current.json now points to {result['version']}")
     return 0
@@ -118,12 +145,38 @@ def cmd_seats(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from enr import pipeline, replay
+    from enr.definition import load_election
 
+    try:
+        waves = tuple(replay.Wave.parse(w) for w in args.waves.split(","))
+    except ValueError as exc:
+        raise UsageError(f"--waves {args.waves!r}: {exc}; expected comma-separated STATUS[:PERCENT], "
+                         f"e.g. provisional:40,provisional:85,final:100") from exc
+    countries = [c.strip().upper() for c in args.countries.split(",")] if args.countries else None
+    unknown = sorted(set(countries or ()) - set(load_election(args.election).countries))
+    if unknown:
+        raise UsageError(f"--countries: {', '.join(unknown)} not in {args.election}")
     keys = pipeline.ensure_demo_keys()
-    night = replay.write_night(Path(args.out), election=args.election, waves=tuple(args.waves.split(",")),
+    night = replay.write_night(Path(args.out), election=args.election, waves=waves, countries=countries,
                                sender_home=keys["sender_home"], seed=args.seed, bad=args.bad)
     for wave in night.waves:
         print(f"{wave.label}: {len(wave.files)} deliveries")
+    return 0
+
+
+def cmd_drop(args: argparse.Namespace) -> int:
+    from enr import pipeline
+    from enr.home import require_initialised
+
+    require_initialised("`enr drop`")
+    files = [Path(f) for f in args.files if not f.endswith(".asc")]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise UsageError(f"no such file: {', '.join(missing)}")
+    unsigned = [f.name for f in files if not f.with_name(f.name + ".asc").is_file()]
+    pipeline.drop_into_inbox(files)
+    print(f"{len(files)} deliveries in the inbox" + (f" ({len(unsigned)} without a signature: they will be "
+                                                     f"refused): {', '.join(unsigned)}" if unsigned else ""))
     return 0
 
 
@@ -156,26 +209,41 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
 
 def cmd_lot(args: argparse.Namespace) -> int:
     from enr import pipeline
+    from enr.home import require_initialised
 
+    require_initialised("`enr lot`")
     pipeline.record_lot(args.election, args.country, args.tie, args.winner, by=args.by)
     print(f"recorded: {args.country} tie {args.tie} -> {args.winner}; the next tally uses it")
     return 0
 
 
 def cmd_airflow(args: argparse.Namespace) -> int:
-    from enr.airflow_env import airflow_environment
+    from enr.airflow_env import airflow_environment, airflow_executable
+    from enr.home import EMBEDDED_USERS, ensure_passwords, migrate_airflow, migrate_stores, require_initialised
 
+    record = require_initialised("`enr airflow`")
     env = {**os.environ, **airflow_environment(port=args.port)}
-    print(f"Airflow UI on http://127.0.0.1:{args.port} (users admin/admin, reviewer/reviewer, operator/operator)")
-    from enr.night import _set_password
+    env.setdefault("ENR_ELECTION", record.get("election", "ep2019"))
+    for line in migrate_stores():
+        print(f"  {line}")
+    passwords, _ = ensure_passwords()
+    migrate_airflow(env)
+    base = f"http://127.0.0.1:{args.port}"
+    print(f"Airflow UI on {base} — users {', '.join(EMBEDDED_USERS)}; their passwords are in {passwords}")
+    print(f"  approvals: {base}/required_actions   pre-publication site: {base}/enr-preview/")
+    print("  stop with Ctrl-C")
+    return subprocess.call([airflow_executable(), "standalone"], env=env)
 
-    _set_password(env)
-    airflow = str(Path(sys.executable).with_name("airflow"))
-    return subprocess.call([airflow, "standalone"], env=env)
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit 2 through :func:`main`)."""
+
+    def error(self, message: str):  # noqa: D401 - argparse's hook
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="enr", description="Election-night results publisher")
+    parser = _Parser(prog="enr", description="Election-night results publisher")
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -187,6 +255,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("demo", cmd_demo, "replay the 2019 night through Airflow and publish a signed site")
     p.add_argument("--election", default="ep2019")
     p.add_argument("--bad", type=int, default=1, help="bad deliveries to mix in (they end in quarantine)")
+
+    p = add("init", cmd_init, "prepare this home (ENR_HOME) for an election: stores migrated, public areas "
+            "declared, keys checked, Airflow's users and secrets; idempotent")
+    p.add_argument("--election", default=os.environ.get("ENR_ELECTION", "ep2019"))
+    p.add_argument("--purpose", choices=("election", "rehearsal"),
+                   help="what the public areas are for (needed once, when they are not declared yet)")
+    p.add_argument("--demo-keys", action="store_true",
+                   help="make throwaway sender and signing keys (a rehearsal on this machine; never a real night)")
+    p.add_argument("--no-airflow", action="store_true", help="skip the embedded Airflow's database and users")
 
     p = add("verify", cmd_verify, "verify a published version (manifest signature and SHA-256 of every file)")
     p.add_argument("path", help="a version folder (public/<election>/<version>) or a bucket URL of one")
@@ -223,6 +300,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--waves", default="provisional:40,provisional:85,final:100")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--bad", type=int, default=0)
+    p.add_argument("--countries", help="comma-separated country codes (default: all)")
+
+    p = add("drop", cmd_drop, "put signed deliveries into the export bucket's inbox as the contractor does "
+            "(each .csv first, its .asc signature last)")
+    p.add_argument("files", nargs="+", help="delivery files (.csv; their .csv.asc beside them)")
 
     p = add("rehearse", cmd_rehearse, "rehearse a whole night (estimates, waves, final, corrections, bad "
             "deliveries) through Airflow in a separate rehearsal area; never publishes to a real one")
@@ -249,10 +331,36 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return args.func(args)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    verbose = any(a in ("-v", "--verbose") for a in argv)
+    command = next((a for a in argv if not a.startswith("-")), "")
+    try:
+        args = build_parser().parse_args(argv)
+        logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        return args.func(args)
+    except (UsageError, SetupRequired) as exc:
+        if verbose:
+            traceback.print_exc()
+        print(f"enr {command}: {exc}".replace("enr : ", "enr: "), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the operator gets one line; -v shows the traceback
+        if verbose:
+            traceback.print_exc()
+        kind = _user_error(exc)
+        print(f"enr {command}: {exc}" + ("" if verbose else f"  (`enr -v {command} ...` shows the traceback)"),
+              file=sys.stderr)
+        return 2 if kind else 1
+
+
+def _user_error(exc: Exception) -> bool:
+    """Errors in what the operator gave (a file, an election id, a table): exit 2 like a bad argument."""
+    from enr.definition import DefinitionError
+    from enr.seats_command import InputError
+
+    return isinstance(exc, (DefinitionError, InputError, FileNotFoundError, IsADirectoryError))
 
 
 if __name__ == "__main__":

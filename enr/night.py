@@ -22,7 +22,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,7 +29,8 @@ from pathlib import Path
 from typing import Iterator
 
 from enr.airflow_api import AirflowAPI
-from enr.airflow_env import airflow_environment
+from enr.airflow_env import airflow_environment, airflow_executable
+from enr.home import ensure_passwords, init_home, is_initialised, password_of
 from enr.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -43,11 +43,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _airflow_bin() -> str:
-    candidate = Path(sys.executable).with_name("airflow")
-    return str(candidate) if candidate.exists() else "airflow"
 
 
 @dataclass
@@ -63,19 +58,19 @@ class AirflowProcesses:
 
     def __post_init__(self) -> None:
         base_url = f"http://127.0.0.1:{self.port}"
-        self.api = AirflowAPI(base_url=base_url, username="admin", password="admin")
-        # the approval is answered by a reviewer named in ENR_REVIEWERS (the demo's passwords are the names)
+        self.api = AirflowAPI(base_url=base_url, username="admin", password=password_of("admin") or "")
+        # the approval is answered by a reviewer named in ENR_REVIEWERS, with the password `enr init` made
         reviewer = (get_settings().reviewers or ("admin",))[0]
-        self.reviewer = AirflowAPI(base_url=base_url, username=reviewer, password=reviewer)
+        self.reviewer = AirflowAPI(base_url=base_url, username=reviewer, password=password_of(reviewer) or "")
 
     def run(self, *args: str, check: bool = True, log_name: str | None = None) -> subprocess.CompletedProcess:
         out = (self.log_dir / (log_name or args[0])).with_suffix(".log").open("ab")
-        return subprocess.run([_airflow_bin(), *args], env=self.env, stdout=out, stderr=subprocess.STDOUT,
+        return subprocess.run([airflow_executable(), *args], env=self.env, stdout=out, stderr=subprocess.STDOUT,
                               check=check)
 
     def start(self, *args: str, log_name: str) -> subprocess.Popen:
         out = (self.log_dir / log_name).with_suffix(".log").open("ab")
-        return subprocess.Popen([_airflow_bin(), *args], env=self.env, stdout=out, stderr=subprocess.STDOUT,
+        return subprocess.Popen([airflow_executable(), *args], env=self.env, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
 
     def migrate(self) -> None:
@@ -95,14 +90,6 @@ class AirflowProcesses:
                 os.killpg(self.api_server.pid, 9)
 
 
-def _set_password(env: dict[str, str]) -> None:
-    """The simple auth manager reads passwords from this file; the demo uses fixed ones on loopback."""
-    home = Path(env["AIRFLOW_HOME"])
-    home.mkdir(parents=True, exist_ok=True)
-    users = {u.split(":")[0]: u.split(":")[0] for u in env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"].split(",")}
-    (home / "simple_auth_manager_passwords.json.generated").write_text(json.dumps(users))
-
-
 @contextmanager
 def airflow_running(echo=print, *, extra_env: dict[str, str] | None = None) -> Iterator[AirflowProcesses]:
     """Airflow for a night: metadata DB migrated, DAGs serialised, the API server on a loopback port.
@@ -112,7 +99,7 @@ def airflow_running(echo=print, *, extra_env: dict[str, str] | None = None) -> I
     settings = get_settings()
     port = _free_port()
     env = {**os.environ, **airflow_environment(port=port), **(extra_env or {})}
-    _set_password(env)
+    ensure_passwords()
     log_dir = settings.home / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     airflow = AirflowProcesses(env=env, port=port, log_dir=log_dir)
@@ -186,9 +173,12 @@ def run_demo_night(*, election: str = "ep2019", waves: tuple[str, ...] = ("provi
     settings = get_settings()
     started = time.monotonic()
     settings.home.mkdir(parents=True, exist_ok=True)
+    # the demo prepares its home as `enr init --purpose rehearsal --demo-keys` would: its deliveries are
+    # test data, so its public area is a rehearsal area
+    for line in init_home(election, None if is_initialised() else "rehearsal", demo_keys=True, airflow=False):
+        log.info("init: %s", line)
     keys = pipeline.ensure_demo_keys()
     echo(f"demo keys: sender {keys['sender_fingerprint'][-16:]}, publisher {keys['signing_fingerprint'][-16:]}")
-    pipeline.open_store().migrate()
     loaded = pipeline.load_history(run_id="demo")
     echo(f"history 1979-2019 in the store: {loaded['inserted']} elections loaded, {loaded['unchanged']} already there "
          f"(the historical_backfill DAG does the same, one election day per run)")

@@ -263,8 +263,11 @@ def stage(election: str, tallied: dict, *, incremental: bool = True) -> dict:
             "staging_path": f"staging/{election}/{version}/"}
 
 
-def describe_version(election: str, version: str) -> dict:
-    """What the reviewer is shown before deciding: version, digest, what changed, warnings."""
+def describe_version(election: str, version: str, *, preview_base: str | None = None) -> dict:
+    """What the reviewer is shown before deciding: version, digest, TEST or REAL, the embargo, the link to
+    the pre-publication site (``preview_base``: the Airflow API server's base URL), what changed."""
+    from enr import preview
+
     store = open_store()
     if version == "latest":
         pending = store.pending_versions(election)
@@ -276,21 +279,25 @@ def describe_version(election: str, version: str) -> dict:
         raise NothingPending(f"{election}: no staged version {version}")
     bundle = json.loads(export_bucket().read(info["bundle_path"]))
     changes = bundle.get("changes", [])
+    facts = preview.review(election, version, now=_now())
+    url = f"{preview_base.rstrip('/')}{preview.PREFIX}/{election}/{version}/" if preview_base else None
     lines = [
         f"**Version** `{version}` of `{election}` — manifest SHA-256 `{info['manifest_sha256']}`",
-        f"Staged site: `staging/{election}/{version}/en/index.html` (in the export bucket)",
+        *preview.summary_lines(facts, url),
         f"EU seats allocated: {bundle['eu']['seats_allocated']} of {bundle['eu']['seats_total']}; "
         f"countries reporting: {bundle['eu']['countries_reporting']}",
         f"Unresolved ties: {bundle['unresolved_ties']}",
-        "",
         "**What changed**",
     ]
-    lines += [f"- {c['country']}: {c['what']}" + (f" {c.get('list_id', '')} {c.get('before')} → {c.get('after')}"
+    items = [f"- {c['country']}: {c['what']}" + (f" {c.get('list_id', '')} {c.get('before')} → {c.get('after')}"
                                                  if "before" in c else "") for c in changes[:40]]
     if len(changes) > 40:
-        lines.append(f"- … and {len(changes) - 40} more")
+        items.append(f"- … and {len(changes) - 40} more")
+    # Markdown: one paragraph per fact, then the list of changes
+    body = "\n\n".join(lines) + "\n\n" + "\n".join(items)
     return {"election": election, "version": version, "manifest_sha256": info["manifest_sha256"],
-            "body": "\n".join(lines), "changes": len(changes)}
+            "body": body, "changes": len(changes), "preview_url": url, "test": facts["test"],
+            "embargo_passed": facts["embargo"].passed}
 
 
 # -- publish ---------------------------------------------------------------------------------------

@@ -50,8 +50,10 @@ def describe_version(election: str, version: str, triggering_asset_events=None) 
                 extra = getattr(event, "extra", None) or {}
                 if extra.get("version"):
                     version = extra["version"]
+    from airflow.configuration import conf
+
     try:
-        return pipeline.describe_version(election, version)
+        return pipeline.describe_version(election, version, preview_base=conf.get("api", "base_url", fallback=None))
     except pipeline.NothingPending as exc:
         raise AirflowSkipException(str(exc)) from exc
 

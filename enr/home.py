@@ -1,0 +1,248 @@
+"""A publisher's home: what must exist before a night can run, prepared once by ``enr init``.
+
+An ``ENR_HOME`` (with the deployment settings of :mod:`enr.settings`) is ready when:
+
+* the results store and the history tables are migrated to the code's schema;
+* the export and backup buckets' public areas are **declared** (``AREA.json``): an *election*
+  area takes only real versions and only after the embargo; a *rehearsal* area only test
+  versions. The declaration is the operator's deliberate choice and never changes;
+* the trusted senders' keyring holds at least one key and the signing keyring exactly one
+  secret key (``--demo-keys`` makes throwaway ones for a rehearsal on this machine; a real night
+  imports the contractor's public key and the publisher's key);
+* for the embedded Airflow (``enr airflow``): its metadata database is migrated, each Airflow
+  user has a random password (in Airflow's own password file, readable by the owner only), and
+  the API's JWT secret is a random 64-byte value kept in the home.
+
+:func:`init_home` does all of this idempotently and returns what it did, one line per step;
+:func:`require_initialised` is how every other command says in one line what to run first.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+from datetime import datetime, timezone
+from pathlib import Path
+
+from enr.errors import SetupRequired, UsageError
+from enr.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+MARKER = "init.json"
+PURPOSES = ("election", "rehearsal")
+# The embedded Airflow's users and their simple-auth-manager roles: reviewers answer the approval,
+# operators run and re-run DAGs, viewers read. Production uses a real auth manager (docs/PRODUCTION.md).
+EMBEDDED_USERS = {"admin": "admin", "reviewer": "op", "operator": "user", "viewer": "viewer"}
+
+
+def marker_path() -> Path:
+    return get_settings().home / MARKER
+
+
+def is_initialised() -> bool:
+    return marker_path().is_file()
+
+
+def init_command(election: str | None = None) -> str:
+    election = election or get_settings().election
+    return f"enr init --election {election} --purpose election|rehearsal"
+
+
+def require_initialised(what: str = "this command") -> dict:
+    """The home's init record, or :class:`SetupRequired` naming the command to run first."""
+    path = marker_path()
+    if not path.is_file():
+        raise SetupRequired(f"{get_settings().home} is not prepared for {what}: run `{init_command()}` first")
+    return json.loads(path.read_text())
+
+
+# -- the embedded Airflow's secrets ---------------------------------------------------------------
+
+def airflow_home() -> Path:
+    return Path(os.environ.get("AIRFLOW_HOME") or get_settings().home / "airflow")
+
+
+def passwords_file() -> Path:
+    """Airflow's simple-auth-manager password file (the api-server reads it; we fill it first)."""
+    configured = os.environ.get("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE")
+    return Path(configured) if configured else airflow_home() / "simple_auth_manager_passwords.json.generated"
+
+
+def _write_private(path: Path, data: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(data)
+    os.chmod(path, 0o600)
+
+
+def ensure_passwords() -> tuple[Path, list[str]]:
+    """A random password for each embedded user that has none yet; returns the file and the new users."""
+    path = passwords_file()
+    existing = json.loads(path.read_text()) if path.is_file() else {}
+    created = [user for user in EMBEDDED_USERS if not existing.get(user)]
+    if created or not path.is_file():
+        for user in created:
+            existing[user] = secrets.token_urlsafe(18)
+        _write_private(path, json.dumps(existing, indent=1))
+    return path, created
+
+
+def password_of(user: str) -> str | None:
+    path = passwords_file()
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text()).get(user)
+
+
+def jwt_secret() -> str:
+    """The embedded API server's JWT signing secret: 64 random bytes, made once, kept in the home."""
+    path = get_settings().home / "secrets" / "airflow-jwt-secret"
+    if not path.is_file():
+        _write_private(path, secrets.token_urlsafe(64))
+    return path.read_text().strip()
+
+
+def migrate_airflow(env: dict[str, str]) -> None:
+    """``airflow db migrate`` for the embedded metadata database (idempotent)."""
+    import subprocess
+
+    from enr.airflow_env import airflow_executable
+
+    logs = get_settings().home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    with (logs / "airflow-db-migrate.log").open("ab") as out:
+        done = subprocess.run([airflow_executable(), "db", "migrate"], env=env, stdout=out, stderr=subprocess.STDOUT)
+    if done.returncode != 0:
+        raise SetupRequired(f"`airflow db migrate` failed (exit {done.returncode}); see {logs / 'airflow-db-migrate.log'}")
+
+
+# -- stores, areas, keys ----------------------------------------------------------------------------
+
+def migrate_stores() -> list[str]:
+    """The results store and the history tables, migrated to the code's schema (idempotent)."""
+    from historical_loader.backfill import migrate_store
+    from enr.store import Store
+
+    settings = get_settings()
+    store = Store(settings.store_url)
+    try:
+        store.migrate()
+        revision = store.schema_revision()
+    finally:
+        store.close()
+    history = migrate_store()
+    shown = _hide_password(settings.store_url)
+    return [f"results store {shown}: schema at {revision}",
+            f"history tables in {shown}: schema at {history['revision']}"]
+
+
+def _hide_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - not a database URL: show it as it is
+        return url
+
+
+def declare_areas(purpose: str | None) -> list[str]:
+    """Mark the export and backup buckets' public areas; an undeclared area needs ``purpose``."""
+    from publish.bucket import Bucket
+    from publish.release import area_purpose, mark_area
+
+    settings = get_settings()
+    lines = []
+    for label, url in (("export bucket", settings.bucket_url), ("backup bucket", settings.backup_bucket_url)):
+        bucket = Bucket(url)
+        area = area_purpose(bucket)
+        if area["marked"]:
+            if purpose and purpose != area["purpose"]:
+                raise UsageError(f"the {label} {url} is declared a {area['purpose']} area; it cannot become a "
+                                 f"{purpose} area (use other buckets for a {purpose})")
+            lines.append(f"{label} {url}: {area['purpose']} area (already declared)")
+            continue
+        if purpose is None:
+            raise UsageError(f"the {label} {url} is not declared yet: add --purpose election (a real night: "
+                             f"real results, after the embargo) or --purpose rehearsal (test data only)")
+        mark_area(bucket, purpose)
+        lines.append(f"{label} {url}: declared a {purpose} area")
+    return lines
+
+
+def check_keys(*, demo_keys: bool) -> list[str]:
+    """The trusted senders and the publisher's signing key: present, or made (``demo_keys``)."""
+    from enr.signatures import trusted_senders
+    from publish.signing import GpgHome
+
+    settings = get_settings()
+    lines = []
+    if demo_keys:
+        from enr import pipeline
+
+        keys = pipeline.ensure_demo_keys()
+        lines.append(f"throwaway demo keys: sender {keys['sender_fingerprint']} (private key in "
+                     f"{keys['sender_home']}), publisher {keys['signing_fingerprint']} — never for a real night")
+    senders = trusted_senders(settings.trusted_keys)
+    if not senders:
+        raise SetupRequired(f"no trusted sender key in {settings.trusted_keys}: import the contractor's public key "
+                            f"(docs/DELIVERY.md, 'Signatures'), or add --demo-keys for a rehearsal on this machine")
+    for fingerprint, sender in sorted(senders.items()):
+        countries = ",".join(sender.get("countries") or ["*"]) if isinstance(sender, dict) else "*"
+        lines.append(f"trusted sender {fingerprint} for countries {countries} ({settings.trusted_keys})")
+    with GpgHome(settings.signing_home) as home:
+        secret = home.gpg.list_keys(secret=True)
+    if len(secret) != 1:
+        raise SetupRequired(f"{settings.signing_home} holds {len(secret)} secret keys; the publisher signs with exactly "
+                            f"one: import the publisher's key (docs/PRODUCTION.md, 'Keys'), or add --demo-keys")
+    lines.append(f"publisher signing key {secret[0]['fingerprint']} ({settings.signing_home}); readers pin it with "
+                 f"`enr verify --fingerprint`")
+    return lines
+
+
+def describe_settings() -> list[str]:
+    settings = get_settings()
+    return [f"home {settings.home}",
+            f"election {settings.election} (ENR_ELECTION)",
+            f"results store {_hide_password(settings.store_url)} (ENR_STORE_URL)",
+            f"export bucket {settings.bucket_url} (ENR_BUCKET_URL)",
+            f"backup bucket {settings.backup_bucket_url} (ENR_BACKUP_BUCKET_URL)",
+            f"reviewers allowed to approve: {', '.join(settings.reviewers) or 'any user who may answer'} "
+            f"(ENR_REVIEWERS)"]
+
+
+def init_home(election: str, purpose: str | None, *, demo_keys: bool = False, airflow: bool = True) -> list[str]:
+    """Prepare this home for ``election``; idempotent. Returns one line per thing checked or done."""
+    from enr.definition import DefinitionError, load_election
+
+    if purpose is not None and purpose not in PURPOSES:
+        raise UsageError(f"--purpose {purpose!r}: one of {', '.join(PURPOSES)}")
+    try:
+        definition = load_election(election)
+    except DefinitionError as exc:
+        raise UsageError(f"--election {election}: {exc}") from exc
+    settings = get_settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    lines = [f"election {election}: {definition.name}, embargo {definition.embargo.isoformat()}"]
+    lines += describe_settings()[2:]
+    lines += migrate_stores()
+    lines += declare_areas(purpose)
+    lines += check_keys(demo_keys=demo_keys)
+    if airflow:
+        from enr.airflow_env import airflow_environment
+
+        path, created = ensure_passwords()
+        jwt_secret()
+        migrate_airflow({**os.environ, **airflow_environment()})
+        lines.append(f"Airflow metadata database in {airflow_home()} migrated")
+        lines.append(f"Airflow users {', '.join(EMBEDDED_USERS)}: "
+                     + (f"new random passwords for {', '.join(created)}" if created else "passwords kept")
+                     + f", in {path} (owner-only)")
+    record = {"election": election, "initialised_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "purpose": purpose or "as declared"}
+    if is_initialised():
+        record = {**json.loads(marker_path().read_text()), "last_checked_at": record["initialised_at"]}
+    _write_private(marker_path(), json.dumps(record, indent=1))
+    return lines

@@ -22,7 +22,6 @@ import argparse
 import json
 import logging
 import os
-import subprocess
 import sys
 import time
 import traceback
@@ -231,8 +230,9 @@ def cmd_airflow(args: argparse.Namespace) -> int:
     base = f"http://127.0.0.1:{args.port}"
     print(f"Airflow UI on {base} — users {', '.join(EMBEDDED_USERS)}; their passwords are in {passwords}")
     print(f"  approvals: {base}/required_actions   pre-publication site: {base}/enr-preview/")
-    print("  stop with Ctrl-C")
-    return subprocess.call([airflow_executable(), "standalone"], env=env)
+    print("  stop with Ctrl-C", flush=True)
+    # become `airflow standalone` (same PID): signals reach it, nothing is left behind
+    os.execve(airflow_executable(), [airflow_executable(), "standalone"], env)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -277,7 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("approve", cmd_approve, "approve (or reject) a pending version through Airflow's REST API")
     p.add_argument("version", nargs="?", help="e.g. v0003; default: the newest pending")
     p.add_argument("--reject", action="store_true")
-    p.add_argument("--api-url", default=os.environ.get("ENR_AIRFLOW_URL", "http://127.0.0.1:8080"))
+    p.add_argument("--api-url", default=os.environ.get("ENR_AIRFLOW_URL") or
+                   f"http://127.0.0.1:{os.environ.get('ENR_AIRFLOW_PORT') or 8080}")
     p.add_argument("--user", default=os.environ.get("ENR_AIRFLOW_USER", "reviewer"),
                    help="an Airflow user named in ENR_REVIEWERS (default reviewer)")
     p.add_argument("--password")
@@ -326,7 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--by", default=os.environ.get("USER", "operator"))
 
     p = add("airflow", cmd_airflow, "start Airflow standalone with these DAGs (UI on loopback)")
-    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--port", type=int, default=int(os.environ.get("ENR_AIRFLOW_PORT") or 8080),
+                   help="the UI's and API's port on 127.0.0.1 (default ENR_AIRFLOW_PORT or 8080)")
     return parser
 
 

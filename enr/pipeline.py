@@ -94,8 +94,24 @@ def pending_countries(election: str) -> list[str]:
     return _pending(get_settings(), election)
 
 
+def require_store_schema() -> None:
+    """The results store must be migrated (``enr init``) before a night: say so, not ``no such table``."""
+    from enr.errors import SetupRequired
+
+    store = open_store()
+    try:
+        revision = store.schema_revision()
+    finally:
+        store.close()
+    if revision is None:
+        raise SetupRequired(f"the results store {store!r} has no schema: run `enr init` (or start Airflow with "
+                            f"`enr airflow`, which migrates it)")
+
+
 def ingest_country(election: str, country: str) -> dict:
     from enr.intake import process_inbox
+
+    require_store_schema()
 
     results = process_inbox(get_settings(), election, countries=[country])
     summary = {"country": country, "accepted": [], "duplicates": [], "quarantined": [], "warnings": []}

@@ -94,11 +94,11 @@ def run(election: str, results_csv_path: str | Path, turnout_csv_path: str | Pat
         _check_numbers(turnout, turnout_csv_path, tuple(TURNOUT_COLUMNS))
         if constituency is not None:
             _check_numbers(constituency, constituency_csv_path, ("votes", "seats"))
-    except (InputError, DefinitionError, RuleError) as exc:
-        print(f"error: {exc}", file=out)
+    except (InputError, DefinitionError, RuleError) as exc:  # one line on stderr, exit 2 (as every enr command)
+        print(f"enr seats: {exc}", file=sys.stderr if out is sys.stdout else out)
         return 2
     if not rules:
-        print(f"error: election {election} has no rules.csv", file=out)
+        print(f"enr seats: election {election} has no rules.csv", file=sys.stderr if out is sys.stdout else out)
         return 2
     status = 0
     rows: list[tuple[str, str, int]] = []

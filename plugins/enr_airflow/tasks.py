@@ -22,8 +22,13 @@ def _pipeline():
 
 
 def ingest_country(election: str, country: str) -> dict:
+    from enr.errors import SetupRequired
+
     pipeline = _pipeline()
-    summary = pipeline.ingest_country(election, country)
+    try:
+        summary = pipeline.ingest_country(election, country)
+    except SetupRequired as exc:  # nothing to retry: the operator must prepare the home
+        raise AirflowFailException(str(exc)) from exc
     if summary["quarantined"]:
         reasons = "; ".join(f"{q['file']}: {q['reason']}" for q in summary["quarantined"])
         raise AirflowFailException(f"{country}: {len(summary['quarantined'])} delivery(ies) quarantined: {reasons}")

@@ -66,6 +66,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from enr import pipeline
 
+    if "://" not in args.path and not Path(args.path).is_dir():
+        raise UsageError(f"{args.path}: no such folder (a published version, e.g. "
+                         f"$ENR_HOME/bucket/public/ep2019/v0003, or a bucket URL of one)")
     report = pipeline.verify_path(args.path, keyring=args.keyring)
     print(json.dumps(report, indent=1) if args.json else report["text"])
     return 0 if report["ok"] else 1
@@ -146,11 +149,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from enr import pipeline, replay
     from enr.definition import load_election
 
-    try:
-        waves = tuple(replay.Wave.parse(w) for w in args.waves.split(","))
-    except ValueError as exc:
-        raise UsageError(f"--waves {args.waves!r}: {exc}; expected comma-separated STATUS[:PERCENT], "
-                         f"e.g. provisional:40,provisional:85,final:100") from exc
+    waves = _waves(args.waves)
     countries = [c.strip().upper() for c in args.countries.split(",")] if args.countries else None
     unknown = sorted(set(countries or ()) - set(load_election(args.election).countries))
     if unknown:
@@ -161,6 +160,16 @@ def cmd_replay(args: argparse.Namespace) -> int:
     for wave in night.waves:
         print(f"{wave.label}: {len(wave.files)} deliveries")
     return 0
+
+
+def _waves(spec: str) -> tuple:
+    from enr.replay import Wave
+
+    try:
+        return tuple(Wave.parse(w) for w in spec.split(","))
+    except ValueError as exc:
+        raise UsageError(f"--waves {spec!r}: {exc}; expected comma-separated STATUS[:PERCENT], "
+                         f"e.g. provisional:40,provisional:85,final:100") from exc
 
 
 def cmd_drop(args: argparse.Namespace) -> int:
@@ -183,7 +192,7 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
     from enr.rehearsal import run_rehearsal
 
     countries = [c.strip().upper() for c in args.countries.split(",")] if args.countries else None
-    summary = run_rehearsal(election=args.election, countries=countries, waves=tuple(args.waves.split(",")),
+    summary = run_rehearsal(election=args.election, countries=countries, waves=_waves(args.waves),
                             speed=args.speed, bad=args.bad, corrections=not args.no_corrections, scale=args.scale,
                             seed=args.seed)
     checks = summary["checks"]

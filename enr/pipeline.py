@@ -366,7 +366,23 @@ def rollback(election: str, version: str, by: str) -> dict:
 
 
 def record_lot(election: str, country: str, tie: str, winner: str, by: str) -> None:
-    open_store().record_lot(election, country, tie, winner, by=by)
+    """Record the lot drawn for a tie of the newest tallied version (the tie and the winner must be in it)."""
+    from enr.errors import UsageError
+
+    store = open_store()
+    versions = store.versions(election)
+    bundle = json.loads(export_bucket().read(versions[-1]["bundle_path"])) if versions else {}
+    ties = [t for c in bundle.get("countries", []) if c["code"] == country for t in c.get("ties", [])]
+    found = next((t for t in ties if t.get("key") == tie), None)
+    if found is None:
+        open_ties = ", ".join(t.get("key", "?") for t in ties if not t.get("resolved")) or "none"
+        raise UsageError(f"{election} {country}: no tie {tie!r} in the newest version "
+                         f"{versions[-1]['version'] if versions else '(none)'} (open ties: {open_ties})")
+    lists = found["lists"] if isinstance(found["lists"], list) else str(found["lists"]).split(",")
+    if winner not in lists:
+        raise UsageError(f"{election} {country} tie {tie}: the winner must be one of {', '.join(lists)}")
+    store.record_lot(election, country, tie, winner, by=by, constituency=found.get("constituency"),
+                     seat=found.get("seat"), lists=lists)
 
 
 # -- reading ---------------------------------------------------------------------------------------

@@ -46,6 +46,8 @@ def assert_one_line_error(done: subprocess.CompletedProcess, *needles: str) -> N
 @pytest.mark.parametrize("args, needles", [
     (("replay", "--waves", "2", "--out", "/tmp/x"), ("--waves '2'", "provisional:40")),
     (("replay", "--countries", "XX", "--out", "/tmp/x"), ("--countries", "XX")),
+    (("rehearse", "--waves", "final:50"), ("--waves 'final:50'", "100 %")),
+    (("verify", "/nope/public/ep2019/v0001"), ("/nope/public/ep2019/v0001", "no such folder")),
     (("bogus",), ("invalid choice", "enr --help")),
     (("init", "--purpose", "party"), ("--purpose", "invalid choice")),
     (("init", "--election", "ep1066", "--purpose", "rehearsal"), ("ep1066", "no such election")),
@@ -96,6 +98,8 @@ def test_init_prepares_a_new_home_once_and_keeps_its_declaration(new_home):
 
     status = enr(env, "status")
     assert status.returncode == 0 and "current public version: (none)" in status.stdout
+    # a lot for a tie that no tallied version has is refused, not recorded
+    assert_one_line_error(enr(env, "lot", "MT", "MT||seats|pl+pn", "pl"), "no tie", "open ties: none")
 
 
 def test_init_without_keys_says_what_to_import(new_home):

@@ -11,6 +11,8 @@
     enr replay --out DIR          write a night of signed deliveries (for a rehearsal or a test)
     enr rehearse [--speed 360]    rehearse a whole night through Airflow in a separate rehearsal area
     enr lot COUNTRY TIE WINNER    record the drawn lot that settles a tie
+    enr contractor-pack --election ID --out DIR   what the results contractor needs to write deliveries
+    enr check-delivery FILE...    the intake's verdict on delivery files, changing nothing
 
 A thin face: each subcommand calls one function of the parts below it. Bad arguments and missing
 set-up print one line (what is wrong, what to do) and exit 2; other failures print one line and
@@ -251,6 +253,40 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
+def cmd_contractor_pack(args: argparse.Namespace) -> int:
+    from enr.contractor import write_pack
+
+    index = write_pack(args.election, Path(args.out))
+    print(f"contractor pack of {index['election']} in {index['out']}: {len(index['countries'])} countries, "
+          f"examples {', '.join(index['examples'])}, publisher key {index['publisher_fingerprint']}")
+    return 0
+
+
+def cmd_check_delivery(args: argparse.Namespace) -> int:
+    from enr.intake import check_deliveries
+
+    paths = [Path(p) for p in args.files]
+    for path in paths:
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such delivery file")
+    results = check_deliveries(paths, election=args.election, trusted_keys=args.trusted_keys,
+                               verify=not args.no_signature)
+    if args.json:
+        print(json.dumps([r.as_dict() for r in results], indent=1, ensure_ascii=False))
+    for result in results if not args.json else ():
+        if result.outcome == "refused":
+            reason = result.reason or {}
+            line = f" line {reason['row']}" if reason.get("row") else ""
+            detail = f" (expected {reason.get('expected')}, found {reason.get('found')})" \
+                if reason.get("expected") is not None or reason.get("found") is not None else ""
+            print(f"refused  {result.file_name}{line}: {result.rule}: {reason.get('message')}{detail}")
+        else:
+            print(f"{result.outcome:<8} {result.file_name}" + (f" ({result.status})" if result.status else ""))
+        for warning in result.warnings:
+            print(f"         warning {warning}")
+    return 0 if all(r.outcome != "refused" for r in results) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="enr", description="Election-night results publisher")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -334,6 +370,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("winner", help="list id that won the lot")
     p.add_argument("--election", default=os.environ.get("ENR_ELECTION", "ep2019"))
     p.add_argument("--by", default=os.environ.get("USER", "operator"))
+
+    p = add("contractor-pack", cmd_contractor_pack, "write what the results contractor needs (units, lists, "
+            "constituencies, the format, the metadata schema, examples, the publisher's key fingerprint)")
+    p.add_argument("--election", required=True)
+    p.add_argument("--out", required=True, help="a new or empty folder")
+
+    p = add("check-delivery", cmd_check_delivery, "the intake's verdict on delivery files (signature, parse, "
+            "suites) without changing the store or the bucket; exit 0 if every file would be accepted")
+    p.add_argument("files", nargs="+", help="<election>-<CC>-<seq>.csv files, each with its .asc beside it")
+    p.add_argument("--election", help="default: the file name's")
+    p.add_argument("--trusted-keys", help="GnuPG home with the sender's public key and senders.json "
+                   "(default ENR_TRUSTED_KEYS)")
+    p.add_argument("--no-signature", action="store_true", help="skip the signature check (format tests only)")
+    p.add_argument("--json", action="store_true")
 
     p = add("airflow", cmd_airflow, "start Airflow standalone with these DAGs (UI on loopback)")
     p.add_argument("--port", type=int, default=int(os.environ.get("ENR_AIRFLOW_PORT") or 8080),

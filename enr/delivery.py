@@ -279,8 +279,11 @@ def validate_meta(raw: Any, file: str | None = None) -> DeliveryMeta:
             extra = sorted(set(raw) - set(META_SCHEMA["properties"]))
             raise _reject("metadata_unknown_field", f"unknown metadata field(s): {', '.join(extra)}", file, row=1,
                           expected=list(META_FIELDS), found=extra)
-        key = str(error.path[0]) if error.path else "invalid"
-        found = raw.get(key) if error.path else raw
+        if not error.path:  # the object as a whole (required and unknown fields are handled above)
+            raise _reject("metadata_json", f"the metadata object: {error.message}", file, row=1,
+                          expected="the metadata schema", found=sorted(raw))
+        key = str(error.path[0])
+        found = raw.get(key)
         raise _reject(f"metadata_{key}", f"metadata field {key!r}: {error.message}", file, row=1,
                       expected={error.validator: _jsonable(error.validator_value)}, found=found)
     try:

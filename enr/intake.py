@@ -567,6 +567,19 @@ def _corrections(ctx: _Context, store, bucket: Bucket) -> list[dict]:
     return events
 
 
+def _correction_events(ctx: _Context, store, bucket) -> list[dict]:
+    """The before/after events of a correction (none for an ordinary delivery); a correction that
+    changes no number is accepted with the warning ``correction_without_change``."""
+    meta = ctx.delivery.meta
+    if not meta.is_correction:
+        return []
+    events = _corrections(ctx, store, bucket)
+    if not events:
+        ctx.warnings.append(f"correction_without_change: sequence {meta.sequence} corrects {meta.corrects} "
+                            "but no number changed")
+    return events
+
+
 def _accept(ctx: _Context, store, bucket: Bucket) -> IntakeResult:
     from enr.store import NewResult
 
@@ -588,10 +601,7 @@ def _accept(ctx: _Context, store, bucket: Bucket) -> IntakeResult:
     votes = rows.groupby(["constituency", "list_id"], sort=False, as_index=False)["votes"].sum()
     registered, voters, invalid = (int(units[c].sum()) for c in ("registered", "voters", "invalid"))
     blank_total = int(blank.sum()) if blank.notna().any() else None
-    corrections = _corrections(ctx, store, bucket) if meta.is_correction else []
-    if meta.is_correction and not corrections:
-        ctx.warnings.append(f"correction_without_change: sequence {meta.sequence} corrects {meta.corrects} "
-                            "but no number changed")
+    corrections = _correction_events(ctx, store, bucket)
     result = NewResult(
         status=meta.status, issued_at=meta.issued_at, registered=registered, voters=voters, blank=blank_total,
         invalid=invalid, valid=voters - (blank_total or 0) - invalid,
@@ -654,6 +664,120 @@ def _quarantine(ctx: _Context, rejection: DeliveryRejected, store, bucket: Bucke
                         delivery_key=ctx.delivery_key, quarantine_key=key)
 
 
+# -- the intake's verdict, changing nothing ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class _CheckedSet:
+    """What :class:`_CheckHistory` keeps of a delivery it accepted (the fields the checks read)."""
+
+    country: str
+    sequence: int
+    status: str
+    test: bool
+    snapshot_path: str
+
+
+class _CheckHistory:
+    """The earlier deliveries of a :func:`check_deliveries` call, in memory: it answers the reads the
+    context checks make of the store (``result_sets``, ``received_sequences``) and of the bucket
+    (``read_bytes`` of a snapshot), so that nothing persistent is read or written."""
+
+    def __init__(self) -> None:
+        self.sets: list[_CheckedSet] = []
+        self.snapshots: dict[str, bytes] = {}
+        self.received: dict[str, set[int]] = {}
+        self.accepted_sha: dict[str, str] = {}
+
+    def result_sets(self, election: str, country: str) -> list[_CheckedSet]:
+        return [r for r in self.sets if r.country == country]
+
+    def received_sequences(self, election: str, country: str) -> list[int]:
+        return sorted(self.received.get(country, ()))
+
+    def read_bytes(self, key: str) -> bytes:
+        return self.snapshots[key]
+
+    def keep(self, ctx: _Context) -> None:
+        meta = ctx.delivery.meta
+        key = f"check/{meta.country}/{meta.sequence:04d}.parquet"
+        sink = io.BytesIO()
+        pq.write_table(ctx.delivery.table.cast(SCHEMA), sink)
+        self.snapshots[key] = sink.getvalue()
+        self.sets.append(_CheckedSet(meta.country, meta.sequence, meta.status, bool(meta.test), key))
+        self.accepted_sha[ctx.sha] = ctx.name
+
+
+def check_deliveries(paths, *, election: str | None = None, trusted_keys=None, verify: bool = True,
+                     settings: Settings | None = None) -> list[IntakeResult]:
+    """The intake's verdict on delivery files, without touching the store, the bucket or the inbox.
+
+    The files (each with its ``<name>.asc`` beside it) are taken in (country, sequence) order as
+    the intake would take them, through the same checks (name, size, signature against
+    ``trusted_keys`` — default ``ENR_TRUSTED_KEYS`` —, parse, context, suites). The history they
+    are checked against is only the files of this call that were accepted before them: a country's
+    first file is checked as the first delivery of that country (for the contractor's own tests
+    before sending; pass a night's files together to check sequences, corrections and totals
+    that never decrease). Outcome per file: ``accepted``, ``duplicate`` (same bytes as an accepted
+    file of the call) or ``refused`` (with ``rule`` and ``reason``: file, row, expected, found).
+    """
+    from dataclasses import replace
+    from pathlib import Path
+
+    settings = settings or get_settings()
+    if trusted_keys is not None:
+        settings = replace(settings, trusted_keys=Path(trusted_keys))
+    history = _CheckHistory()
+    known = _known_elections()
+    items = []
+    for path in map(Path, paths):
+        match = FILE_NAME_RE.fullmatch(path.name)
+        order = (match["country"], int(match["sequence"])) if match else ("", 0)
+        items.append((order, str(path), path))
+    results = []
+    for _, _, path in sorted(items):
+        match = FILE_NAME_RE.fullmatch(path.name)
+        run_election = election or (match["election"] if match and match["election"] in known else settings.election)
+        results.append(_check_one(path, run_election, settings, history, verify=verify))
+    return results
+
+
+def _check_one(path, election: str, settings: Settings, history: _CheckHistory, *, verify: bool) -> IntakeResult:
+    name = path.name
+    signature_path = path.with_name(name + ".asc")
+    signature = signature_path.read_bytes() if signature_path.is_file() else None
+    ctx = _Context(name=name, data=b"", signature=signature, sha="", election=election, received_at=_now(None))
+    try:
+        ctx.parsed_name = parse_file_name(name)
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise DeliveryRejected("too_large", "the file is larger than any delivery may be", file=name,
+                                   expected=f"<= {MAX_BYTES} bytes", found=f"{size} bytes")
+        ctx.data = path.read_bytes()
+        ctx.sha = _sha256(ctx.data)
+        if ctx.sha in history.accepted_sha:
+            return IntakeResult(file_name=name, outcome="duplicate", election=election,
+                                country=ctx.parsed_name.country, sequence=ctx.parsed_name.sequence, sha256=ctx.sha,
+                                warnings=[f"duplicate: same bytes as {history.accepted_sha[ctx.sha]}"])
+        history.received.setdefault(ctx.parsed_name.country, set()).add(ctx.parsed_name.sequence)
+        _check(ctx, settings, history, history, validate=True, verify=verify)
+        _correction_events(ctx, history, history)
+    except DeliveryRejected as rejection:
+        if rejection.file is None:
+            rejection.file = name
+        meta = ctx.delivery.meta if ctx.delivery else None
+        return IntakeResult(file_name=name, outcome="refused", election=election,
+                            country=ctx.parsed_name.country if ctx.parsed_name else None,
+                            sequence=ctx.parsed_name.sequence if ctx.parsed_name else None, sha256=ctx.sha or None,
+                            status=meta.status if meta else None, rule=rejection.rule,
+                            reason=_jsonable({**rejection.as_dict(), "file": name}), warnings=list(ctx.warnings),
+                            signer=ctx.signer)
+    history.keep(ctx)
+    meta = ctx.delivery.meta
+    return IntakeResult(file_name=name, outcome="accepted", election=election, country=meta.country,
+                        sequence=meta.sequence, sha256=ctx.sha, status=meta.status, warnings=list(ctx.warnings),
+                        signer=ctx.signer)
+
+
 # -- rebuilding the store ---------------------------------------------------------------------------
 
 def rebuild_from_deliveries(bucket: Bucket, store, election: str, *, settings: Settings | None = None,
@@ -690,5 +814,5 @@ def rebuild_from_deliveries(bucket: Bucket, store, election: str, *, settings: S
     return results
 
 
-__all__ = ["IntakeResult", "pending_countries", "process_delivery", "process_inbox", "rebuild_from_deliveries",
+__all__ = ["IntakeResult", "check_deliveries", "pending_countries", "process_delivery", "process_inbox", "rebuild_from_deliveries",
            "SIGNATURE_GRACE_S", "MAX_BYTES"]

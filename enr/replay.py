@@ -42,14 +42,11 @@ import pandas as pd
 from enr.definition import DefinitionError, load_election
 from enr.delivery import (COLUMNS, NATIONAL_UNIT, OTHER_LIST, DeliveryMeta, compute_totals, render_delivery)
 from enr.units import (_results, apportion, country_profile, fine_counts, national_targets, normalize_scale,
-                       units_of, units_scale)
+                       seats_in_abeyance, units_of, units_scale)
 
 DEFAULT_WAVES = ("provisional:40", "provisional:85", "final:100")
 BAD_KINDS = ("tampered", "arithmetic", "negative_votes", "unknown_list")
 GENERATOR = "enr.replay"
-# The two Irish seats held in abeyance until 1 February 2020 (data/ep2019/SOURCES.md): the
-# constituency file has the 13 elected, the national file the 11 seated in July 2019.
-HELD_IN_ABEYANCE = {("ep2019", "IE", "ff"): "Dublin", ("ep2019", "IE", "fg"): "South"}
 
 
 @dataclass(frozen=True)
@@ -212,17 +209,21 @@ def declared_seats(election: str, country: str) -> list[dict] | None:
                 seats[(row["constituency"], row["list_id"])] = int(row["seats"])
     if "" in profile.stv_constituencies:
         seats.update({("", l): s for l, s in national_seats.items() if s})
+    else:
+        # the seats held in abeyance (election.json; IE 2019: 13 elected, 11 seated) are not declared
+        for entry in seats_in_abeyance(election, country):
+            key = (entry["constituency"], entry["list_id"])
+            if seats.get(key, 0) < int(entry["seats"]):
+                raise DefinitionError(f"{country} {key}: {entry['seats']} seat(s) in abeyance, "
+                                      f"{seats.get(key, 0)} elected")
+            seats[key] -= int(entry["seats"])
     by_list: dict[str, int] = {}
     for (_, list_id), value in seats.items():
         by_list[list_id] = by_list.get(list_id, 0) + value
     for list_id, value in by_list.items():
-        excess = value - national_seats.get(list_id, 0)
-        if excess > 0:
-            home = HELD_IN_ABEYANCE.get((election, country, list_id))
-            if home is None or seats.get((home, list_id), 0) < excess:
-                raise DefinitionError(f"{country} {list_id}: {value} seats by constituency, "
-                                      f"{national_seats.get(list_id, 0)} nationally")
-            seats[(home, list_id)] -= excess
+        if value > national_seats.get(list_id, 0):
+            raise DefinitionError(f"{country} {list_id}: {value} seats declared by constituency, "
+                                  f"{national_seats.get(list_id, 0)} seated nationally")
     return [{"constituency": c, "list_id": l, "seats": s} for (c, l), s in sorted(seats.items()) if s]
 
 

@@ -1,21 +1,28 @@
 """Reporting units: the polling stations, communes or districts whose counts a delivery carries.
 
 A country's counts arrive unit by unit; the validator must know every unit of the country to say
-"unknown unit" or "the final wave misses units". The unit list of a country is a deterministic
-function of the election definition and its data, read at call time:
+"unknown unit" or "the final wave misses units". The units are **data of the election
+definition**: ``elections/<election>/units/<CC>.csv`` (``unit_id,unit_name,constituency,registered``),
+read by the intake, the suites, the replay and the contractor pack alike (:func:`units_of`). A
+definition without that file has no units (an error, never a guess).
 
-1. ``elections/<election>/units/<CC>.csv`` (``unit_id,unit_name,constituency``) when it exists —
-   the production case: the electoral authority's list of units, kept as data;
-2. otherwise the real units of the unit-level results file named in ``election.json``
+The 2019 files were generated once from the definition's results files by
+``python -m enr.units write --election ep2019`` (:func:`generate_units`) and committed:
+
+1. the real units of the unit-level results file named in ``election.json``
    (``results_files.fine``: 2019 PL by gmina, HU by polling station, NL by municipality), plus one
    ``<CC>-REST`` unit when the national totals are larger than the file (HU: postal votes and
    missions abroad are not itemised by polling station);
-3. otherwise synthetic units ``<CC>-00001`` ... : ``clamp(registered / 250 000, 20, 200)`` of them,
-   times ``ENR_UNITS_SCALE`` (default 1; e.g. 185 gives France its ~35 000 communes), or, with
-   ``ENR_UNITS_SCALE=municipal``, the country's real number of municipalities (:data:`MUNICIPAL_UNITS`:
-   France 35 000 communes, Germany 11 014 Gemeinden, ...), spread over the
-   country's constituencies (IT circoscrizioni, BE electoral colleges, UK regions, IE STV
-   constituencies) in proportion to their valid votes, at least two per constituency.
+2. elsewhere synthetic units ``<CC>-00001`` ... : ``clamp(round(registered / 250 000), 20, 200)``
+   of them, spread over the country's constituencies (IT circoscrizioni and the sections abroad,
+   BE electoral colleges, UK regions, IE STV constituencies) in proportion to their valid votes,
+   at least two per constituency.
+
+Rehearsals and benchmarks may scale the synthetic units (``ENR_UNITS_SCALE``: a number, or
+``municipal`` = the country's real number of municipalities, :data:`MUNICIPAL_UNITS`, or
+``municipal*F``): the scaled set is generated once into ``$ENR_HOME/units/<election>/<scale>/``
+and then read through the same path (:func:`units_path`); the intake of that ``ENR_HOME`` with the
+same ``ENR_UNITS_SCALE`` reads the same files.
 
 :class:`CountryProfile` carries the per-country facts the validator needs, from ``election.json``:
 ``votes_per_voter`` (LU 6: each voter has up to six votes, so list votes add up to up to six times
@@ -54,6 +61,7 @@ REST_UNIT = "{country}-REST"
 # BE: lists of the Dutch-speaking college; UK: the three South East independents.
 RESIDUAL_CONSTITUENCY = {"BE": "Dutch-speaking electoral college", "UK": "South East"}
 UNIT_COLUMNS = ["unit_id", "unit_name", "constituency"]
+UNIT_FILE_COLUMNS = [*UNIT_COLUMNS, "registered"]
 
 
 @dataclass(frozen=True)
@@ -95,6 +103,26 @@ def country_profile(election: str, country: str) -> CountryProfile:
         votes_per_voter=int(raw.get("votes_per_voter", 1)), blank_reported=bool(raw.get("blank_reported", False)),
         stv_constituencies=tuple(raw.get("stv_constituencies", ())),
         stv_seats=int(raw.get("stv_seats", definition.countries[country].seats if raw.get("stv_constituencies") else 0)))
+
+
+def seats_in_abeyance(election: str, country: str) -> list[dict]:
+    """Seats elected but taken only later (``election.json`` ``seats_in_abeyance``: IE 2019, the last
+    elected in Dublin and in South, seated from 1 February 2020): ``[{constituency, list_id, seats}]``.
+    An STV delivery declares the seats taken at the start of the term, i.e. without these."""
+    raw = _definition_json(election)["countries"].get(country, {})
+    return [dict(e) for e in raw.get("seats_in_abeyance", ())]
+
+
+def rule_constituencies(election: str, country: str) -> list[str]:
+    """The constituencies named in ``rules.csv`` for ``country`` (empty: one national constituency)."""
+    return [r["constituency"] for r in load_election(election).rules_of(country) if r.get("constituency")]
+
+
+def constituencies_without_seats(election: str, country: str) -> list[str]:
+    """Constituencies that deliveries name but that receive no seats of their own (``election.json``
+    ``constituencies_without_seats``: IT 2019, the sections abroad): their votes count nationally."""
+    raw = _definition_json(election)["countries"].get(country, {})
+    return list(raw.get("constituencies_without_seats", ()))
 
 
 # The "municipal" scale: a realistic number of reporting units per country where the replay has
@@ -347,23 +375,30 @@ def synthetic_unit_count(election: str, country: str, scale: "float | str | None
     return max(1, round(base * scale))
 
 
-@lru_cache(maxsize=128)
-def _units(election: str, country: str, scale: "float | str", units_file_mtime: float | None) -> pd.DataFrame:
+def generate_units(election: str, country: str, scale: "float | str | None" = 1.0) -> pd.DataFrame:
+    """Derive the unit list of ``country`` from the definition's results files (the generator of
+    ``units/<CC>.csv``; nothing reads units from here at run time, see :func:`units_of`).
+
+    * a country with a unit-level file (``results_files.fine``): its real units, with their
+      registered voters, plus ``<CC>-REST`` when the national totals exceed the file;
+    * otherwise ``n = clamp(round(registered / 250 000), 20, 200)`` synthetic units (``round``:
+      to the nearest integer, a half to the even one) times ``scale`` (``municipal``: the
+      country's municipalities, :data:`MUNICIPAL_UNITS`), spread over the country's constituencies
+      (those of ``results_constituency.csv``, sorted by code point): at least 2 each, the other
+      ``n - 2k`` in proportion to the constituency's valid votes (list votes plus ``_other``) by
+      largest remainder (:func:`apportion`; equal remainders: the earlier constituency), numbered
+      ``<CC>-00001`` ... in that order, named ``<CC> unit 00001``, registered unknown (empty).
+    """
     definition = load_election(election)
     if country not in definition.countries:
         raise DefinitionError(f"{election}: unknown country {country!r}")
-    path = definition.path / "units" / f"{country}.csv"
-    if units_file_mtime is not None:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-        if list(df.columns[:3]) != UNIT_COLUMNS:
-            raise DefinitionError(f"{path}: header must start with {','.join(UNIT_COLUMNS)}")
-        if df["unit_id"].duplicated().any():
-            raise DefinitionError(f"{path}: duplicated unit_id {df.loc[df['unit_id'].duplicated(), 'unit_id'].iloc[0]}")
-        return df[UNIT_COLUMNS].reset_index(drop=True)
     fine = _fine_counts(election, country)
     if fine is not None:
-        return fine.drop_duplicates("unit_id")[UNIT_COLUMNS].reset_index(drop=True)
-    n = synthetic_unit_count(election, country, scale)
+        units = fine.drop_duplicates("unit_id")
+        return pd.DataFrame({"unit_id": units["unit_id"].to_numpy(), "unit_name": units["unit_name"].to_numpy(),
+                             "constituency": units["constituency"].to_numpy(),
+                             "registered": pd.array(units["registered"].to_numpy(), dtype="Int64")})
+    n = synthetic_unit_count(election, country, normalize_scale(scale))
     try:
         targets = national_targets(election, country)
         sizes = {c: sum(v.values()) + targets.other_by_constituency.get(c, 0)
@@ -384,14 +419,71 @@ def _units(election: str, country: str, scale: "float | str", units_file_mtime: 
             ids.append(f"{country}-{len(ids) + 1:0{width}d}")
             constituencies.append(name)
     return pd.DataFrame({"unit_id": ids, "unit_name": [f"{country} unit {i[3:]}" for i in ids],
-                         "constituency": constituencies})
+                         "constituency": constituencies, "registered": pd.array([None] * len(ids), dtype="Int64")})
 
 
-def units_of(election: str, country: str, scale: float | None = None) -> pd.DataFrame:
-    """The reporting units of ``country``: DataFrame ``unit_id, unit_name, constituency``."""
-    path = load_election(election).path / "units" / f"{country}.csv"
-    mtime = path.stat().st_mtime if path.exists() else None
-    return _units(election, country, units_scale() if scale is None else normalize_scale(scale), mtime).copy()
+def _scale_token(scale: "float | str") -> str:
+    return str(scale).replace("*", "x") if isinstance(scale, str) else f"x{scale:g}"
+
+
+def units_path(election: str, country: str, scale: "float | str | None" = None) -> Path:
+    """Where the unit list of ``country`` is read: ``elections/<id>/units/<CC>.csv`` (the data of
+    the definition) at the default scale; a scaled set (rehearsals and benchmarks only) lives in
+    ``$ENR_HOME/units/<election>/<scale>/<CC>.csv``. Countries with real units keep them at any scale."""
+    from enr.settings import get_settings
+
+    scale = units_scale() if scale is None else normalize_scale(scale)
+    definition = load_election(election)
+    if scale == 1.0 or _fine_spec(election, country) is not None:
+        return definition.path / "units" / f"{country}.csv"
+    return get_settings().home / "units" / election / _scale_token(scale) / f"{country}.csv"
+
+
+@lru_cache(maxsize=128)
+def _read_units(path: str, _mtime: float) -> pd.DataFrame:
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if list(df.columns[:3]) != UNIT_COLUMNS or not set(df.columns) <= set(UNIT_FILE_COLUMNS):
+        raise DefinitionError(f"{path}: header must be {','.join(UNIT_FILE_COLUMNS)} (registered optional)")
+    bad = df["unit_id"].eq("") | df["unit_id"].eq(NATIONAL_UNIT)
+    if bad.any():
+        raise DefinitionError(f"{path} row {int(bad.idxmax()) + 2}: unit_id empty or reserved ({NATIONAL_UNIT})")
+    if df["unit_id"].duplicated().any():
+        raise DefinitionError(f"{path}: duplicated unit_id {df.loc[df['unit_id'].duplicated(), 'unit_id'].iloc[0]}")
+    registered = df["registered"] if "registered" in df.columns else pd.Series([""] * len(df))
+    if not registered.str.fullmatch(r"[0-9]*").all():
+        raise DefinitionError(f"{path}: registered must be empty or a non-negative integer")
+    out = df[UNIT_COLUMNS].reset_index(drop=True)
+    out["registered"] = pd.array([int(v) if v else None for v in registered], dtype="Int64")
+    return out
+
+
+def _write_units_csv(path: Path, units: pd.DataFrame) -> None:
+    """Write a unit list atomically (several processes may materialise the same scaled set)."""
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+        units[UNIT_FILE_COLUMNS].to_csv(out, index=False, lineterminator="\n")
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+def units_of(election: str, country: str, scale: "float | str | None" = None) -> pd.DataFrame:
+    """The reporting units of ``country``: ``unit_id, unit_name, constituency, registered``, read
+    from the definition's ``units/<CC>.csv`` (see :func:`units_path`; a scaled set is written on
+    first use by :func:`generate_units`). A definition without the file has no units: an error."""
+    definition = load_election(election)
+    if country not in definition.countries:
+        raise DefinitionError(f"{election}: unknown country {country!r}")
+    scale = units_scale() if scale is None else normalize_scale(scale)
+    path = units_path(election, country, scale)
+    if not path.exists():
+        if path.parent == definition.path / "units":
+            raise DefinitionError(f"{path}: no unit list for {country} (generate the definition's unit lists with "
+                                  f"`python -m enr.units write --election {election}` and commit them)")
+        _write_units_csv(path, generate_units(election, country, scale))
+    return _read_units(str(path), path.stat().st_mtime).copy()
 
 
 def constituencies_of(election: str, country: str) -> list[str]:
@@ -410,20 +502,43 @@ def byte_cap(election: str, country: str) -> int:
     return min(MAX_BYTES, row_cap(election, country) * BYTES_PER_ROW + 1024 ** 2)
 
 
-def write_units(election: str, countries: list[str] | None = None, *, scale: float | None = None,
+def write_units(election: str, countries: list[str] | None = None, *, scale: "float | str | None" = 1.0,
                 out_dir: Path | None = None) -> list[Path]:
-    """Materialise the unit lists as ``units/<CC>.csv`` data files (e.g. for a municipal-scale rehearsal)."""
+    """Generate the unit lists (:func:`generate_units`) and write them as ``<out_dir>/<CC>.csv``
+    (default: the definition's ``units/``). ``python -m enr.units write --election ep2019``."""
     definition = load_election(election)
     out_dir = Path(out_dir or definition.path / "units")
-    out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for country in countries or sorted(definition.countries):
         path = out_dir / f"{country}.csv"
-        units_of(election, country, scale).to_csv(path, index=False, lineterminator="\n")
+        _write_units_csv(path, generate_units(election, country, scale))
         written.append(path)
     return written
 
 
+def main(argv: list[str] | None = None) -> int:
+    """``python -m enr.units write --election ID [--countries AT,BE] [--scale S] [--out DIR]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m enr.units", description="write the unit lists of a definition")
+    sub = parser.add_subparsers(dest="command", required=True)
+    write = sub.add_parser("write", help="generate elections/<id>/units/<CC>.csv from the results files")
+    write.add_argument("--election", required=True)
+    write.add_argument("--countries", help="comma-separated country codes (default: all)")
+    write.add_argument("--scale", default="1", help="a number or municipal[*F] (default 1)")
+    write.add_argument("--out", type=Path, help="output folder (default: the definition's units/)")
+    args = parser.parse_args(argv)
+    countries = [c.strip() for c in args.countries.split(",")] if args.countries else None
+    for path in write_units(args.election, countries, scale=args.scale, out_dir=args.out):
+        print(path)
+    return 0
+
+
 __all__ = ["CountryProfile", "Targets", "apportion", "byte_cap", "constituencies_of", "country_profile",
-           "fine_counts", "national_targets", "normalize_scale", "MUNICIPAL_UNITS", "row_cap", "synthetic_unit_count", "units_of", "units_scale",
-           "write_units", "NATIONAL_UNIT", "OTHER_LIST"]
+           "fine_counts", "generate_units", "national_targets", "normalize_scale", "MUNICIPAL_UNITS", "row_cap",
+           "synthetic_unit_count", "units_of", "units_path", "units_scale", "write_units", "NATIONAL_UNIT",
+           "OTHER_LIST"]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -51,8 +51,8 @@ def test_real_units_where_the_data_has_them():
     pl = units_of(ELECTION, "PL")
     assert len(pl) == 2496 and pl["unit_id"].str.fullmatch(r"\d{6}").all()
     assert len(constituencies_of(ELECTION, "PL")) == 13
-    assert pl.loc[pl["unit_id"] == "149901", "constituency"].item() == "04 Warszawa"  # abroad
-    assert pl.loc[pl["unit_id"] == "229801", "constituency"].item() == "01 Gdańsk"  # ships
+    assert pl.loc[pl["unit_id"] == "149901", "constituency"].item() == "4 Warszawa I"  # abroad
+    assert pl.loc[pl["unit_id"] == "229801", "constituency"].item() == "1 Gdańsk"  # ships (named as in rules.csv)
     assert len(units_of(ELECTION, "NL")) == 358
     hu = fine_counts(ELECTION, "HU")
     assert hu["unit_id"].nunique() == 10_278  # 10 277 polling stations + the postal-vote rest

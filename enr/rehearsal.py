@@ -37,6 +37,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
+from enr.home import init_home
 from enr.settings import get_settings
 
 DEFAULT_WAVES = ("estimate", "provisional:25", "provisional:60", "provisional:90", "final:100")
@@ -173,8 +174,9 @@ def run_rehearsal(*, election: str = "ep2019", countries: list[str] | None = Non
             marker = guard_area(election)
             echo(f"rehearsal area {home} (export bucket {pipeline.export_bucket().url}, marked "
                  f"{marker['purpose']}); every delivery, row and file carries test=true")
+            # the area is a home of its own, prepared as `enr init --purpose rehearsal --demo-keys` does
+            init_home(election, "rehearsal", demo_keys=True, airflow=False)
             keys = pipeline.ensure_demo_keys()
-            pipeline.open_store().migrate()
             outbox = home / "outbox"
             night = replay.write_night(outbox, election=election, waves=waves, sender_home=keys["sender_home"],
                                        seed=seed, countries=countries, corrections=corrections, bad=bad, test=True,

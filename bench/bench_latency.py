@@ -74,6 +74,7 @@ def main() -> int:
 
     keys = pipeline.ensure_demo_keys()
     pipeline.open_store().migrate()
+    pipeline.mark_public_areas("rehearsal")  # the replayed deliveries carry the test flag
     pipeline.load_history(run_id="bench")
     waves = tuple(f"provisional:{p}" for p in (20, 40, 60, 80)[: args.samples]) + ("final:100",)
     night = replay.write_night(home / "outbox", election=ELECTION, waves=waves, countries=[args.country],

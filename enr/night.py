@@ -189,6 +189,7 @@ def run_demo_night(*, election: str = "ep2019", waves: tuple[str, ...] = ("provi
     keys = pipeline.ensure_demo_keys()
     echo(f"demo keys: sender {keys['sender_fingerprint'][-16:]}, publisher {keys['signing_fingerprint'][-16:]}")
     pipeline.open_store().migrate()
+    pipeline.mark_public_areas("rehearsal")  # the demo's deliveries carry the test flag
     loaded = pipeline.load_history(run_id="demo")
     echo(f"history 1979-2019 in the store: {loaded['inserted']} elections loaded, {loaded['unchanged']} already there "
          f"(the historical_backfill DAG does the same, one election day per run)")

@@ -3,7 +3,8 @@
 Idempotent; every other Airflow service starts only after it exited 0:
 
 1. ``airflow db migrate`` on the metadata database (PostgreSQL);
-2. the results store's migrations (``enr.pipeline.open_store().migrate()``);
+2. the results store's migrations as the owner role (``enr.pipeline.migrate_store()``: ``ENR_STORE_OWNER_URL``),
+   the application role of ``ENR_STORE_URL`` granted SELECT and INSERT only;
 3. the export and backup buckets on their S3 endpoints (from the Airflow connections
    ``AIRFLOW_CONN_ENR_EXPORT_BUCKET`` / ``AIRFLOW_CONN_ENR_BACKUP_BUCKET``), each with the bucket
    policy that lets anonymous readers (the nginx sites) GET ``public/*`` and nothing else;
@@ -58,7 +59,7 @@ def migrate_airflow_db() -> None:
 def migrate_results_store() -> None:
     from enr import pipeline
 
-    _retry("results store", lambda: pipeline.open_store().migrate())
+    _retry("results store", pipeline.migrate_store)  # as ENR_STORE_OWNER_URL; the app role: SELECT, INSERT
     log.info("results store migrated")
 
 

@@ -48,7 +48,10 @@ def builds() -> dict[str, tuple[Path, str]]:
 
 @pytest.fixture
 def bucket(tmp_path: Path) -> Bucket:
-    return Bucket((tmp_path / "bucket").as_uri())
+    """A real election's export bucket, declared as such (``enr init`` does this)."""
+    bucket = Bucket((tmp_path / "bucket").as_uri())
+    release.mark_area(bucket, "election")
+    return bucket
 
 
 def stage_all(bucket: Bucket, builds, *versions: str) -> dict[str, str]:
@@ -112,15 +115,35 @@ def test_approved_digest_must_match_the_staged_manifest(bucket: Bucket, builds) 
     assert not bucket.list(f"public/{ELECTION}")
 
 
-def test_embargo_refuses_real_results_but_not_rehearsals(bucket: Bucket, builds) -> None:
+def test_embargo_refuses_real_results_in_an_election_area(bucket: Bucket, builds) -> None:
     digests = stage_all(bucket, builds, "v0001", "t0001")
     before = datetime(2019, 5, 26, 20, 59, tzinfo=timezone.utc)
     with pytest.raises(release.EmbargoNotLifted, match="embargo until 2019-05-26T21:00:00"):
         publish(bucket, "v0001", digests["v0001"], now=before)
+    with pytest.raises(release.AreaMismatch, match="TEST"):  # a rehearsal never goes to an election's area
+        publish(bucket, "t0001", digests["t0001"], now=before)
     assert release.current(bucket, ELECTION) is None
+    assert not bucket.list(f"public/{ELECTION}")
+
+
+def test_a_rehearsal_area_takes_test_versions_before_the_embargo(tmp_path: Path, builds) -> None:
+    bucket = Bucket((tmp_path / "rehearsal").as_uri())
+    release.mark_area(bucket, "rehearsal")
+    digests = stage_all(bucket, builds, "t0001")
+    before = datetime(2019, 5, 26, 20, 59, tzinfo=timezone.utc)
     result = publish(bucket, "t0001", digests["t0001"], now=before)
     assert result.version == "t0001" and release.current(bucket, ELECTION)["test"] is True
     assert "TEST" in bucket.read(f"public/{ELECTION}/index.html").decode()
+
+
+def test_an_undeclared_area_refuses_every_version(tmp_path: Path, builds) -> None:
+    bucket = Bucket((tmp_path / "undeclared").as_uri())
+    digests = stage_all(bucket, builds, "v0001", "t0001")
+    before = datetime(2019, 5, 26, 20, 59, tzinfo=timezone.utc)
+    for version, now in (("t0001", before), ("v0001", before), ("v0001", AFTER)):
+        with pytest.raises(release.AreaNotDeclared, match="run `enr init`"):
+            publish(bucket, version, digests[version], now=now)
+    assert release.current(bucket, ELECTION) is None and not bucket.list(f"public/{ELECTION}")
 
 
 def test_unresolved_tie_and_older_version_are_refused(bucket: Bucket, builds) -> None:
@@ -209,7 +232,7 @@ def test_rollback_flips_back_in_one_call(bucket: Bucket, builds) -> None:
     assert "url=v0001/index.html" in bucket.read(f"public/{ELECTION}/index.html").decode()
     with pytest.raises(release.NotPublished):
         release.rollback(bucket, ELECTION, "v0003")
-    publish(bucket, "v0003", digests["v0003"])  # a newer version goes out normally afterwards
+    publish(bucket, "v0003", digests["v0003"], now=AFTER + timedelta(minutes=10))  # a newer version goes out normally
     assert consistent_read(bucket) == "v0003"
     events = [(e["event"], e["version"]) for e in json.loads(bucket.read(f"public/{ELECTION}/publications.json"))]
     assert events == [("publish", "v0001"), ("publish", "v0002"), ("rollback", "v0001"), ("publish", "v0003")]

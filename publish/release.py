@@ -21,8 +21,10 @@ Publication is **copy, verify, then flip**:
    publication recorded in the area (:class:`ClockMovedBack`: a clock set back is not trusted
    for the embargo); the version must not be older than the current one
    (:class:`VersionNotNewer`) nor carry an unresolved tie (:class:`UnresolvedTies`);
-2. every file the manifest lists is copied, byte for byte, to ``public/<election>/<version>/``,
-   the manifest last, then a signed ``approval.json`` naming the manifest digest;
+2. every staged file is checked against the approved manifest (:class:`IntegrityError`: a file
+   changed after the approval is never copied), then copied, byte for byte, to
+   ``public/<election>/<version>/``, the manifest last, then a signed ``approval.json`` naming the
+   manifest digest;
 3. every copied file is read back and checked against the manifest (:class:`IntegrityError`);
 4. only then ``current.json`` is replaced (one atomic write), then ``index.html`` and the log.
 
@@ -460,6 +462,9 @@ def _publish_version(bucket: Bucket, election: str, version: str, approved_manif
     for seal in (SUMS_SIG, MANIFEST_SIG):
         if not bucket.exists(f"{staged}/{seal}"):
             raise NotStaged(f"{election}/{version}: the staged version has no {seal}")
+    # the staged bytes are checked before a single one is copied: a file changed after the approval
+    # never becomes readable under public/ (nginx serves public/<election>/<version>/ by its URL)
+    _verify_copy(bucket, staged, manifest)
     def copy(name: str) -> None:
         bucket.copy(f"{staged}/{name}", f"{target}/{name}", durable=False)
         if on_file:
@@ -481,9 +486,15 @@ def _publish_version(bucket: Bucket, election: str, version: str, approved_manif
                                 cache_control=CACHE_IMMUTABLE)
         if on_file:
             on_file(APPROVAL)
-    _verify_copy(bucket, target, manifest)
-    if _sha(bucket.read(f"{target}/{MANIFEST}")) != digest:
-        raise IntegrityError(f"{bucket.url_of(target)}/manifest.json does not have the approved digest")
+    try:
+        _verify_copy(bucket, target, manifest)
+        if _sha(bucket.read(f"{target}/{MANIFEST}")) != digest:
+            raise IntegrityError(f"{bucket.url_of(target)}/manifest.json does not have the approved digest")
+    except IntegrityError:
+        if not already:  # a folder that was never published is taken down again
+            for key in bucket.list(target):
+                bucket.delete(key)
+        raise
 
     changes_doc = bucket.read_or_none(f"{target}/changes.json")
     changes = json.loads(changes_doc.decode("utf-8")).get("changes", []) if changes_doc else []

@@ -128,7 +128,7 @@ def build_bundle(version: str = "v0003", *, test: bool = False, statuses: dict[s
             "valid": _int(t["valid_votes"]), "blank": _int(t["blank_votes"]), "invalid": _int(t["invalid_votes"]),
             "units_reporting": 100 if status in ("final", "official") else 87, "units_total": 100,
             "rule": rule, "lists": lists, "steps": _steps(rule, lists, _int(t["valid_votes"])),
-            "ties": [], "corrections": [], "test": test or code in (test_countries or set()),
+            "ties": [], "corrections": [], "test": code in test_countries if test_countries is not None else test,
             "previous": {
                 "year": 2014, "seats_total": int(prev_rows[0]["seats_total"]) if prev_rows else None,
                 "turnout": None,

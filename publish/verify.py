@@ -79,8 +79,8 @@ def _pinned(check, trusted: set[str], name: str, report: VerifyReport) -> bool:
     if not trusted or check.by(trusted):
         return True
     report.errors.append(f"{name}: a valid signature, but by key {check.primary_fingerprint} (signing key "
-                         f"{check.fingerprint}), not by the pinned publisher key {', '.join(sorted(trusted))}: "
-                         f"refused")
+                         f"{check.fingerprint}), which is not a trusted publisher key: not by the pinned publisher "
+                         f"key {', '.join(sorted(trusted))}; refused")
     return False
 
 
@@ -139,10 +139,11 @@ def verify_version(version_dir_or_url: str | os.PathLike | Bucket, keyring_home:
         check = verify_detached(keyring_home, sums, sums_sig)
         report.sums_signature_valid = check.valid and (not report.signer_fingerprint
                                                        or check.fingerprint == report.signer_fingerprint)
-        if check.valid and not _pinned(check, trusted, "SHA256SUMS.asc", report):
-            report.sums_signature_valid = False
         if not report.sums_signature_valid:
-            report.errors.append(f"SHA256SUMS.asc: {check.status or 'no valid signature'}")
+            report.errors.append(f"SHA256SUMS.asc: {check.status or 'no valid signature'}"
+                                 + ("" if not check.valid else f" but by {check.fingerprint}, not the manifest's signer"))
+        elif not _pinned(check, trusted, "SHA256SUMS.asc", report):
+            report.sums_signature_valid = False
         for line in sums.decode("utf-8", "replace").splitlines():
             digest, _, path = line.partition("  ")
             entry = listed.get(path)

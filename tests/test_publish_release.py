@@ -272,3 +272,38 @@ def test_stage_refuses_a_folder_that_does_not_match_its_manifest(bucket: Bucket,
     assert bucket.read_or_none(f"staging/{ELECTION}/v0001/manifest.json") is None  # never looks complete
     with pytest.raises(release.PublishError, match="manifest is for"):
         release.stage(bucket, ELECTION, "v0002", builds["v0001"][0])
+
+
+def test_a_backup_failure_after_the_flip_leaves_the_version_published(enr_home, monkeypatch) -> None:
+    """Honest states: once current.json flipped the version is published; the backup is its own track
+    (backup_failed, shown by enr status), retried by retry_backups until it is backup_ok."""
+    from attacks.attack_support import drop_delivery
+    from enr import pipeline
+
+    keys = pipeline.ensure_demo_keys()
+    pipeline.open_store().migrate()
+    pipeline.mark_public_areas("rehearsal")
+    blocker = enr_home / "blocked"
+    blocker.write_text("a file where the backup bucket's folder should be")
+    monkeypatch.setenv("ENR_BACKUP_BUCKET_URL", (blocker / "backup").as_uri())
+    for country in ("AT", "MT"):
+        drop_delivery(enr_home, keys["sender_home"], country, 1, test=True)
+        assert pipeline.ingest_country(ELECTION, country)["accepted"]
+    staged = pipeline.stage(ELECTION, pipeline.tally(ELECTION))
+    result = pipeline.publish(ELECTION, staged["version"], staged["manifest_sha256"],
+                              {"chosen_options": ["Approve"], "responded_by": {"id": "reviewer"}})
+    assert result["backup"] == "failed"  # reported, not raised: the live version is not "refused"
+    status = pipeline.status(ELECTION)
+    info = status["versions"][-1]
+    assert info["status"] == "published" and info["backup"] == "backup_failed"
+    assert status["current"]["version"] == staged["version"] and status["backup_trouble"] == [staged["version"]]
+    assert "BACKUP FAILED" in pipeline.format_status(status)
+    assert "refused" not in [e["status"] for e in info["events"]]
+
+    assert pipeline.retry_backups(ELECTION) == {staged["version"]: "failed"}  # still blocked
+    blocker.unlink()
+    assert pipeline.retry_backups(ELECTION) == {staged["version"]: "ok"}
+    status = pipeline.status(ELECTION)
+    assert status["versions"][-1]["backup"] == "backup_ok" and status["backup_trouble"] == []
+    assert "BACKUP" not in pipeline.format_status(status)
+    assert pipeline.verify_current(ELECTION)["backup_ok"]

@@ -57,9 +57,15 @@ def stage(bucket: Bucket, *versions: str) -> dict[str, str]:
     return {v: release.stage(bucket, ELECTION, v, built[v][0]) for v in versions}
 
 
-def publish(bucket: Bucket, version: str, digest: str, *, now: datetime = AFTER, approval: dict | None = None):
+def publish(bucket: Bucket, version: str, digest: str, *, now: datetime = AFTER, approval: dict | None = None,
+            sign: bool = True):
+    """Publish as the pipeline does; ``sign=False`` leaves approval.json unsigned (racing processes:
+    one closing its Signer stops the keyring's gpg-agent under the other)."""
     from publish.signing import Signer
 
+    if not sign:
+        return release.publish_version(bucket, ELECTION, version, digest, embargo=EMBARGO, now=now,
+                                       approval=approval or APPROVAL)
     base, _ = demo_key()
     with Signer(base / "sign") as signer:
         return release.publish_version(bucket, ELECTION, version, digest, embargo=EMBARGO, now=now,
@@ -69,3 +75,18 @@ def publish(bucket: Bucket, version: str, digest: str, *, now: datetime = AFTER,
 def public_state(bucket: Bucket) -> dict[str, str]:
     """What readers can see: SHA-256 of every key under ``public/`` (current.json included)."""
     return {key: hashlib.sha256(bucket.read(key)).hexdigest() for key in sorted(bucket.list("public"))}
+
+
+def drop_delivery(home: Path, sender_home: Path, country: str, sequence: int, *, test: bool,
+                  wave: str = "final:100") -> None:
+    """A signed delivery of ``country`` put into the inbox of the current ENR_HOME (as a contractor would)."""
+    from enr import pipeline
+    from enr.replay import delivery_name, make_delivery
+    from enr.signatures import sign_delivery
+
+    out = home / "outbox"
+    out.mkdir(exist_ok=True)
+    path = out / delivery_name(ELECTION, country, sequence)
+    path.write_bytes(make_delivery(ELECTION, country, wave, sequence, test=test))
+    sign_delivery(path, sender_home)
+    pipeline.drop_into_inbox([path])

@@ -43,9 +43,20 @@ class GpgHome:
 
     def __init__(self, home: Path):
         self.home = Path(home).resolve()
+        self._link_dir: str | None = None
+        if self.home.is_dir() and not os.access(self.home, os.W_OK):
+            # a keyring mounted read-only (docker/compose.yaml mounts both homes :ro): gpg needs to
+            # write its agent socket and lock files, so it works on a private copy under /tmp
+            self._link_dir = tempfile.mkdtemp(prefix="enrpub-g", dir="/tmp")
+            copy = Path(self._link_dir) / "h"
+            shutil.copytree(self.home, copy, ignore=shutil.ignore_patterns("S.*", "*.lock", ".#*"))
+            os.chmod(copy, 0o700)
+            self.path = str(copy)
+            self.gpg = gnupg.GPG(gnupghome=self.path)
+            self.gpg.encoding = "utf-8"
+            return
         self.home.mkdir(parents=True, exist_ok=True)
         os.chmod(self.home, 0o700)
-        self._link_dir: str | None = None
         if len(str(self.home)) > MAX_HOME_LENGTH:
             self._link_dir = tempfile.mkdtemp(prefix="enrpub-g", dir="/tmp")
             link = Path(self._link_dir) / "h"

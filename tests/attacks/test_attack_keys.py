@@ -151,3 +151,48 @@ def test_the_signing_key_without_its_passphrase(tmp_path):
         assert b"BEGIN PGP SIGNATURE" in signer.sign_bytes(b"manifest")
     assert public_state(bucket) == before
     shutil.rmtree(home, ignore_errors=True)
+
+
+READ_ONLY_WORKER = r"""
+import json, sys
+from pathlib import Path
+from enr.signatures import export_public_key, generate_key, sign_bytes, trust_sender, verify_delivery
+from publish.signing import Signer
+trusted, sender, signing, attacker = map(Path, sys.argv[1:5])
+out = {}
+data = b"#ENR {}\nunit_id,list_id,votes\n"
+out["verified"] = verify_delivery(data, sign_bytes(data, sender), trusted, country="DE").fingerprint
+try:
+    trust_sender(trusted, export_public_key(attacker, generate_key(attacker, name="x", email="x@example.invalid")),
+                 name="attacker", countries=("*",))
+    out["added"] = "yes"
+except OSError as exc:
+    out["added"] = f"refused: {exc.strerror}"
+with Signer(signing) as signer:
+    out["signed"] = b"BEGIN PGP SIGNATURE" in signer.sign_bytes(b"manifest")
+print("RESULT " + json.dumps(out))
+"""
+
+
+def test_a_worker_adding_a_sender_to_the_read_only_keyring(gpg_keys, tmp_path):  # noqa: F811
+    """The workers mount the senders' keyring (and the signing key) read-only: verifying and signing
+    work through private copies, adding a key of one's own to the trusted senders is refused."""
+    if shutil.which("unshare") is None or subprocess.run(
+            ["unshare", "-m", "true"], capture_output=True).returncode != 0:
+        pytest.skip("no mount namespaces here (unshare -m): cannot mount a keyring read-only")
+    base, _ = demo_key()
+    trusted, signing = gpg_keys.trusted, base / "sign"
+    before = {p.name: p.read_bytes() for p in trusted.iterdir() if p.is_file()}
+    attacker = scratch_dir("enrax-") / "k"
+    script = tmp_path / "worker.py"
+    script.write_text(READ_ONLY_WORKER)
+    mounts = " && ".join(f"mount --bind {d} {d} && mount -o remount,bind,ro {d}" for d in (trusted, signing))
+    run = subprocess.run(["unshare", "-m", "sh", "-c", f'{mounts} && exec "$0" "$@"', sys.executable, str(script),
+                          str(trusted), str(gpg_keys.sender), str(signing), str(attacker)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=180,
+                         env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    result = json.loads(run.stdout.split("RESULT ", 1)[1])
+    assert result["verified"] == gpg_keys.sender_fpr.upper() and result["signed"] is True
+    assert result["added"] == "refused: Read-only file system"
+    assert {p.name: p.read_bytes() for p in trusted.iterdir() if p.is_file()} == before

@@ -421,6 +421,8 @@ def publish(election: str, version: str, manifest_sha256: str, approval: dict) -
     store.add_version_event(election, version, "published", detail={"manifest_sha256": manifest_sha256,
                                                                     "published_at": result.published_at})
     backup = _backup(store, election, version)
+    if backup == "ok":  # the backup answers again: earlier versions whose copy failed are retried now
+        retry_backups(election)
     log.info("publish %s %s: manifest %s, backup %s", election, version, manifest_sha256, backup)
     return {"election": election, "version": version, "manifest_sha256": manifest_sha256,
             "public_path": f"public/{election}/{version}/", "files": result.files,
@@ -444,7 +446,10 @@ def _backup(store, election: str, version: str) -> str:
 
 
 def retry_backups(election: str) -> dict:
-    """Copy again every published version whose backup is pending or failed; ``{version: "ok"|"failed"}``."""
+    """Copy again every published version whose backup is pending or failed; ``{version: "ok"|"failed"}``.
+
+    Runs after each publication whose own backup succeeded; an operator can run it at any time
+    (``python -c "from enr import pipeline; print(pipeline.retry_backups('ep2019'))"``)."""
     store = open_store()
     todo = [v["version"] for v in store.versions(election)
             if v["status"] in ("published", "made_current") and v.get("backup") in ("backup_pending", "backup_failed")]

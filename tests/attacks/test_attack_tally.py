@@ -73,3 +73,24 @@ def test_a_tally_bundle_edited_to_mark_one_country_test(night):
         pipeline.stage(ELECTION, tallied)
     assert pipeline.open_store().version_status(ELECTION, tallied["version"]) == "refused"
     assert public_state(bucket) == before and not bucket.list(f"staging/{ELECTION}/{tallied['version']}")
+
+
+def test_the_publishers_clock_behind_the_stores_last_event(night, monkeypatch):
+    """The worker's clock set back (e.g. to before the embargo): the store's own events say otherwise."""
+    from datetime import datetime, timezone
+
+    from enr import pipeline
+
+    home, keys = night
+    for country in ("AT", "MT"):
+        drop_delivery(home, keys["sender_home"], country, 1, test=False)
+        assert pipeline.ingest_country(ELECTION, country)["accepted"]
+    staged = pipeline.stage(ELECTION, pipeline.tally(ELECTION))
+    bucket = pipeline.export_bucket()
+    before = public_state(bucket)
+    monkeypatch.setattr(pipeline, "_now", lambda: datetime(2019, 5, 26, 21, 30, tzinfo=timezone.utc))
+    with pytest.raises(pipeline.PublicationRefused, match="the clock moved back"):
+        pipeline.publish(ELECTION, staged["version"], staged["manifest_sha256"],
+                         {"chosen_options": ["Approve"], "responded_by": {"id": "reviewer"}})
+    assert pipeline.open_store().version_status(ELECTION, staged["version"]) == "refused"
+    assert public_state(bucket) == before == {}

@@ -64,6 +64,7 @@ def main() -> Path:
             _, digest = sign_version(site, signer, manifest_extra(bundle))
             seal_time = time.perf_counter() - started
             bucket = Bucket(work / "bucket")
+            release.mark_area(bucket, "election")
             started = time.perf_counter()
             release.stage(bucket, "ep2019", bundle["version"], site)
             stage_time = time.perf_counter() - started

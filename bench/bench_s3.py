@@ -49,6 +49,7 @@ def one_run() -> dict:
 
         keys = pipeline.ensure_demo_keys()
         pipeline.open_store().migrate()
+        pipeline.mark_public_areas("rehearsal")  # the replayed deliveries carry the test flag
         pipeline.load_history(run_id="bench")
         night = replay.write_night(home / "out", election=ELECTION, waves=("final:100",),
                                    sender_home=keys["sender_home"])

@@ -280,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
             timings[f"stage {version}"] = time.monotonic() - started
             print(f"staged {version}: {info['files']} files, {timings[f'stage {version}']:.1f} s", flush=True)
         now = EMBARGO + timedelta(hours=1)
+        release.mark_area(bucket, "election")
         started = time.monotonic()
         release.publish_version(bucket, ELECTION, "v0001", built["v0001"]["digest"], embargo=EMBARGO, now=now,
                                 approval={"approved_by": "load-test"})

@@ -21,6 +21,7 @@ from airflow.sdk import Param, TriggerRule, dag, task
 
 from plugins.enr_airflow.assets import STAGED_RESULTS
 from plugins.enr_airflow.sensors import InboxSensor
+from plugins.enr_airflow.tasks import signing_queue
 
 
 
@@ -52,7 +53,7 @@ def election_night_ingest():
 
         return tally_election(params["election"])
 
-    @task(outlets=[STAGED_RESULTS])
+    @task(outlets=[STAGED_RESULTS], **signing_queue())  # signs the manifest: the signing key's worker only
     def stage(tallied: dict, params=None, outlet_events=None) -> dict:
         from plugins.enr_airflow.tasks import stage_version
 

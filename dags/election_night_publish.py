@@ -23,7 +23,7 @@ from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import Param, dag, task
 
 from plugins.enr_airflow.assets import PUBLISHED_RESULTS, STAGED_RESULTS
-from plugins.enr_airflow.tasks import approval_reviewers
+from plugins.enr_airflow.tasks import approval_reviewers, signing_queue
 
 
 APPROVAL_SUBJECT = (
@@ -64,7 +64,7 @@ def election_night_publish():
         assigned_users=approval_reviewers(),  # ENR_REVIEWERS; anyone else is refused (HTTP 403)
     )
 
-    @task(retries=0, outlets=[PUBLISHED_RESULTS])
+    @task(retries=0, outlets=[PUBLISHED_RESULTS], **signing_queue())  # the signing key's worker only
     def publish(described: dict, ti=None) -> dict:
         from plugins.enr_airflow.tasks import publish_version
 

@@ -71,7 +71,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if "://" not in args.path and not Path(args.path).is_dir():
         raise UsageError(f"{args.path}: no such folder (a published version, e.g. "
                          f"$ENR_HOME/bucket/public/ep2019/v0003, or a bucket URL of one)")
-    report = pipeline.verify_path(args.path, keyring=args.keyring)
+    report = pipeline.verify_path(args.path, keyring=args.keyring, fingerprints=args.fingerprint or None)
     print(json.dumps(report, indent=1) if args.json else report["text"])
     return 0 if report["ok"] else 1
 
@@ -312,7 +312,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("verify", cmd_verify, "verify a published version (manifest signature and SHA-256 of every file)")
     p.add_argument("path", help="a version folder (public/<election>/<version>) or a bucket URL of one")
-    p.add_argument("--keyring", help="GNUPGHOME with the publisher's public key (default: the demo keyring)")
+    p.add_argument("--keyring", help="GNUPGHOME with the publisher's public key (default: the demo keyring; with "
+                                     "--fingerprint: the folder's publisher-key.asc in a scratch keyring)")
+    p.add_argument("--fingerprint", action="append", default=[],
+                   help="the publisher's primary key fingerprint, obtained out of band (40 hex digits): a valid "
+                        "signature by any other key is refused")
     p.add_argument("--json", action="store_true")
 
     p = add("status", cmd_status, "what is pending, published, accepted and quarantined")

@@ -122,20 +122,24 @@ def migrate_airflow(env: dict[str, str]) -> None:
 # -- stores, areas, keys ----------------------------------------------------------------------------
 
 def migrate_stores() -> list[str]:
-    """The results store and the history tables, migrated to the code's schema (idempotent)."""
-    from historical_loader.backfill import migrate_store
+    """The results store and the history tables, migrated to the code's schema (idempotent); on
+    PostgreSQL as the owner role (``ENR_STORE_OWNER_URL``), the application role left SELECT and INSERT."""
+    from enr import pipeline
     from enr.store import Store
+    from historical_loader.backfill import migrate_store as migrate_history
 
     settings = get_settings()
+    roles = pipeline.migrate_store()
+    history = migrate_history(os.environ.get("ENR_STORE_OWNER_URL", "").strip() or None)
     store = Store(settings.store_url)
     try:
-        store.migrate()
         revision = store.schema_revision()
     finally:
         store.close()
-    history = migrate_store()
     shown = _hide_password(settings.store_url)
-    return [f"results store {shown}: schema at {revision}",
+    owner = (f", migrated as {roles['owner']}; {roles['app_role']} may only SELECT and INSERT"
+             if roles.get("owner") else "")
+    return [f"results store {shown}: schema at {revision}{owner}",
             f"history tables in {shown}: schema at {history['revision']}"]
 
 

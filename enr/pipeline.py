@@ -5,8 +5,12 @@ signing, bucket) and returns a small JSON-able summary (ids, paths, digests — 
 The DAG tasks in ``plugins/enr_airflow/tasks.py``, the ``enr`` command and the tests call them.
 
 Versions move through append-only events in the results store:
-``tallied -> pending_approval -> (approved -> published) | rejected | superseded``; a
-published version can later be ``rolled_back`` from (another becomes current).
+``tallied -> pending_approval -> (approved -> published) | rejected | superseded | refused``; a
+published version can later be ``rolled_back`` from (another becomes current). A published
+version's copy to the backup bucket is a track of its own (``backup_pending -> backup_ok |
+backup_failed``, retried by :func:`retry_backups`): backup trouble never makes a live version look
+refused. A tally refused because test and real data would mix is an audit event
+(``tally_refused``) that ``enr status`` shows.
 """
 from __future__ import annotations
 
@@ -36,6 +40,10 @@ class PublicationRefused(RuntimeError):
     """Publication is not allowed (embargo, digest mismatch, unresolved tie, rejected)."""
 
 
+class TallyRefused(RuntimeError):
+    """The tally (or staging) is refused: test and real data would mix in one version."""
+
+
 # -- plumbing --------------------------------------------------------------------------------------
 
 def open_store():
@@ -43,6 +51,37 @@ def open_store():
 
     store = Store(get_settings().store_url)
     return store
+
+
+def migrate_store() -> dict:
+    """Migrate the results store (and its history tables) as the owner role.
+
+    ``ENR_STORE_OWNER_URL`` (PostgreSQL in production) runs the migrations, then the user of
+    ``ENR_STORE_URL`` is granted SELECT and INSERT only (:mod:`enr.store.roles`). Without it, the
+    migrations run as ``ENR_STORE_URL`` (the embedded SQLite default has no roles).
+    """
+    import os
+
+    from sqlalchemy.engine import make_url
+
+    from enr.store import Store
+    from enr.store.roles import grant_application_role
+    from historical_loader.backfill import migrate_store as migrate_history
+
+    owner_url = os.environ.get("ENR_STORE_OWNER_URL", "").strip()
+    if not owner_url:
+        open_store().migrate()
+        return {"owner": None, "app_role": None}
+    app_role = make_url(get_settings().store_url).username
+    owner = Store(owner_url)
+    try:
+        owner.migrate()
+        migrate_history(owner_url)
+        with owner.engine.begin() as connection:
+            granted = grant_application_role(connection, app_role)
+    finally:
+        owner.close()
+    return {"owner": make_url(owner_url).username, "app_role": app_role, "tables": granted["tables"]}
 
 
 def export_bucket():
@@ -68,6 +107,14 @@ def ensure_demo_keys() -> dict:
     signing = ensure_demo_signing_key(settings.signing_home)
     return {"sender_home": sender_home, "sender_fingerprint": sender,
             "signing_home": settings.signing_home, "signing_fingerprint": signing}
+
+
+def mark_public_areas(purpose: str) -> dict:
+    """Declare the export and backup buckets an ``election`` or a ``rehearsal`` area (``AREA.json``);
+    publication refuses an undeclared area. ``enr init`` does this; the demo and the tests too."""
+    from publish.release import mark_area
+
+    return {"export": mark_area(export_bucket(), purpose), "backup": mark_area(backup_bucket(), purpose)}
 
 
 def _now() -> datetime:
@@ -152,7 +199,7 @@ def _state_key(counts: dict, lots: dict) -> str:
 
 def tally(election: str, *, force: bool = False) -> dict | None:
     """Tally every country from the latest accepted counts; None when nothing changed."""
-    from enr.tally import build_bundle
+    from enr.tally import MixedTestAndReal, build_bundle, is_test_version
     from historical_loader.previous import previous_results
 
     definition = load_election(election)
@@ -165,6 +212,11 @@ def tally(election: str, *, force: bool = False) -> dict | None:
     versions = store.versions(election)
     if versions and versions[-1]["state_key"] == key and not force:
         return None
+    try:
+        is_test_version(counts, election)
+    except MixedTestAndReal as exc:
+        _record_tally_refusal(store, election, key, str(exc))
+        raise TallyRefused(str(exc)) from exc
     version = store.next_version(election)
     previous_bundle = None
     if versions:
@@ -179,11 +231,20 @@ def tally(election: str, *, force: bool = False) -> dict | None:
     payload = json.dumps(bundle, ensure_ascii=False, sort_keys=True, indent=1).encode()
     export_bucket().write(bundle_path, payload)
     store.add_version(election, version, bundle_path=bundle_path, state_key=key,
-                      bundle_sha256=hashlib.sha256(payload).hexdigest())
+                      bundle_sha256=hashlib.sha256(payload).hexdigest(), test=bundle["test"])
     log.info("tally %s %s: %d countries, %d seats allocated, %d unresolved ties", election, version,
              len(counts), bundle["eu"]["seats_allocated"], bundle["unresolved_ties"])
     return {"election": election, "version": version, "bundle_path": bundle_path,
             "seats_allocated": bundle["eu"]["seats_allocated"], "unresolved_ties": bundle["unresolved_ties"]}
+
+
+def _record_tally_refusal(store, election: str, key: str, reason: str) -> None:
+    """One ``tally_refused`` audit event per refused state of the store (not one per ingest run)."""
+    last = store.audit(election, event_name="tally_refused")
+    if last and (last[-1].get("detail") or {}).get("state_key") == key:
+        return
+    store.audit_event("tally_refused", election=election, detail={"state_key": key, "reason": reason})
+    log.error("tally %s refused: %s", election, reason)
 
 
 # -- stage -----------------------------------------------------------------------------------------
@@ -216,9 +277,13 @@ def _history(election: str) -> dict | None:
 
 
 def signer():
+    """The publisher's signing key (only the stage/publish worker mounts it; its passphrase, if any,
+    from ``ENR_SIGNING_PASSPHRASE_FILE``, read at each signature)."""
+    import os
+
     from publish.signing import Signer
 
-    return Signer(get_settings().signing_home)
+    return Signer(get_settings().signing_home, passphrase_file=os.environ.get("ENR_SIGNING_PASSPHRASE_FILE"))
 
 
 def _render_index_key(election: str, version: str) -> str:
@@ -253,12 +318,19 @@ def stage(election: str, tallied: dict, *, incremental: bool = True) -> dict:
     manifest is recomputed and the manifest signed anew. ``incremental=False`` renders everything.
     """
     from publish.build import build_version
+    from publish.release import MixedVersion, bundle_test_flag
     from publish.release import stage as stage_release
 
     version = tallied["version"]
     bucket = export_bucket()
     store = open_store()
     bundle = json.loads(bucket.read(tallied["bundle_path"]))
+    try:
+        if bundle_test_flag(bundle, f"{election}/{version}") != bool(bundle.get("test")):
+            raise MixedVersion(f"{election}/{version}: the bundle's test flag disagrees with its countries'")
+    except MixedVersion as exc:
+        store.add_version_event(election, version, "refused", detail={"reason": str(exc)})
+        raise TallyRefused(str(exc)) from exc
     reuse = _reuse(bucket, store, election, version) if incremental else None
     fingerprints: dict = {}
     with tempfile.TemporaryDirectory(prefix="enr-render-") as tmp, signer() as publisher:
@@ -318,9 +390,27 @@ def describe_version(election: str, version: str, *, preview_base: str | None = 
 
 # -- publish ---------------------------------------------------------------------------------------
 
+def _trusted_now(store, election: str) -> datetime:
+    """The clock, refused when it is behind the last version event the store recorded (a clock set
+    back cannot be trusted for the embargo; :class:`PublicationRefused`)."""
+    now = _now()
+    stamps = [e["at"] for e in store.version_events(election) if e.get("at")]
+    last = max((datetime.fromisoformat(a) for a in stamps), default=None)
+    if last is not None and now < last:
+        raise PublicationRefused(f"{election}: the clock says {now.isoformat(timespec='seconds')}, before the last "
+                                 f"event recorded in the results store ({last.isoformat(timespec='seconds')}); the "
+                                 f"clock moved back and cannot be trusted for the embargo: nothing published")
+    return now
+
+
 def publish(election: str, version: str, manifest_sha256: str, approval: dict) -> dict:
-    """Publish exactly the approved bytes; replicate to the backup bucket and check it."""
-    from publish.release import PublishError, publish_version, replicate
+    """Publish exactly the approved bytes, then copy them to the backup bucket and check them there.
+
+    Once ``current.json`` flipped the version is ``published``, whatever happens to the backup: a
+    failed copy is a ``backup_failed`` event (retried by :func:`retry_backups`, shown by ``enr
+    status``), and the result says ``"backup": "failed"`` instead of raising.
+    """
+    from publish.release import PublishError, publish_version
 
     store = open_store()
     status = store.version_status(election, version)
@@ -334,25 +424,59 @@ def publish(election: str, version: str, manifest_sha256: str, approval: dict) -
         store.add_version_event(election, version, "rejected", detail=approval)
         raise PublicationRefused(f"{election} {version} was not approved")
     definition = load_election(election)
+    try:
+        now = _trusted_now(store, election)
+    except PublicationRefused as exc:
+        store.add_version_event(election, version, "refused", detail={"reason": str(exc)})
+        raise
     responder = approval.get("responded_by") or {}
     store.add_version_event(election, version, "approved", by=responder.get("name") or responder.get("id"),
                             detail=approval)
     try:
         with signer() as publisher:
             result = publish_version(export_bucket(), election, version, manifest_sha256,
-                                     embargo=definition.embargo, now=_now(), signer=publisher,
+                                     embargo=definition.embargo, now=now, signer=publisher,
                                      approval={"approved_by": responder.get("name") or responder.get("id"),
                                                "approved_at": approval.get("responded_at"), **approval})
-        replicated = replicate(export_bucket(), backup_bucket(), election, version)
     except PublishError as exc:
         store.add_version_event(election, version, "refused", detail={"reason": str(exc)})
         raise PublicationRefused(str(exc)) from exc
     store.add_version_event(election, version, "published", detail={"manifest_sha256": manifest_sha256,
-                                                                    "backup": replicated})
-    log.info("publish %s %s: manifest %s, backup checked", election, version, manifest_sha256)
+                                                                    "published_at": result.published_at})
+    backup = _backup(store, election, version)
+    if backup == "ok":  # the backup answers again: earlier versions whose copy failed are retried now
+        retry_backups(election)
+    log.info("publish %s %s: manifest %s, backup %s", election, version, manifest_sha256, backup)
     return {"election": election, "version": version, "manifest_sha256": manifest_sha256,
             "public_path": f"public/{election}/{version}/", "files": result.files,
-            "published_at": result.published_at}
+            "published_at": result.published_at, "backup": backup}
+
+
+def _backup(store, election: str, version: str) -> str:
+    """Copy a published version to the backup bucket and check it: ``"ok"`` or ``"failed"`` (recorded)."""
+    from publish.release import replicate
+
+    store.add_version_event(election, version, "backup_pending")
+    try:
+        replicated = replicate(export_bucket(), backup_bucket(), election, version)
+    except Exception as exc:  # noqa: BLE001 - any failure of the backup copy is recorded and retried later
+        store.add_version_event(election, version, "backup_failed", detail={"reason": f"{type(exc).__name__}: {exc}"})
+        log.error("backup of %s %s failed (the version is live; retry_backups will try again): %s",
+                  election, version, exc)
+        return "failed"
+    store.add_version_event(election, version, "backup_ok", detail=replicated)
+    return "ok"
+
+
+def retry_backups(election: str) -> dict:
+    """Copy again every published version whose backup is pending or failed; ``{version: "ok"|"failed"}``.
+
+    Runs after each publication whose own backup succeeded; an operator can run it at any time
+    (``python -c "from enr import pipeline; print(pipeline.retry_backups('ep2019'))"``)."""
+    store = open_store()
+    todo = [v["version"] for v in store.versions(election)
+            if v["status"] in ("published", "made_current") and v.get("backup") in ("backup_pending", "backup_failed")]
+    return {version: _backup(store, election, version) for version in todo}
 
 
 def rollback(election: str, version: str, by: str) -> dict:
@@ -401,9 +525,17 @@ def status(election: str) -> dict:
                    "seats_total": bundle.get("eu", {}).get("seats_total")}
     except FileNotFoundError:
         pass
+    refusals = store.audit(election, event_name="tally_refused")
+    last_version_at = versions[-1]["created_at"] if versions else None
+    tally_refused = None
+    if refusals and (last_version_at is None or datetime.fromisoformat(refusals[-1]["at"])
+                     > datetime.fromisoformat(last_version_at)):
+        tally_refused = refusals[-1]["detail"]["reason"]
     return {
         "election": election,
         "versions": versions,
+        "tally_refused": tally_refused,
+        "backup_trouble": [v["version"] for v in versions if v.get("backup") in ("backup_pending", "backup_failed")],
         "latest_version": versions[-1]["version"] if versions else None,
         "pending": [v["version"] for v in versions if v["status"] == "pending_approval"],
         "current": current,
@@ -420,9 +552,15 @@ def format_status(status: dict) -> str:
     current = status.get("current")
     lines.append(f"current public version: {current['version'] if current else '(none)'}")
     lines.append(f"pending approval: {', '.join(status['pending']) or '(none)'}")
+    if status.get("tally_refused"):
+        lines.append(f"TALLY REFUSED: {status['tally_refused']}")
     lines.append("versions:")
     for v in status["versions"]:
-        lines.append(f"  {v['version']}  {v['status']:<17} manifest {(v.get('manifest_sha256') or '')[:16]}")
+        backup = v.get("backup")
+        why = ((v.get("backup_detail") or {}).get("reason") or "") if backup == "backup_failed" else ""
+        lines.append(f"  {v['version']}  {v['status']:<17} manifest {(v.get('manifest_sha256') or '')[:16]}"
+                     + (f"  {backup.upper().replace('_', ' ')}" if backup and backup != "backup_ok" else "")
+                     + (f": {why}" if why else ""))
     lines.append(f"deliveries: {status['accepted_total']} accepted, {status['duplicates_total']} duplicate, "
                  f"{status['quarantined_total']} quarantined")
     for d in status["deliveries"]:
@@ -440,12 +578,30 @@ def format_status(status: dict) -> str:
     return "\n".join(lines)
 
 
-def verify_path(path, keyring: str | None = None) -> dict:
-    """Verify a version folder: a local path, a bucket URL, or a :class:`publish.bucket.Bucket`."""
+def verify_path(path, keyring: str | None = None, fingerprints: list[str] | None = None) -> dict:
+    """Verify a version folder: a local path, a bucket URL, or a :class:`publish.bucket.Bucket`.
+
+    ``fingerprints`` pin the publisher's primary key (obtained out of band): a valid signature by
+    any other key is refused. Pinned and without ``keyring``, the folder's own
+    ``publisher-key.asc`` is imported into a scratch keyring (the pin is what makes that safe).
+    """
+    from publish.bucket import Bucket
+    from publish.manifest import PUBLIC_KEY
+    from publish.signing import import_public_key
     from publish.verify import verify_version
 
-    keyring_home = Path(keyring) if keyring else get_settings().signing_home
-    report = verify_version(path, keyring_home)
+    with tempfile.TemporaryDirectory(prefix="enrv", dir="/tmp") as scratch:
+        if keyring:
+            keyring_home = Path(keyring)
+        elif fingerprints:
+            keyring_home = Path(scratch) / "k"
+            source = path if isinstance(path, Bucket) else Bucket(path)
+            key = source.read_or_none(PUBLIC_KEY)
+            if key is not None:
+                import_public_key(keyring_home, key)
+        else:
+            keyring_home = get_settings().signing_home
+        report = verify_version(path, keyring_home, fingerprints or None)
     return {"ok": report.ok, "text": report.summary(), "path": str(getattr(path, "url", path)),
             "files": report.files_checked, "signer": report.signer_fingerprint}
 

@@ -16,7 +16,8 @@ not in the keyring), ``signer_revoked``, ``signer_expired``, ``signer_not_truste
 but not in ``senders.json``, or not for this country), ``signature_error`` (anything else).
 
 gpg-agent keeps its socket inside GNUPGHOME, whose path must stay short (< ~100 bytes); a longer
-home is copied to a ``mkdtemp`` under /tmp for the call (:func:`gnupg_home`). Tests stop the agents
+home, or a read-only one (production mounts the trusted keyring read-only into the workers), is
+copied to a ``mkdtemp`` under /tmp for the call (:func:`gnupg_home`). Tests stop the agents
 they started with :func:`kill_agent`.
 """
 from __future__ import annotations
@@ -71,7 +72,9 @@ def gnupg_home(home: Path | str, *, writable: bool = False, options: list[str] |
 
     home = Path(home)
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if len(str(home)) <= MAX_HOME_LENGTH:
+    # a read-only keyring (the workers mount the trusted keyring :ro) is used through a copy too:
+    # gpg writes lock files and its agent socket into GNUPGHOME
+    if len(str(home)) <= MAX_HOME_LENGTH and os.access(home, os.W_OK):
         yield gnupg.GPG(gnupghome=str(home), options=options)
         return
     short = Path(tempfile.mkdtemp(prefix="enrg", dir="/tmp"))

@@ -3,6 +3,11 @@
 :func:`build_bundle` is the tally step of the night. It takes the latest accepted result of
 each country (from the results store), runs the seat engine (:mod:`transforms`) on it, and
 returns the bundle that the renderer publishes (schema in docs/CONTRACTS.md). It does no I/O.
+
+Test and real data never mix in one version: a bundle is test only when every country that
+reported is test, and a store whose latest deliveries mix the two is refused
+(:class:`MixedTestAndReal`, naming the countries) — one contractor's dry run on the day must not
+turn other countries' real counts into a "test" version that the embargo would let through.
 """
 from __future__ import annotations
 
@@ -21,6 +26,10 @@ from transforms.rules import parse_rules
 STATUS_ORDER = ("none", "estimate", "provisional", "final", "official")
 
 
+class MixedTestAndReal(ValueError):
+    """The latest accepted deliveries are test for some countries and real for others."""
+
+
 @dataclass
 class CountryCounts:
     """What the store holds for one country: its latest accepted delivery, aggregated."""
@@ -37,6 +46,17 @@ class CountryCounts:
     declared_seats: pd.DataFrame | None = None  # constituency, list_id, seats (STV)
     corrections: list[dict] = field(default_factory=list)
     test: bool = False
+
+
+def is_test_version(counts: dict[str, "CountryCounts"], election: str = "") -> bool:
+    """True when every country's latest delivery is test, False when none is; a mix is refused."""
+    test = sorted(code for code, c in counts.items() if c.test)
+    real = sorted(code for code, c in counts.items() if not c.test)
+    if test and real:
+        raise MixedTestAndReal(f"{election}: test and real deliveries would mix in one version: test for "
+                               f"{', '.join(test)}; real for {', '.join(real)}; nothing tallied until every country's "
+                               f"latest delivery is of one kind (a real delivery for {', '.join(test)} ends it)")
+    return bool(test)
 
 
 def _national_votes(definition: Election, counts: CountryCounts) -> tuple[pd.DataFrame, pd.DataFrame | None]:
@@ -116,9 +136,11 @@ def _empty_country(definition: Election, code: str) -> dict:
 
 
 def build_bundle(definition: Election, counts: dict[str, CountryCounts], *, version: str, generated_at: datetime,
-                 lots: dict | None = None, previous: dict | None = None, previous_bundle: dict | None = None,
-                 test: bool = False) -> dict:
-    """The whole tally: every country (reported or not), the EU aggregate, what changed."""
+                 lots: dict | None = None, previous: dict | None = None, previous_bundle: dict | None = None) -> dict:
+    """The whole tally: every country (reported or not), the EU aggregate, what changed.
+
+    Raises :class:`MixedTestAndReal` when some countries' data is test and others' real."""
+    test = is_test_version(counts, definition.id)
     rules = parse_rules(list(definition.rules))
     countries = []
     allocations = {}
@@ -138,7 +160,7 @@ def build_bundle(definition: Election, counts: dict[str, CountryCounts], *, vers
         "schema": "enr-bundle/1",
         "version": version,
         "generated_at": generated_at.isoformat(),
-        "test": bool(test or any(c.get("test") for c in countries)),
+        "test": test,
         "election": {
             "id": definition.id, "name": definition.name, "election_date": definition.election_date,
             "embargo": definition.embargo.isoformat(), "total_seats": definition.total_seats,

@@ -14,11 +14,17 @@ Publication is **copy, verify, then flip**:
 1. the staged ``manifest.json`` must have exactly the digest the reviewer approved
    (:class:`ApprovalMismatch`); a test (rehearsal) version never goes to a real election's
    public area, nor a real version to a rehearsal area (:func:`check_area`, :class:`AreaMismatch`:
-   the bucket's ``AREA.json`` marker, or else what was already published there, decides); the embargo must be over unless the version is a rehearsal
-   (:class:`EmbargoNotLifted`); the version must not be older than the current one
+   the bucket's ``AREA.json`` marker decides, and an area without one refuses everything: it must be
+   declared first, by ``enr init``); a version is test only when every country in it is test
+   (:class:`MixedVersion` otherwise), and a real version is never published before the embargo
+   (:class:`EmbargoNotLifted`), whatever the area; ``now`` must not be behind the last
+   publication recorded in the area (:class:`ClockMovedBack`: a clock set back is not trusted
+   for the embargo); the version must not be older than the current one
    (:class:`VersionNotNewer`) nor carry an unresolved tie (:class:`UnresolvedTies`);
-2. every file the manifest lists is copied, byte for byte, to ``public/<election>/<version>/``,
-   the manifest last, then a signed ``approval.json`` naming the manifest digest;
+2. every staged file is checked against the approved manifest (:class:`IntegrityError`: a file
+   changed after the approval is never copied), then copied, byte for byte, to
+   ``public/<election>/<version>/``, the manifest last, then a signed ``approval.json`` naming the
+   manifest digest;
 3. every copied file is read back and checked against the manifest (:class:`IntegrityError`);
 4. only then ``current.json`` is replaced (one atomic write), then ``index.html`` and the log.
 
@@ -32,11 +38,13 @@ import hashlib
 import json
 import logging
 import re
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from publish import feeds, model
 from publish.bucket import BULK_BATCH, CACHE_IMMUTABLE, CACHE_POINTER, Bucket
@@ -44,6 +52,9 @@ from publish.manifest import (APPROVAL, APPROVAL_SIG, MANIFEST, MANIFEST_SIG, SU
                               read_manifest, sha256_file)
 
 log = logging.getLogger(__name__)
+
+_THREAD_LOCK = threading.Lock()
+_THREAD_LOCKS: dict[str, threading.Lock] = {}
 
 CURRENT = "current.json"
 INDEX = "index.html"
@@ -73,6 +84,18 @@ class UnresolvedTies(PublishError):
 
 class AreaMismatch(PublishError):
     """A rehearsal (test) version into a real election's public area, or a real version into a rehearsal area."""
+
+
+class AreaNotDeclared(AreaMismatch):
+    """The bucket has no ``AREA.json``: nobody declared it an election or a rehearsal area (``enr init``)."""
+
+
+class MixedVersion(PublishError):
+    """A version that holds test data for some countries and real data for others."""
+
+
+class ClockMovedBack(PublishError):
+    """``now`` is earlier than a publication already recorded: the clock cannot be trusted for the embargo."""
 
 
 class IntegrityError(PublishError):
@@ -173,14 +196,50 @@ def area_purpose(bucket: Bucket, election: str | None = None) -> dict:
 
 def check_area(bucket: Bucket, election: str, test: bool) -> None:
     """The hard guard of rehearsals: a test version never goes to a real election's public area,
-    a real version never to a rehearsal area (:class:`AreaMismatch`)."""
+    a real version never to a rehearsal area (:class:`AreaMismatch`), and nothing goes to an area
+    nobody declared (:class:`AreaNotDeclared`: ``enr init`` writes ``AREA.json``)."""
     area = area_purpose(bucket, election)
+    if not area["marked"]:
+        seen = f"; {area['why']}" if area["purpose"] else ""
+        raise AreaNotDeclared(f"{election}: refusing to publish into {bucket.url_of(public_prefix(election))}: the "
+                              f"bucket has no {AREA} declaring it an election or a rehearsal area{seen}; run "
+                              f"`enr init` (publish.release.mark_area) to declare it")
     if test and area["purpose"] == "election":
         raise AreaMismatch(f"{election}: refusing to publish a TEST (rehearsal) version into the public area of a "
                            f"real election ({bucket.url_of(public_prefix(election))}; {area['why']})")
     if not test and area["purpose"] == "rehearsal":
         raise AreaMismatch(f"{election}: refusing to publish a REAL version into a rehearsal area "
                            f"({bucket.url_of(public_prefix(election))}; {area['why']})")
+
+
+def bundle_test_flag(bundle: dict, where: str) -> bool:
+    """A bundle is test only when every country that reported is test; a mix is refused
+    (:class:`MixedVersion`, naming the countries), so one rehearsal delivery never turns other
+    countries' real numbers into a "test" version that escapes the embargo."""
+    reported = [c for c in bundle.get("countries", []) if c.get("status", "none") != "none"]
+    test = sorted(c["code"] for c in reported if c.get("test"))
+    real = sorted(c["code"] for c in reported if not c.get("test"))
+    if test and real:
+        raise MixedVersion(f"{where}: test and real data in one version: test data for {', '.join(test)}, real data "
+                           f"for {', '.join(real)}; a version is all test or all real (wait for the test countries' "
+                           f"real deliveries)")
+    return bool(test) and not real
+
+
+def check_clock(bucket: Bucket, election: str, now: datetime) -> None:
+    """Refuse a ``now`` earlier than the last publication or rollback recorded in the area's log
+    (:class:`ClockMovedBack`): the embargo is only as good as the clock that reads it."""
+    stamps = [e["published_at"] for e in _publications(bucket, election) if e.get("published_at")]
+    pointer = current(bucket, election)
+    if pointer and pointer.get("published_at"):
+        stamps.append(pointer["published_at"])
+    if not stamps:
+        return
+    last = max(datetime.fromisoformat(s) for s in stamps)
+    if now < last:
+        raise ClockMovedBack(f"{election}: the clock says {_iso(now)}, before the last publication recorded in "
+                             f"{bucket.url_of(public_prefix(election))} ({_iso(last)}); the clock moved back and "
+                             f"cannot be trusted for the embargo: nothing published")
 
 
 def current(bucket: Bucket, election: str) -> dict | None:
@@ -310,6 +369,32 @@ def _flip(bucket: Bucket, election: str, version: str, digest: str, published_at
     return pointer
 
 
+@contextmanager
+def publication_lock(bucket: Bucket, election: str) -> Iterator[None]:
+    """One publisher (publish or rollback) of ``election`` at a time on this bucket.
+
+    Two publishers racing would both read the old ``current.json``, both pass the "not older"
+    check and flip one after the other, so an older version could end up current. On a local
+    bucket an exclusive ``flock`` on ``.locks/publish-<election>.lock`` (outside ``public/``)
+    serialises them, across threads and processes; an object store has no lock, there the
+    deployment serialises publication (one publish task at a time in the signing queue)."""
+    if bucket.local_root is None:
+        yield
+        return
+    import fcntl
+
+    path = bucket.local_root / ".locks" / f"publish-{_check_name('election', election)}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _THREAD_LOCK:
+        thread_lock = _THREAD_LOCKS.setdefault(str(path), threading.Lock())
+    with thread_lock, path.open("a") as handle:  # flock is per open file: threads need their own lock too
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def publish_version(bucket: Bucket, election: str, version: str, approved_manifest_sha256: str, *,
                     embargo: datetime, now: datetime, approval: dict, signer=None,
                     on_file: Callable[[str], None] | None = None) -> PublishResult:
@@ -317,8 +402,17 @@ def publish_version(bucket: Bucket, election: str, version: str, approved_manife
 
     ``approval``: who approved and when (e.g. ``{"approved_by": "...", "approved_at": "..."}``),
     written to ``approval.json`` (signed with ``signer`` when given). ``on_file`` is called after
-    each file is copied (progress; the tests use it to kill the publisher midway).
+    each file is copied (progress; the tests use it to kill the publisher midway). Publishers of
+    one election are serialised (:func:`publication_lock`).
     """
+    with publication_lock(bucket, election):
+        return _publish_version(bucket, election, version, approved_manifest_sha256, embargo=embargo, now=now,
+                                approval=approval, signer=signer, on_file=on_file)
+
+
+def _publish_version(bucket: Bucket, election: str, version: str, approved_manifest_sha256: str, *,
+                     embargo: datetime, now: datetime, approval: dict, signer=None,
+                     on_file: Callable[[str], None] | None = None) -> PublishResult:
     staged = staging_prefix(election, version)
     manifest_bytes = bucket.read_or_none(f"{staged}/{MANIFEST}")
     if manifest_bytes is None:
@@ -330,9 +424,10 @@ def publish_version(bucket: Bucket, election: str, version: str, approved_manife
     manifest = read_manifest(manifest_bytes)
     test = bool(manifest.get("test"))
     check_area(bucket, election, test)
+    check_clock(bucket, election, now)
     if not test and now < embargo:
-        raise EmbargoNotLifted(f"{election}/{version}: embargo until {_iso(embargo)}, now {_iso(now)}; only test "
-                               f"versions may be published before it (staging and approval may)")
+        raise EmbargoNotLifted(f"{election}/{version}: embargo until {_iso(embargo)}, now {_iso(now)}; a real "
+                               f"version is never published before it (staging and approval may)")
     bundle_entry = next((e for e in manifest["files"] if e["path"] == "data/bundle.json"), None)
     if bundle_entry is None:
         raise NotStaged(f"{election}/{version}: the staged version has no data/bundle.json")
@@ -340,8 +435,10 @@ def publish_version(bucket: Bucket, election: str, version: str, approved_manife
     if _sha(bundle_bytes) != bundle_entry["sha256"]:
         raise IntegrityError(f"{election}/{version}: staged data/bundle.json does not match the approved manifest")
     staged_bundle = json.loads(bundle_bytes.decode("utf-8"))
-    if bool(staged_bundle.get("test")) != test or (not test and any(c.get("test") for c in staged_bundle["countries"])):
-        raise AreaMismatch(f"{election}/{version}: the manifest's test flag ({test}) disagrees with the bundle's")
+    countries_test = bundle_test_flag(staged_bundle, f"{election}/{version}")
+    if bool(staged_bundle.get("test")) != test or countries_test != test:
+        raise MixedVersion(f"{election}/{version}: the manifest's test flag ({test}) disagrees with the bundle's "
+                           f"({bool(staged_bundle.get('test'))}) or its countries' ({countries_test})")
     ties = model.unresolved_ties(staged_bundle)
     if ties:
         where = ", ".join(f"{code} seat {tie.get('seat')} ({' / '.join(map(str, tie.get('lists', [])))})"
@@ -365,6 +462,9 @@ def publish_version(bucket: Bucket, election: str, version: str, approved_manife
     for seal in (SUMS_SIG, MANIFEST_SIG):
         if not bucket.exists(f"{staged}/{seal}"):
             raise NotStaged(f"{election}/{version}: the staged version has no {seal}")
+    # the staged bytes are checked before a single one is copied: a file changed after the approval
+    # never becomes readable under public/ (nginx serves public/<election>/<version>/ by its URL)
+    _verify_copy(bucket, staged, manifest)
     def copy(name: str) -> None:
         bucket.copy(f"{staged}/{name}", f"{target}/{name}", durable=False)
         if on_file:
@@ -386,9 +486,15 @@ def publish_version(bucket: Bucket, election: str, version: str, approved_manife
                                 cache_control=CACHE_IMMUTABLE)
         if on_file:
             on_file(APPROVAL)
-    _verify_copy(bucket, target, manifest)
-    if _sha(bucket.read(f"{target}/{MANIFEST}")) != digest:
-        raise IntegrityError(f"{bucket.url_of(target)}/manifest.json does not have the approved digest")
+    try:
+        _verify_copy(bucket, target, manifest)
+        if _sha(bucket.read(f"{target}/{MANIFEST}")) != digest:
+            raise IntegrityError(f"{bucket.url_of(target)}/manifest.json does not have the approved digest")
+    except IntegrityError:
+        if not already:  # a folder that was never published is taken down again
+            for key in bucket.list(target):
+                bucket.delete(key)
+        raise
 
     changes_doc = bucket.read_or_none(f"{target}/changes.json")
     changes = json.loads(changes_doc.decode("utf-8")).get("changes", []) if changes_doc else []
@@ -402,6 +508,11 @@ def publish_version(bucket: Bucket, election: str, version: str, approved_manife
 
 def rollback(bucket: Bucket, election: str, version: str, *, now: datetime | None = None) -> dict:
     """Point ``current.json`` back to an earlier published ``version`` (checked against its manifest first)."""
+    with publication_lock(bucket, election):
+        return _rollback(bucket, election, version, now=now)
+
+
+def _rollback(bucket: Bucket, election: str, version: str, *, now: datetime | None = None) -> dict:
     published = {e["version"]: e for e in _publications(bucket, election) if e["event"] == "publish"}
     if version not in published:
         raise NotPublished(f"{election}/{version} was never published; published: {', '.join(sorted(published)) or 'none'}")
@@ -412,7 +523,9 @@ def rollback(bucket: Bucket, election: str, version: str, *, now: datetime | Non
     manifest = read_manifest(manifest_bytes)
     _verify_copy(bucket, target, manifest)
     previous = current(bucket, election)
-    moment = _iso(now or datetime.now(timezone.utc))
+    now = now or datetime.now(timezone.utc)
+    check_clock(bucket, election, now)
+    moment = _iso(now)
     pointer = _flip(bucket, election, version, published[version]["manifest_sha256"], moment,
                     bool(manifest.get("test")), previous, "rollback",
                     [{"country": "", "what": f"rollback from {previous.get('version') if previous else None}"}])
@@ -432,6 +545,10 @@ def replicate(bucket: Bucket, backup_bucket: Bucket, election: str, version: str
     if manifest_bytes is None:
         raise NotPublished(f"{bucket.url_of(target)}: no published manifest.json")
     manifest = read_manifest(manifest_bytes)
+    backup_area = area_purpose(backup_bucket)
+    if backup_area["marked"] and backup_area["purpose"] != ("rehearsal" if manifest.get("test") else "election"):
+        raise AreaMismatch(f"{election}/{version}: the backup {backup_bucket.url_of(AREA)} marks a "
+                           f"{backup_area['purpose']} area; this version is {'TEST' if manifest.get('test') else 'REAL'}")
     names = [k[len(target) + 1:] for k in bucket.list(target)]
     names = [name for name in names if name != MANIFEST]
     if bucket.is_local and backup_bucket.is_local:

@@ -10,6 +10,10 @@ Two gpg pitfalls are handled here once (see the project's Airflow notes, section
   :class:`SigningError` with gpg's own message.
 
 The agent started for a home is stopped by :meth:`Signer.close` (or leaving the ``with`` block).
+
+A production signing key has a passphrase: :class:`Signer` takes ``passphrase_file`` (the
+deployment passes ``ENR_SIGNING_PASSPHRASE_FILE``, a secret mounted only into the signing worker)
+and reads it at each signature, never before, so the passphrase is not kept in memory in between.
 """
 from __future__ import annotations
 
@@ -39,9 +43,20 @@ class GpgHome:
 
     def __init__(self, home: Path):
         self.home = Path(home).resolve()
+        self._link_dir: str | None = None
+        if self.home.is_dir() and not os.access(self.home, os.W_OK):
+            # a keyring mounted read-only (docker/compose.yaml mounts both homes :ro): gpg needs to
+            # write its agent socket and lock files, so it works on a private copy under /tmp
+            self._link_dir = tempfile.mkdtemp(prefix="enrpub-g", dir="/tmp")
+            copy = Path(self._link_dir) / "h"
+            shutil.copytree(self.home, copy, ignore=shutil.ignore_patterns("S.*", "*.lock", ".#*"))
+            os.chmod(copy, 0o700)
+            self.path = str(copy)
+            self.gpg = gnupg.GPG(gnupghome=self.path)
+            self.gpg.encoding = "utf-8"
+            return
         self.home.mkdir(parents=True, exist_ok=True)
         os.chmod(self.home, 0o700)
-        self._link_dir: str | None = None
         if len(str(self.home)) > MAX_HOME_LENGTH:
             self._link_dir = tempfile.mkdtemp(prefix="enrpub-g", dir="/tmp")
             link = Path(self._link_dir) / "h"
@@ -77,7 +92,8 @@ class Signer:
     ``fingerprint`` None means the keyring's first secret key (the deployment keeps exactly one).
     """
 
-    def __init__(self, gnupghome: Path, fingerprint: str | None = None):
+    def __init__(self, gnupghome: Path, fingerprint: str | None = None, passphrase_file: Path | str | None = None):
+        self.passphrase_file = Path(passphrase_file) if passphrase_file else None
         self._home = GpgHome(Path(gnupghome))
         secret = self._home.gpg.list_keys(secret=True)
         if fingerprint is None:
@@ -96,13 +112,22 @@ class Signer:
     def gpg(self) -> gnupg.GPG:
         return self._home.gpg
 
+    def _passphrase(self, given: str | None) -> str | None:
+        """The passphrase of this signature: ``given``, else the first line of ``passphrase_file``."""
+        if given is not None or self.passphrase_file is None:
+            return given
+        try:
+            return self.passphrase_file.read_text(encoding="utf-8").splitlines()[0]
+        except (OSError, IndexError) as exc:
+            raise SigningError(f"cannot read the signing passphrase from {self.passphrase_file}: {exc}") from exc
+
     def sign_file(self, path: Path, output: Path | None = None, passphrase: str | None = None) -> Path:
         """Write ``<path>.asc`` (or ``output``): a detached ASCII-armoured signature of ``path``."""
         path = Path(path)
         output = Path(output) if output else path.with_name(path.name + ".asc")
         with path.open("rb") as handle:
             result = self.gpg.sign_file(handle, keyid=self.fingerprint, detach=True, binary=False,
-                                        output=str(output), passphrase=passphrase)
+                                        output=str(output), passphrase=self._passphrase(passphrase))
         if result.status != "signature created":
             raise SigningError(f"{path}: signing with {self.fingerprint} failed: status={result.status!r}; "
                                f"{_tail(result.stderr)}")
@@ -110,7 +135,8 @@ class Signer:
         return output
 
     def sign_bytes(self, data: bytes, passphrase: str | None = None) -> bytes:
-        result = self.gpg.sign(data, keyid=self.fingerprint, detach=True, binary=False, passphrase=passphrase)
+        result = self.gpg.sign(data, keyid=self.fingerprint, detach=True, binary=False,
+                               passphrase=self._passphrase(passphrase))
         if result.status != "signature created":
             raise SigningError(f"signing with {self.fingerprint} failed: status={result.status!r}; "
                                f"{_tail(result.stderr)}")
@@ -155,8 +181,13 @@ def ensure_demo_signing_key(gnupghome: Path) -> str:
 class SignatureCheck:
     valid: bool
     status: str
-    fingerprint: str
+    fingerprint: str  # the key that made the signature (may be a signing subkey)
     username: str
+    primary_fingerprint: str = ""  # its primary key: what a publisher's fingerprint pins
+
+    def by(self, fingerprints: set[str]) -> bool:
+        """A valid signature by one of ``fingerprints`` (primary key, or the signing key itself)."""
+        return self.valid and bool({self.fingerprint, self.primary_fingerprint} & {f.upper() for f in fingerprints})
 
 
 def verify_detached(keyring_home: Path, data: bytes, signature: bytes) -> SignatureCheck:
@@ -169,7 +200,8 @@ def verify_detached(keyring_home: Path, data: bytes, signature: bytes) -> Signat
         with sig_path.open("rb") as handle:
             result = home.gpg.verify_file(handle, str(data_path))
         return SignatureCheck(valid=bool(result.valid), status=str(result.status or ""),
-                              fingerprint=(result.fingerprint or "").upper(), username=result.username or "")
+                              fingerprint=(result.fingerprint or "").upper(), username=result.username or "",
+                              primary_fingerprint=(result.pubkey_fingerprint or result.fingerprint or "").upper())
 
 
 def import_public_key(keyring_home: Path, armoured: str | bytes) -> list[str]:

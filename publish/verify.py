@@ -4,7 +4,9 @@
 or any bucket URL (:class:`publish.bucket.Bucket`). It checks, and reports each finding:
 
 * ``manifest.json.asc`` is a good signature of ``manifest.json`` by a key in ``keyring_home``
-  (and, if ``trusted_fingerprints`` is given, by one of those keys);
+  (and, if ``trusted_fingerprints`` is given, by one of those keys: the publisher's primary key
+  fingerprint, obtained out of band, is *pinned*, and a good signature by any other key is refused
+  with a line naming both; the same holds for ``SHA256SUMS.asc`` and ``approval.json.asc``);
 * ``SHA256SUMS.asc`` is a good signature of ``SHA256SUMS`` and ``SHA256SUMS`` says the same as
   the manifest for every file it lists (the plain-tools route must not disagree with ours);
 * every file the manifest lists exists with that size and SHA-256 (*missing*, *changed*);
@@ -72,10 +74,21 @@ def _source(version_dir_or_url: str | os.PathLike | Bucket) -> Bucket:
     return Bucket(version_dir_or_url)
 
 
+def _pinned(check, trusted: set[str], name: str, report: VerifyReport) -> bool:
+    """True if no key is pinned or ``check`` is a signature by a pinned key; else an error line."""
+    if not trusted or check.by(trusted):
+        return True
+    report.errors.append(f"{name}: a valid signature, but by key {check.primary_fingerprint} (signing key "
+                         f"{check.fingerprint}), which is not a trusted publisher key: not by the pinned publisher "
+                         f"key {', '.join(sorted(trusted))}; refused")
+    return False
+
+
 def verify_version(version_dir_or_url: str | os.PathLike | Bucket, keyring_home: Path,
                    trusted_fingerprints: list[str] | None = None) -> VerifyReport:
     source = _source(version_dir_or_url)
     report = VerifyReport(location=source.url)
+    trusted = {f.replace(" ", "").upper() for f in trusted_fingerprints or []}
     manifest_bytes = source.read_or_none(MANIFEST)
     manifest_sig = source.read_or_none(MANIFEST_SIG)
     if manifest_bytes is None:
@@ -91,10 +104,8 @@ def verify_version(version_dir_or_url: str | os.PathLike | Bucket, keyring_home:
         report.signature_valid = check.valid
         if not check.valid:
             report.errors.append(f"manifest.json.asc: {check.status or 'no valid signature'}")
-        trusted = {f.upper() for f in trusted_fingerprints or []}
-        if check.valid and trusted and check.fingerprint not in trusted:
+        if check.valid and not _pinned(check, trusted, "manifest.json.asc", report):
             report.signature_valid = False
-            report.errors.append(f"manifest signed by {check.fingerprint}, which is not a trusted publisher key")
     try:
         manifest = read_manifest(manifest_bytes)
     except (ManifestError, ValueError) as exc:
@@ -129,7 +140,10 @@ def verify_version(version_dir_or_url: str | os.PathLike | Bucket, keyring_home:
         report.sums_signature_valid = check.valid and (not report.signer_fingerprint
                                                        or check.fingerprint == report.signer_fingerprint)
         if not report.sums_signature_valid:
-            report.errors.append(f"SHA256SUMS.asc: {check.status or 'no valid signature'}")
+            report.errors.append(f"SHA256SUMS.asc: {check.status or 'no valid signature'}"
+                                 + ("" if not check.valid else f" but by {check.fingerprint}, not the manifest's signer"))
+        elif not _pinned(check, trusted, "SHA256SUMS.asc", report):
+            report.sums_signature_valid = False
         for line in sums.decode("utf-8", "replace").splitlines():
             digest, _, path = line.partition("  ")
             entry = listed.get(path)
@@ -152,8 +166,11 @@ def verify_version(version_dir_or_url: str | os.PathLike | Bucket, keyring_home:
             if report.approval.get("manifest_sha256") != report.manifest_sha256:
                 report.errors.append("approval.json names another manifest digest")
             approval_sig = source.read_or_none(APPROVAL_SIG)
-            if approval_sig is None or not verify_detached(keyring_home, approval, approval_sig).valid:
+            signed = verify_detached(keyring_home, approval, approval_sig) if approval_sig is not None else None
+            if signed is None or not signed.valid:
                 report.errors.append("approval.json: no valid signature")
+            else:
+                _pinned(signed, trusted, "approval.json.asc", report)
     return report
 
 

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL cluster on a loopback port for the store tests.
 #
-#   eval "$(scripts/pg-test-cluster.sh start)"   # prints: export ENR_TEST_PG_URL=... ENR_PG_TEST_ROOT=...
+#   eval "$(scripts/pg-test-cluster.sh start)"   # prints: export ENR_TEST_PG_URL=... ENR_TEST_PG_APP_URL=... ENR_PG_TEST_ROOT=...
 #   .venv/bin/pytest tests/test_store.py          # store tests also run against PostgreSQL
 #   scripts/pg-test-cluster.sh stop               # stops the cluster, removes its directory
+#
+# Two roles, as in production (enr/store/roles.py): `results` owns the database and runs the
+# migrations (ENR_TEST_PG_URL), `results_app`
+# is the application role (ENR_TEST_PG_APP_URL), which the migrations grant SELECT and INSERT only.
 #
 # Safe as root (the server runs as the `postgres` user via runuser), fsync off (tests only), unix
 # socket in the cluster's private directory, TCP on 127.0.0.1 only. PGBIN, PGPORT, PGROOT override
@@ -36,10 +40,13 @@ start() {
     -o "-p $PGPORT -k $root -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
     start >/dev/null
   "$PGBIN/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -v ON_ERROR_STOP=1 -qAt \
-    -c "CREATE ROLE results LOGIN PASSWORD 'results'" -c "CREATE DATABASE results OWNER results" >/dev/null
+    -c "CREATE ROLE results LOGIN PASSWORD 'results'" -c "CREATE DATABASE results OWNER results" \
+    -c "CREATE ROLE results_app LOGIN PASSWORD 'results_app' NOCREATEDB NOCREATEROLE" \
+    -c "GRANT CONNECT ON DATABASE results TO results_app" >/dev/null
   {
     echo "export ENR_PG_TEST_ROOT=$root"
     echo "export ENR_TEST_PG_URL=postgresql+psycopg2://results:results@127.0.0.1:$PGPORT/results"
+    echo "export ENR_TEST_PG_APP_URL=postgresql+psycopg2://results_app:results_app@127.0.0.1:$PGPORT/results"
   } >"$STATE"
   cat "$STATE"
 }

@@ -3,11 +3,12 @@
 Idempotent; every other Airflow service starts only after it exited 0:
 
 1. ``airflow db migrate`` on the metadata database (PostgreSQL);
-2. the results store's migrations (``enr.pipeline.open_store().migrate()``);
+2. the results store's migrations as the owner role (``enr.pipeline.migrate_store()``: ``ENR_STORE_OWNER_URL``),
+   the application role of ``ENR_STORE_URL`` granted SELECT and INSERT only;
 3. the export and backup buckets on their S3 endpoints (from the Airflow connections
    ``AIRFLOW_CONN_ENR_EXPORT_BUCKET`` / ``AIRFLOW_CONN_ENR_BACKUP_BUCKET``), each with the bucket
    policy that lets anonymous readers (the nginx sites) GET ``public/*`` and nothing else;
-4. a check that the two GnuPG homes are mounted (a warning only: keys may be imported later).
+4. a check that the senders' trusted keyring is mounted (a warning only: keys may be imported later).
 
     python scripts/production_init.py [--skip-airflow-db] [--skip-store] [--skip-buckets]
 """
@@ -58,7 +59,7 @@ def migrate_airflow_db() -> None:
 def migrate_results_store() -> None:
     from enr import pipeline
 
-    _retry("results store", lambda: pipeline.open_store().migrate())
+    _retry("results store", pipeline.migrate_store)  # as ENR_STORE_OWNER_URL; the app role: SELECT, INSERT
     log.info("results store migrated")
 
 
@@ -93,7 +94,8 @@ def ensure_bucket(conn_env: str, bucket: str) -> None:
 
 
 def check_keyrings() -> None:
-    for name in ("ENR_TRUSTED_KEYS", "ENR_SIGNING_HOME"):
+    # the signing key is mounted into airflow-worker-signing only (docs/PRODUCTION.md): not checked here
+    for name in ("ENR_TRUSTED_KEYS",):
         home = Path(os.environ.get(name, ""))
         if not home.is_dir() or not any(home.glob("pubring.kbx")):
             log.warning("%s=%s holds no keyring yet: import the keys before the night (docs/PRODUCTION.md)",

@@ -85,8 +85,12 @@ def _steps(rule: dict, lists: list[dict], valid: int | None) -> list[dict]:
 
 def build_bundle(version: str = "v0003", *, test: bool = False, statuses: dict[str, str] | None = None,
                  hostile_name: bool = True, unresolved_tie: bool = False,
-                 generated_at: str = "2019-05-26T21:30:00+00:00", only: set[str] | None = None) -> dict:
-    """A complete bundle for EP 2019 (28 countries, 751 seats); ``only`` keeps some countries (a partial night)."""
+                 generated_at: str = "2019-05-26T21:30:00+00:00", only: set[str] | None = None,
+                 test_countries: set[str] | None = None) -> dict:
+    """A complete bundle for EP 2019 (28 countries, 751 seats); ``only`` keeps some countries (a partial night).
+
+    ``test``: every country's data is test (a rehearsal); ``test_countries``: only these are (a
+    mixed bundle, which publication must refuse; the bundle's own flag is then ``test``)."""
     election = json.loads(ELECTION.read_text(encoding="utf-8"))
     statuses = {**DEFAULT_STATUSES, **(statuses or {})}
     turnout = {r["country"]: r for r in _read(TURNOUT)}
@@ -124,7 +128,7 @@ def build_bundle(version: str = "v0003", *, test: bool = False, statuses: dict[s
             "valid": _int(t["valid_votes"]), "blank": _int(t["blank_votes"]), "invalid": _int(t["invalid_votes"]),
             "units_reporting": 100 if status in ("final", "official") else 87, "units_total": 100,
             "rule": rule, "lists": lists, "steps": _steps(rule, lists, _int(t["valid_votes"])),
-            "ties": [], "corrections": [],
+            "ties": [], "corrections": [], "test": code in test_countries if test_countries is not None else test,
             "previous": {
                 "year": 2014, "seats_total": int(prev_rows[0]["seats_total"]) if prev_rows else None,
                 "turnout": None,

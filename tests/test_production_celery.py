@@ -110,6 +110,7 @@ def test_night_on_celery_with_two_workers(night_home, monkeypatch):
                 monkeypatch.setenv(key, value)
         keys = pipeline.ensure_demo_keys()
         pipeline.open_store().migrate()
+        pipeline.mark_public_areas("rehearsal")  # the replayed deliveries carry the test flag
         # DAGs start paused, so that the run triggered through the REST API is the one that takes the
         # deliveries (unpaused, the every-minute schedule would create a run of its own first).
         cluster = CeleryAirflow(

@@ -130,15 +130,25 @@ def test_celery_layout_two_workers_postgres_and_redis(compose):
     assert len(workers) >= 2
     names = [s["command"][s["command"].index("-H") + 1] for s in workers.values()]
     assert len(set(names)) == len(names), names
-    for name, service in workers.items():
-        mounts = " ".join(service["volumes"])
-        assert "/opt/enr-keys/trusted" in mounts and "/opt/enr-keys/signing" in mounts, name
+    signing = {n for n, s in workers.items()
+               if "--queues" in s["command"] and s["command"][s["command"].index("--queues") + 1] == "signing"}
+    assert signing == {"airflow-worker-signing"}, signing
+    assert env["ENR_SIGNING_QUEUE"] == "signing"
+    for name, service in services.items():  # the senders' keyring read-only everywhere; the signing key on one worker
+        mounts = [v for v in service.get("volumes", []) if "/opt/enr-keys/" in v]
+        assert all(v.endswith(":ro") for v in mounts), (name, mounts)
+        assert any("/opt/enr-keys/signing" in v for v in mounts) == (name in signing), (name, mounts)
+    for name in set(workers) - signing:
+        assert any("/opt/enr-keys/trusted" in v for v in workers[name]["volumes"]), name
+    assert "enr_signing_passphrase" in services["airflow-worker-signing"]["secrets"]
+    assert services["init"]["environment"]["ENR_STORE_OWNER_URL"].startswith("postgresql+psycopg2://results_owner:")
     for component in ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"):
         assert component in services
     # Two databases on one server: the init script creates both, each with its own owner.
     init_sql = (DOCKER / "postgres" / "10-enr-databases.sh").read_text()
     assert "CREATE DATABASE airflow OWNER airflow" in init_sql
-    assert "CREATE DATABASE results OWNER results" in init_sql
+    assert "CREATE DATABASE results OWNER results_owner" in init_sql
+    assert "CREATE ROLE results LOGIN" in init_sql and "GRANT CONNECT ON DATABASE results TO results;" in init_sql
 
 
 def _interpolate(text: str, values: dict[str, str]) -> str:

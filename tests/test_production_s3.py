@@ -135,6 +135,7 @@ def test_stage_publish_replicate_and_verify_on_s3(stores, keys, built):
     from publish.verify import verify_version
 
     bucket, backup = _buckets()
+    release.mark_area(bucket, "election")
     first = built["v0001"]
     digest = release.stage(bucket, ELECTION, "v0001", first["dir"])
     assert digest == first["digest"]
@@ -247,6 +248,7 @@ def test_the_night_pipeline_on_s3_buckets(stores, tmp_path, monkeypatch):
     try:
         keys = pipeline.ensure_demo_keys()
         pipeline.open_store().migrate()
+        pipeline.mark_public_areas("rehearsal")  # the replayed deliveries carry the test flag
         night = replay.write_night(home / "outbox", election=ELECTION, waves=("final:100",),
                                    sender_home=keys["sender_home"], seed=0, bad=0)
         pipeline.drop_into_inbox(night.waves[0].files)

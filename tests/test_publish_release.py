@@ -48,7 +48,10 @@ def builds() -> dict[str, tuple[Path, str]]:
 
 @pytest.fixture
 def bucket(tmp_path: Path) -> Bucket:
-    return Bucket((tmp_path / "bucket").as_uri())
+    """A real election's export bucket, declared as such (``enr init`` does this)."""
+    bucket = Bucket((tmp_path / "bucket").as_uri())
+    release.mark_area(bucket, "election")
+    return bucket
 
 
 def stage_all(bucket: Bucket, builds, *versions: str) -> dict[str, str]:
@@ -112,15 +115,35 @@ def test_approved_digest_must_match_the_staged_manifest(bucket: Bucket, builds) 
     assert not bucket.list(f"public/{ELECTION}")
 
 
-def test_embargo_refuses_real_results_but_not_rehearsals(bucket: Bucket, builds) -> None:
+def test_embargo_refuses_real_results_in_an_election_area(bucket: Bucket, builds) -> None:
     digests = stage_all(bucket, builds, "v0001", "t0001")
     before = datetime(2019, 5, 26, 20, 59, tzinfo=timezone.utc)
     with pytest.raises(release.EmbargoNotLifted, match="embargo until 2019-05-26T21:00:00"):
         publish(bucket, "v0001", digests["v0001"], now=before)
+    with pytest.raises(release.AreaMismatch, match="TEST"):  # a rehearsal never goes to an election's area
+        publish(bucket, "t0001", digests["t0001"], now=before)
     assert release.current(bucket, ELECTION) is None
+    assert not bucket.list(f"public/{ELECTION}")
+
+
+def test_a_rehearsal_area_takes_test_versions_before_the_embargo(tmp_path: Path, builds) -> None:
+    bucket = Bucket((tmp_path / "rehearsal").as_uri())
+    release.mark_area(bucket, "rehearsal")
+    digests = stage_all(bucket, builds, "t0001")
+    before = datetime(2019, 5, 26, 20, 59, tzinfo=timezone.utc)
     result = publish(bucket, "t0001", digests["t0001"], now=before)
     assert result.version == "t0001" and release.current(bucket, ELECTION)["test"] is True
     assert "TEST" in bucket.read(f"public/{ELECTION}/index.html").decode()
+
+
+def test_an_undeclared_area_refuses_every_version(tmp_path: Path, builds) -> None:
+    bucket = Bucket((tmp_path / "undeclared").as_uri())
+    digests = stage_all(bucket, builds, "v0001", "t0001")
+    before = datetime(2019, 5, 26, 20, 59, tzinfo=timezone.utc)
+    for version, now in (("t0001", before), ("v0001", before), ("v0001", AFTER)):
+        with pytest.raises(release.AreaNotDeclared, match="run `enr init`"):
+            publish(bucket, version, digests[version], now=now)
+    assert release.current(bucket, ELECTION) is None and not bucket.list(f"public/{ELECTION}")
 
 
 def test_unresolved_tie_and_older_version_are_refused(bucket: Bucket, builds) -> None:
@@ -209,7 +232,7 @@ def test_rollback_flips_back_in_one_call(bucket: Bucket, builds) -> None:
     assert "url=v0001/index.html" in bucket.read(f"public/{ELECTION}/index.html").decode()
     with pytest.raises(release.NotPublished):
         release.rollback(bucket, ELECTION, "v0003")
-    publish(bucket, "v0003", digests["v0003"])  # a newer version goes out normally afterwards
+    publish(bucket, "v0003", digests["v0003"], now=AFTER + timedelta(minutes=10))  # a newer version goes out normally
     assert consistent_read(bucket) == "v0003"
     events = [(e["event"], e["version"]) for e in json.loads(bucket.read(f"public/{ELECTION}/publications.json"))]
     assert events == [("publish", "v0001"), ("publish", "v0002"), ("rollback", "v0001"), ("publish", "v0003")]
@@ -249,3 +272,38 @@ def test_stage_refuses_a_folder_that_does_not_match_its_manifest(bucket: Bucket,
     assert bucket.read_or_none(f"staging/{ELECTION}/v0001/manifest.json") is None  # never looks complete
     with pytest.raises(release.PublishError, match="manifest is for"):
         release.stage(bucket, ELECTION, "v0002", builds["v0001"][0])
+
+
+def test_a_backup_failure_after_the_flip_leaves_the_version_published(enr_home, monkeypatch) -> None:
+    """Honest states: once current.json flipped the version is published; the backup is its own track
+    (backup_failed, shown by enr status), retried by retry_backups until it is backup_ok."""
+    from attacks.attack_support import drop_delivery
+    from enr import pipeline
+
+    keys = pipeline.ensure_demo_keys()
+    pipeline.open_store().migrate()
+    pipeline.mark_public_areas("rehearsal")
+    blocker = enr_home / "blocked"
+    blocker.write_text("a file where the backup bucket's folder should be")
+    monkeypatch.setenv("ENR_BACKUP_BUCKET_URL", (blocker / "backup").as_uri())
+    for country in ("AT", "MT"):
+        drop_delivery(enr_home, keys["sender_home"], country, 1, test=True)
+        assert pipeline.ingest_country(ELECTION, country)["accepted"]
+    staged = pipeline.stage(ELECTION, pipeline.tally(ELECTION))
+    result = pipeline.publish(ELECTION, staged["version"], staged["manifest_sha256"],
+                              {"chosen_options": ["Approve"], "responded_by": {"id": "reviewer"}})
+    assert result["backup"] == "failed"  # reported, not raised: the live version is not "refused"
+    status = pipeline.status(ELECTION)
+    info = status["versions"][-1]
+    assert info["status"] == "published" and info["backup"] == "backup_failed"
+    assert status["current"]["version"] == staged["version"] and status["backup_trouble"] == [staged["version"]]
+    assert "BACKUP FAILED" in pipeline.format_status(status)
+    assert "refused" not in [e["status"] for e in info["events"]]
+
+    assert pipeline.retry_backups(ELECTION) == {staged["version"]: "failed"}  # still blocked
+    blocker.unlink()
+    assert pipeline.retry_backups(ELECTION) == {staged["version"]: "ok"}
+    status = pipeline.status(ELECTION)
+    assert status["versions"][-1]["backup"] == "backup_ok" and status["backup_trouble"] == []
+    assert "BACKUP" not in pipeline.format_status(status)
+    assert pipeline.verify_current(ELECTION)["backup_ok"]

@@ -100,6 +100,7 @@ def test_stage_publish_verify_rollback_replicate_on_s3(s3_url: str, sealed, tmp_
     now = datetime(2019, 5, 26, 21, 30, tzinfo=timezone.utc)
     embargo = datetime(2019, 5, 26, 21, 0, tzinfo=timezone.utc)
     base, fingerprint = demo_key()
+    release.mark_area(bucket, "election")
     for version in ("v0001", "v0002"):
         folder, digest = sealed[version]
         assert release.stage(bucket, "ep2019", version, folder) == digest

@@ -61,14 +61,15 @@ def test_a_real_version_is_refused_in_a_rehearsal_area(tmp_path: Path, builds) -
     assert _publish(bucket, builds, "v0002").version == "v0002"
 
 
-def test_an_unmarked_area_takes_the_purpose_of_what_was_published_there(tmp_path: Path, builds) -> None:
+def test_an_unmarked_area_refuses_test_and_real_versions(tmp_path: Path, builds) -> None:
     bucket = Bucket((tmp_path / "unmarked").as_uri())
     assert release.area_purpose(bucket, ELECTION)["purpose"] is None
-    _publish(bucket, builds, "v0001")
-    assert release.area_purpose(bucket, ELECTION)["purpose"] == "election"
-    with pytest.raises(release.AreaMismatch):
-        _publish(bucket, builds, "v0002")
-    assert release.current(bucket, ELECTION)["version"] == "v0001"
+    for version in ("v0001", "v0002"):
+        with pytest.raises(release.AreaNotDeclared, match="enr init"):
+            _publish(bucket, builds, version)
+    assert release.current(bucket, ELECTION) is None and not bucket.list(f"public/{ELECTION}")
+    release.mark_area(bucket, "election")  # declared: the real version goes through
+    assert _publish(bucket, builds, "v0001").version == "v0001"
 
 
 def test_an_area_never_changes_purpose(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ timezone-aware ``datetime``; ``at``/``received_at`` arguments take aware datetim
 
     store = Store("sqlite:///results.db")          # or postgresql+psycopg2://...
     store.migrate()                                 # alembic upgrade head
+    owner_store.migrate(app_role="results")        # PostgreSQL: as the owner; the app role may SELECT, INSERT only
 
     # intake (one transaction per delivery)
     store.record_delivery(election=, country=, sequence=, status=, file_name=, sha256=, size=,
@@ -40,7 +41,7 @@ timezone-aware ``datetime``; ``at``/``received_at`` arguments take aware datetim
     store.add_version_event(election, version, status, by=None, detail=None, at=None) -> dict
     store.version_status(election, version) -> str | None
     store.version(election, version) -> dict | None
-    store.versions(election) -> list[dict]                        # oldest first, with "status"
+    store.versions(election) -> list[dict]                        # oldest first, with "status" and "backup"
     store.version_events(election, version=None) -> list[dict]
     store.pending_versions(election) -> list[dict]                # latest status pending_approval
     store.publications(election) -> list[dict]                    # published / made_current / rolled_back events
@@ -79,6 +80,10 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 OUTCOMES = ("accepted", "quarantined", "duplicate")
 VERSION_STATUSES = ("tallied", "staged", "pending_approval", "approved", "rejected", "superseded", "refused",
                     "published", "rolled_back", "made_current")
+# The backup of a published version is a track of its own: these events never change the version's
+# status (a live version whose copy to the backup bucket failed is still published), they set its
+# ``backup`` field ("backup_pending" after the flip, "backup_failed" with the reason, "backup_ok").
+BACKUP_STATUSES = ("backup_pending", "backup_failed", "backup_ok")
 _CLOSED = ("rejected", "superseded")
 
 
@@ -216,16 +221,24 @@ class Store:
 
     # -- schema ---------------------------------------------------------------------------------
 
-    def migrate(self, revision: str = "head") -> None:
-        """Bring the schema to ``revision`` with the alembic migrations (idempotent)."""
+    def migrate(self, revision: str = "head", *, app_role: str | None = None) -> None:
+        """Bring the schema to ``revision`` with the alembic migrations (idempotent).
+
+        On PostgreSQL, run it as the owner role and name the application role: it is then granted
+        SELECT and INSERT only (:func:`enr.store.roles.grant_application_role`), in the same
+        transaction."""
         from alembic import command
         from alembic.config import Config
+
+        from enr.store.roles import grant_application_role
 
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
+            if app_role:
+                grant_application_role(connection, app_role)
         if self.engine.dialect.name == "sqlite" and self.engine.url.database not in (None, "", ":memory:"):
             with self.engine.connect() as connection:
                 connection.exec_driver_sql("PRAGMA journal_mode=WAL")
@@ -472,9 +485,9 @@ class Store:
 
     def add_version_event(self, election: str, version: str, status: str, *, by: str | None = None,
                           detail: dict | None = None, at: datetime | None = None) -> dict:
-        """Append a status event to a version. ``approved``/``published`` are refused once the
-        version is ``rejected`` or ``superseded``."""
-        if status not in VERSION_STATUSES:
+        """Append a status event (or a backup event, :data:`BACKUP_STATUSES`) to a version.
+        ``approved``/``published`` are refused once the version is ``rejected`` or ``superseded``."""
+        if status not in VERSION_STATUSES + BACKUP_STATUSES:
             raise ValueError(f"unknown version status {status!r} (known: {', '.join(VERSION_STATUSES)})")
         with self.session() as session, session.begin():
             row = session.scalars(select(VersionRow).where(VersionRow.election == election,
@@ -492,7 +505,8 @@ class Store:
 
     @staticmethod
     def _status(session: Session, version_id: int) -> str | None:
-        return session.scalars(select(VersionEventRow.status).where(VersionEventRow.version_id == version_id)
+        return session.scalars(select(VersionEventRow.status).where(VersionEventRow.version_id == version_id,
+                                                                    VersionEventRow.status.not_in(BACKUP_STATUSES))
                                .order_by(VersionEventRow.id.desc()).limit(1)).first()
 
     def version_status(self, election: str, version: str) -> str | None:
@@ -514,8 +528,12 @@ class Store:
         for row in rows:
             info = _row_dict(row)
             history = events.get(row.id, [])
-            info["status"] = history[-1].status if history else None
-            info["status_at"] = _iso(history[-1].at) if history else None
+            states = [ev for ev in history if ev.status not in BACKUP_STATUSES]
+            backups = [ev for ev in history if ev.status in BACKUP_STATUSES]
+            info["status"] = states[-1].status if states else None
+            info["status_at"] = _iso(states[-1].at) if states else None
+            info["backup"] = backups[-1].status if backups else None
+            info["backup_detail"] = backups[-1].detail if backups else None
             for ev in history:  # later events may carry the staging facts
                 for key in ("manifest_sha256", "staging_path", "bundle_sha256"):
                     if isinstance(ev.detail, dict) and ev.detail.get(key):

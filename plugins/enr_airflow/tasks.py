@@ -37,14 +37,21 @@ def ingest_country(election: str, country: str) -> dict:
 
 def tally_election(election: str) -> dict:
     pipeline = _pipeline()
-    result = pipeline.tally(election)
+    try:
+        result = pipeline.tally(election)
+    except pipeline.TallyRefused as exc:  # test and real data would mix: a data error, no retry
+        raise AirflowFailException(str(exc)) from exc
     if result is None:
         raise AirflowSkipException("no newly accepted delivery since the last staged version")
     return result
 
 
 def stage_version(election: str, tallied: dict) -> dict:
-    return _pipeline().stage(election, tallied)
+    pipeline = _pipeline()
+    try:
+        return pipeline.stage(election, tallied)
+    except pipeline.TallyRefused as exc:
+        raise AirflowFailException(str(exc)) from exc
 
 
 def describe_version(election: str, version: str, triggering_asset_events=None) -> dict:
@@ -76,6 +83,17 @@ def publish_version(described: dict, decision: dict | None) -> dict:
         raise AirflowSkipException(str(exc)) from exc
     except pipeline.PublicationRefused as exc:
         raise AirflowFailException(str(exc)) from exc
+
+
+def signing_queue() -> dict:
+    """``{"queue": ENR_SIGNING_QUEUE}`` for the tasks that use the publisher's signing key (stage,
+    publish), so that under Celery only the worker listening on that queue (the one that mounts the
+    key) runs them; ``{}`` when unset (the embedded LocalExecutor has no queues). Read when the DAG
+    is parsed."""
+    import os
+
+    queue = os.environ.get("ENR_SIGNING_QUEUE", "").strip()
+    return {"queue": queue} if queue else {}
 
 
 def approval_reviewers() -> list[dict] | None:

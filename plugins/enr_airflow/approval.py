@@ -23,15 +23,17 @@ wakes a parked task when the answer comes, and the park itself resumes at once w
 already recorded. On PostgreSQL both take the task instance's row lock; on SQLite nothing
 serialises them, and an answer written while the task is parking is recorded but wakes nothing:
 the stock operator would then wait its 6 h and default to Reject. This gate parks for at most
-``recheck`` (60 s) at a time with no default answer: the scheduler's timeout sweep resumes it with
-the recorded answer if there is one, else with a timeout, on which it parks again (and the park
-resumes at once if an answer came meanwhile) until ``response_timeout`` has passed, when it
-publishes nothing. An answer is therefore never lost: at worst it is seen one ``recheck`` later.
+``recheck`` at a time (60 s; ``ENR_APPROVAL_RECHECK_SECONDS`` at run time), with no default
+answer: the scheduler's timeout sweep resumes it with the recorded answer if there is one, else
+with a timeout, on which it parks again (and the park resumes at once if an answer came
+meanwhile) until ``response_timeout`` has passed, when it publishes nothing. An answer is
+therefore never lost: at worst it is seen one ``recheck`` (plus one sweep interval) later.
 (``airflow dags test`` has no timeout sweep; there the re-check does not run.)
 """
 from __future__ import annotations
 
 import logging
+import os
 from datetime import timedelta
 from typing import Any
 
@@ -120,8 +122,9 @@ class PublicationApproval(ApprovalOperator):
         from datetime import datetime
 
         remaining = datetime.fromisoformat(asked["deadline"]) - utcnow()
+        recheck = timedelta(seconds=float(os.environ.get("ENR_APPROVAL_RECHECK_SECONDS") or 0)) or self.recheck
         raise TaskAwaitingInput(method_name="execute_complete", kwargs=asked,
-                                timeout=max(min(self.recheck, remaining), timedelta(seconds=1)))
+                                timeout=max(min(recheck, remaining), timedelta(seconds=1)))
 
     def execute_complete(self, context, event: dict[str, Any], election: str = "", version: str = "",
                          manifest_sha256: str = "", deadline: str = "", **_: Any):

@@ -133,6 +133,23 @@ def test_secrets_are_generated_with_no_placeholder_left(fab_airflow):
     Fernet(generated["AIRFLOW_FERNET_KEY"].encode())  # a valid key
 
 
+def test_secrets_are_kept_on_a_second_run_and_blanked_ones_regenerated(tmp_path):
+    env_file = tmp_path / "prod.env"
+    script = [sys.executable, str(ROOT / "scripts" / "production_secrets.py"), "--env-file", str(env_file)]
+    subprocess.run(script, check=True, capture_output=True)
+    first = env_file_values(env_file)
+    assert oct(env_file.stat().st_mode & 0o777) == "0o600"
+    again = subprocess.run(script, check=True, capture_output=True, text=True)
+    assert "0 secret(s) generated" in again.stdout and env_file_values(env_file) == first
+    env_file.write_text(env_file.read_text().replace(f"AIRFLOW_JWT_SECRET={first['AIRFLOW_JWT_SECRET']}",
+                                                     "AIRFLOW_JWT_SECRET="))
+    subprocess.run(script, check=True, capture_output=True)
+    rotated = env_file_values(env_file)
+    assert rotated["AIRFLOW_JWT_SECRET"] != first["AIRFLOW_JWT_SECRET"] and len(rotated["AIRFLOW_JWT_SECRET"]) >= 86
+    assert {k: v for k, v in rotated.items() if k != "AIRFLOW_JWT_SECRET"} == \
+        {k: v for k, v in first.items() if k != "AIRFLOW_JWT_SECRET"}
+
+
 def test_no_default_password(fab_airflow):
     for user, password in (("admin", "admin"), ("anna", "anna"), ("admin", "")):
         with pytest.raises(AirflowAPIError) as refused:

@@ -89,7 +89,7 @@ class AttackBench:
                        if admin.is_waiting(d) and d["task_instance"]["dag_run_id"] not in self.seen]
             if waiting:
                 return waiting[0]
-            assert process.poll() is None, f"the publish run of {version} ended before asking (exit {process.returncode})"
+            assert process.poll() is None, f"the run of {version} ended before asking (exit {process.returncode})"
             time.sleep(0.5)
         raise TimeoutError(f"no approval request for {version}")
 
@@ -146,8 +146,10 @@ def airflow_attack_bench():
     try:
         keys = pipeline.ensure_demo_keys()
         pipeline.open_store().migrate()
-        night = replay.write_night(home / "outbox", election=ELECTION, waves=("provisional:40", "final:100"),
+        night = replay.write_night(home / "outbox", election=ELECTION,
+                                   waves=("provisional:40", "provisional:70", "final:100"),
                                    sender_home=keys["sender_home"], seed=0, bad=0)
+        bench.night = night
         bench.versions = [_stage_wave(night.waves[0].files)]
         bench.airflow.migrate()
         bench.airflow.run("dags", "reserialize", log_name="reserialize")
@@ -341,6 +343,42 @@ def test_viewer_cannot_start_a_publish_run(airflow_attack_bench):
     assert bench.public_snapshot() == before
 
 
+def test_operator_answer_in_the_ui_is_refused(airflow_attack_pending):
+    """The operator logs in to the Airflow UI, opens the run's required action and clicks Approve."""
+    from browser import Browser, chromium_executable
+
+    bench, version, detail, run = airflow_attack_pending
+    before = bench.public_snapshot()
+    ti = detail["task_instance"]
+    with Browser(chromium_executable()) as browser:
+        page = browser.new_page(fresh=True)
+        page.goto(f"{bench.base_url}/auth/login/", timeout=60)
+        page.wait_for("document.querySelector('input[type=password]') !== null", timeout=60)
+        for field, text in (("username", "operator"), ("password", "operator")):  # typed, as a person would
+            page.evaluate(f"document.querySelector('input[name={field}]').focus()")
+            page.send("Input.insertText", {"text": text})
+        page.evaluate("document.querySelector('button[type=submit]').click()")
+        page.wait_for("document.cookie.includes('_token=')", timeout=60)
+        page.goto(f"{bench.base_url}/dags/{DAG_ID}/runs/{urllib.parse.quote(ti['dag_run_id'])}/tasks/publish/"
+                  "required_actions", timeout=60)
+        click = ("(() => { const b = [...document.querySelectorAll('button')].find(b => b.innerText.trim() === "
+                 "'Approve'); if (!b) return false; b.click(); return true; })()")
+        try:
+            page.wait_for(click, timeout=60)
+        except TimeoutError as exc:
+            raise AssertionError(f"no Approve button: {page.evaluate('document.body.innerText')[:1500]}") from exc
+        page.wait_for("true", timeout=1)
+        end = time.monotonic() + 30
+        while time.monotonic() < end and not [p for p in page.problems if "hitlDetails" in p and p.startswith("HTTP ")]:
+            time.sleep(0.3)
+        answers = [p for p in page.problems if "hitlDetails" in p and p.startswith("HTTP ")]
+    assert answers and all(p.startswith("HTTP 403") for p in answers), page.problems
+    assert bench.task_state(detail) == "awaiting_input"
+    answered = bench.user("admin")._request("GET", _hitl_path(detail))
+    assert answered["response_received"] is False
+    assert bench.public_snapshot() == before
+
+
 def test_reviewer_approval_of_the_new_manifest_publishes_it(airflow_attack_pending):
     """The control: the same request, answered by the named reviewer, publishes v2 (last in the module)."""
     bench, version, detail, run = airflow_attack_pending
@@ -349,3 +387,52 @@ def test_reviewer_approval_of_the_new_manifest_publishes_it(airflow_attack_pendi
     assert bench.finish(run) == 0
     assert bench.task_state(detail) == "success"
     assert bench.current_version() == version
+
+
+def _record_answer_without_waking(detail: dict, user: str, option: str) -> None:
+    """The state the 3.3.2 race leaves behind: the answer written into the HITL record as the API
+    server writes it, while nothing wakes the parked task."""
+    from sqlalchemy import select
+
+    from airflow._shared.timezones import timezone
+    from airflow.models.hitl import HITLDetail
+    from airflow.models.taskinstance import TaskInstance as TI
+    from airflow.utils.session import create_session
+
+    ti = detail["task_instance"]
+    with create_session() as session:
+        row = session.scalar(select(HITLDetail).join(TI, HITLDetail.ti_id == TI.id).where(
+            TI.dag_id == DAG_ID, TI.run_id == ti["dag_run_id"], TI.task_id == ti["task_id"]))
+        row.responded_by = {"id": user, "name": user}
+        row.responded_at = timezone.utcnow()
+        row.chosen_options = [option]
+        row.params_input = {}
+
+
+def test_answer_recorded_while_the_gate_parks_is_not_lost(airflow_attack_bench):
+    """Under the scheduler: an answer recorded but never woken (the SQLite race) still publishes,
+    one re-check later, instead of the task waiting 6 h and publishing nothing."""
+    bench = airflow_attack_bench
+    version = _stage_wave(bench.night.waves[2].files)
+    env = {**bench.env, "AIRFLOW__CORE__PARALLELISM": "2",
+           "AIRFLOW__CORE__EXECUTOR": "plugins.enr_airflow.executors.ElectionNightLocalExecutor",
+           "AIRFLOW__SCHEDULER__TRIGGER_TIMEOUT_CHECK_INTERVAL": "2", "ENR_APPROVAL_RECHECK_SECONDS": "5"}
+    bench.airflow.env = env
+    bench.seen = bench._run_ids()
+    scheduler = bench.airflow.start("scheduler", log_name="scheduler")
+    try:
+        operator = bench.user("operator")
+        operator.unpause(DAG_ID)
+        run_id = operator.trigger(DAG_ID, {"election": ELECTION, "version": version})
+        detail = bench.waiting_request(version, scheduler, timeout=180)
+        assert detail["task_instance"]["dag_run_id"] == run_id
+        # nothing wakes the task but its own re-check (the stock operator would sleep its 6 h here)
+        _record_answer_without_waking(detail, "reviewer", "Approve")
+        end = time.monotonic() + 120
+        while time.monotonic() < end and bench.user("admin").run_state(DAG_ID, run_id) in ("queued", "running"):
+            time.sleep(1)
+        assert bench.task_state(detail) == "success"
+        assert bench.current_version() == version
+    finally:
+        bench.user("admin")._request("PATCH", f"/api/v2/dags/{DAG_ID}", {"is_paused": True})
+        bench.kill(scheduler)

@@ -163,8 +163,14 @@ def test_roles_trigger_and_answer(fab_airflow):
     with pytest.raises(AirflowAPIError) as refused:
         vera.trigger("approval_probe", {})
     assert refused.value.status == 403
-    run_id = otto.trigger("approval_probe", {})  # the operator may start runs
+    with pytest.raises(AirflowAPIError) as refused:
+        anna.trigger("approval_probe", {})  # the reviewer answers, but does not start runs
+    assert refused.value.status == 403
+    run_id = otto.trigger("approval_probe", {})  # the operator may start runs ...
     assert admin.run_state("approval_probe", run_id) in ("queued", "running")
+    cleared = otto._request("POST", "/api/v2/dags/approval_probe/clearTaskInstances",  # ... and re-run them
+                            {"dry_run": False, "dag_run_id": run_id, "only_failed": False})
+    assert "task_instances" in cleared
 
     probe = fab_airflow.start("dags", "test", "approval_probe", log_name="probe")
     try:

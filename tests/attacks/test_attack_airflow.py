@@ -343,8 +343,9 @@ def test_viewer_cannot_start_a_publish_run(airflow_attack_bench):
     assert bench.public_snapshot() == before
 
 
-def test_operator_answer_in_the_ui_is_refused(airflow_attack_pending):
-    """The operator logs in to the Airflow UI, opens the run's required action and clicks Approve."""
+@pytest.mark.parametrize("user", ["operator", "admin"])
+def test_approve_clicked_in_the_ui_by_a_non_reviewer_is_refused(airflow_attack_pending, user):
+    """The user logs in to the Airflow UI, opens the run's required action and clicks Approve."""
     from browser import Browser, chromium_executable
 
     bench, version, detail, run = airflow_attack_pending
@@ -354,7 +355,7 @@ def test_operator_answer_in_the_ui_is_refused(airflow_attack_pending):
         page = browser.new_page(fresh=True)
         page.goto(f"{bench.base_url}/auth/login/", timeout=60)
         page.wait_for("document.querySelector('input[type=password]') !== null", timeout=60)
-        for field, text in (("username", "operator"), ("password", "operator")):  # typed, as a person would
+        for field, text in (("username", user), ("password", user)):  # typed, as a person would
             page.evaluate(f"document.querySelector('input[name={field}]').focus()")
             page.send("Input.insertText", {"text": text})
         page.evaluate("document.querySelector('button[type=submit]').click()")

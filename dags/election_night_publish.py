@@ -1,36 +1,31 @@
 """
 ### Election night: approve and publish a staged version
 
-Started by the `staged_results` asset (or by hand with a `version`). It shows the reviewer the
-staged version, its manifest digest and what changed, and waits for a human decision
-(human-in-the-loop **ApprovalOperator**; reviewers answer in the UI's *Required actions* or
-through the REST API `PATCH .../hitlDetails`). On approval, `publish` copies exactly the approved
-bytes (checked against the approved manifest digest) to `public/<election>/<version>/`, then
-flips `current.json`, replicates to the backup bucket and checks the digests there.
+Started by the `staged_results` asset (or by hand with a `version`). `describe` finds the staged
+version; `publish` shows the reviewer that version, its manifest digest (from the results store)
+and what changed, and waits for a human decision (human-in-the-loop approval; reviewers answer in
+the UI's *Required actions* or through the REST API `PATCH .../taskInstances/publish/-1/hitlDetails`).
+On an approval it copies exactly the approved bytes (checked against the digest the request
+named) to `public/<election>/<version>/`, then flips `current.json`, replicates to the backup
+bucket and checks the digests there.
 
-Only the Airflow users named in `ENR_REVIEWERS` (default `reviewer`) may answer.
+The decision is the one Airflow recorded for this request: answered by a user named in
+`ENR_REVIEWERS` (default `reviewer`), option *Approve*. Anything else publishes nothing: an
+answer by anyone else (refused by the API server with HTTP 403, and again by the task), an XCom
+written by hand, the task set to success by hand, an approval given to another version's request.
 
 A newer staged version supersedes an older pending one: the older one is never published after
-the newer (its `publish` ends as *superseded*). Rejection skips `publish`. Nothing reaches the
-public area before the election's embargo.
+the newer (its `publish` ends as *skipped*, the version as *superseded*). Rejection skips
+`publish`. Nothing reaches the public area before the election's embargo.
 """
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pendulum
-from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import Param, dag, task
 
+from plugins.enr_airflow.approval import PublicationApproval
 from plugins.enr_airflow.assets import PUBLISHED_RESULTS, STAGED_RESULTS
 from plugins.enr_airflow.tasks import approval_reviewers, signing_queue
-
-
-APPROVAL_SUBJECT = (
-    "Publish {{ ti.xcom_pull(task_ids='describe')['election'] }} results "
-    "{{ ti.xcom_pull(task_ids='describe')['version'] }}?"
-)
-APPROVAL_BODY = "{{ ti.xcom_pull(task_ids='describe')['body'] }}"
 
 
 @dag(
@@ -55,25 +50,16 @@ def election_night_publish():
 
         return describe_version(params["election"], params["version"], triggering_asset_events)
 
-    approve = ApprovalOperator(
-        task_id="approve",
-        subject=APPROVAL_SUBJECT,
-        body=APPROVAL_BODY,
-        response_timeout=timedelta(hours=6),
-        defaults="Reject",
+    publish = PublicationApproval(
+        task_id="publish",
+        describe_task_id="describe",
         assigned_users=approval_reviewers(),  # ENR_REVIEWERS; anyone else is refused (HTTP 403)
+        outlets=[PUBLISHED_RESULTS],
+        retries=0,
+        **signing_queue(),  # it publishes and signs: the signing key's worker only (ENR_SIGNING_QUEUE)
     )
 
-    @task(retries=0, outlets=[PUBLISHED_RESULTS], **signing_queue())  # the signing key's worker only
-    def publish(described: dict, ti=None) -> dict:
-        from plugins.enr_airflow.tasks import publish_version
-
-        decision = ti.xcom_pull(task_ids="approve")
-        return publish_version(described, decision)
-
-    described = describe()
-    described >> approve
-    approve >> publish(described)
+    describe() >> publish
 
 
 election_night_publish()

@@ -93,9 +93,10 @@ class AirflowAPI:
 
     @staticmethod
     def is_waiting(detail: dict) -> bool:
-        """The approval task of ``detail`` is parked for input. Airflow 3.3.2 wakes a task from an
-        answer only then: an answer written between the request appearing and the task parking is
-        recorded but never wakes it, so answer only a waiting one."""
+        """The approval task of ``detail`` is parked for input. Answer a waiting one: an answer written
+        while the task is still parking is recorded but wakes nothing at once (Airflow 3.3.2 on
+        SQLite); the gate (``plugins/enr_airflow/approval.py``) then finds it only at its next
+        re-check under a scheduler (up to a minute later), and under ``airflow dags test`` never."""
         return (detail.get("task_instance") or {}).get("state") == "awaiting_input"
 
     def approvals_for(self, version: str | None = None) -> list[dict]:

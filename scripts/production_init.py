@@ -2,7 +2,9 @@
 
 Idempotent; every other Airflow service starts only after it exited 0:
 
-1. ``airflow db migrate`` on the metadata database (PostgreSQL);
+1. ``airflow db migrate`` on the metadata database (PostgreSQL), then the roles of
+   ``docker/auth/roles.json`` (Reviewer, Operator) imported with ``airflow roles import`` when the
+   FAB auth manager is configured (existing roles are kept as they are);
 2. the results store's migrations as the owner role (``enr.pipeline.migrate_store()``: ``ENR_STORE_OWNER_URL``),
    the application role of ``ENR_STORE_URL`` granted SELECT and INSERT only;
 3. the export and backup buckets on their S3 endpoints (from the Airflow connections
@@ -11,6 +13,8 @@ Idempotent; every other Airflow service starts only after it exited 0:
 4. a check that the senders' trusted keyring is mounted (a warning only: keys may be imported later).
 
     python scripts/production_init.py [--skip-airflow-db] [--skip-store] [--skip-buckets]
+
+Users are not created here (no default password): docs/PRODUCTION.md, "Users and roles".
 """
 from __future__ import annotations
 
@@ -24,6 +28,8 @@ import time
 from pathlib import Path
 
 log = logging.getLogger("enr.production_init")
+
+ROLES_FILE = Path(__file__).resolve().parent.parent / "docker" / "auth" / "roles.json"
 
 
 def public_read_policy(bucket: str) -> dict:
@@ -54,6 +60,16 @@ def _retry(what: str, func, attempts: int = 30, delay: float = 2.0):
 def migrate_airflow_db() -> None:
     _retry("airflow db migrate", lambda: subprocess.run(["airflow", "db", "migrate"], check=True, timeout=600))
     log.info("airflow metadata database migrated")
+
+
+def import_roles() -> None:
+    """The project's roles, for the FAB auth manager only (the simple auth manager has fixed roles)."""
+    manager = os.environ.get("AIRFLOW__CORE__AUTH_MANAGER", "")
+    if "fab" not in manager.lower():
+        log.info("auth manager %s: no roles to import", manager or "(default)")
+        return
+    subprocess.run(["airflow", "roles", "import", str(ROLES_FILE)], check=True, timeout=300)
+    log.info("roles of %s imported", ROLES_FILE)
 
 
 def migrate_results_store() -> None:
@@ -111,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.skip_airflow_db:
         migrate_airflow_db()
+        import_roles()
     if not args.skip_store:
         migrate_results_store()
     if not args.skip_buckets:

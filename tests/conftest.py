@@ -18,7 +18,19 @@ os.environ["AIRFLOW_HOME"] = str(_SESSION_DIR / "af")
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
 os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(_SESSION_DIR / "af" / "plugins")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
-os.environ["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] = "True"
+# The reviewer restriction is on: approvals are answered as a user named in ENR_REVIEWERS.
+# Test users of the simple auth manager (in-process and loopback only; their passwords are their names).
+AIRFLOW_TEST_USERS = {"admin": "admin", "reviewer": "op", "operator": "user", "viewer": "viewer",
+                      "intruder": "op"}
+os.environ["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] = ",".join(f"{u}:{r}" for u, r in AIRFLOW_TEST_USERS.items())
+os.environ.pop("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", None)
+os.environ.setdefault("ENR_REVIEWERS", "reviewer")
+import secrets as _secrets  # noqa: E402
+
+os.environ.setdefault("AIRFLOW__API_AUTH__JWT_SECRET", _secrets.token_urlsafe(64))  # >= 64 bytes, per session
+(_SESSION_DIR / "af").mkdir(parents=True, exist_ok=True)
+(_SESSION_DIR / "af" / "simple_auth_manager_passwords.json.generated").write_text(
+    "{" + ", ".join(f'"{u}": "{u}"' for u in AIRFLOW_TEST_USERS) + "}")
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
 os.environ["GX_ANALYTICS_ENABLED"] = "false"

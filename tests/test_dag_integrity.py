@@ -38,12 +38,14 @@ def test_policy(bag):
 
 
 def test_publish_is_gated_by_human_approval(bag):
-    from airflow.providers.standard.operators.hitl import ApprovalOperator
+    """The task that publishes is the one that asks: no task publishes on another task's XCom."""
+    from plugins.enr_airflow.approval import PublicationApproval
 
     dag = bag.dags["election_night_publish"]
     publish = dag.get_task("publish")
-    gates = [t for t in publish.upstream_list if isinstance(t, ApprovalOperator)]
-    assert gates, "publish must depend directly on an ApprovalOperator"
+    assert isinstance(publish, PublicationApproval)
+    assert publish.defaults is None, "no default answer: a timeout must never stand for a decision"
+    assert not publish.downstream_list
 
 
 @pytest.mark.parametrize("reviewers, expected", [(None, ["reviewer"]), ("anna, ben", ["anna", "ben"]), ("", None)])
@@ -55,7 +57,7 @@ def test_only_the_named_reviewers_may_answer(monkeypatch, reviewers, expected):
     else:
         monkeypatch.setenv("ENR_REVIEWERS", reviewers)
     approve = DagBag(dag_folder=str(DAGS / "election_night_publish.py")).dags["election_night_publish"] \
-        .get_task("approve")
+        .get_task("publish")
     assert approve.assigned_users == ([{"id": u, "name": u} for u in expected] if expected else None)
 
 

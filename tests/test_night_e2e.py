@@ -1,8 +1,8 @@
 """The whole night through Airflow: ingest -> tally -> stage -> human approval -> publish.
 
 The DAGs run with ``dag.test()``; the approval gate is answered through Airflow's real
-``hitlDetails`` REST endpoint (the FastAPI app in-process, from a background thread), as a
-reviewer would answer it. Nothing skips the gate.
+``hitlDetails`` REST endpoint (the FastAPI app in-process, from a background thread), logged in as
+the reviewer named in ``ENR_REVIEWERS`` (the reviewer restriction is on). Nothing skips the gate.
 """
 from __future__ import annotations
 
@@ -47,21 +47,33 @@ def night_home(enr_home):
     return enr_home, keys
 
 
-def respond_in_background(dag_id: str, task_id: str, chosen: list[str], timeout: float = 120):
-    """Answer the first pending HITL request of ``dag_id`` through the REST API, from a thread."""
+def api_client(user: str):
+    """The core REST API in-process, logged in as ``user`` (test passwords are the user names)."""
+    from fastapi.testclient import TestClient
+
+    from airflow.api_fastapi.app import create_app
+
+    client = TestClient(create_app(apps="core"))
+    token = client.post("/auth/token", json={"username": user, "password": user})
+    assert token.status_code in (200, 201), token.text
+    client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+    return client
+
+
+def respond_in_background(dag_id: str, task_id: str, chosen: list[str], timeout: float = 120,
+                          user: str = "reviewer"):
+    """Answer the first pending HITL request of ``dag_id`` through the REST API as ``user``, from a thread."""
     out: dict = {}
 
     def run():
-        from fastapi.testclient import TestClient
         from sqlalchemy import select
 
-        from airflow.api_fastapi.app import create_app
         from airflow.models.hitl import HITLDetail
         from airflow.models.taskinstance import TaskInstance as TI
         from airflow.utils.session import create_session
         from airflow.utils.state import TaskInstanceState
 
-        client = TestClient(create_app(apps="core"))
+        client = api_client(user)
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             with create_session() as session:
@@ -113,10 +125,11 @@ def test_whole_night_published_after_approval(dags, night_home):
     assert states["tally"] == ["success"] and states["stage"] == ["success"]
     version = pipeline.status("ep2019")["latest_version"]
 
-    thread, answer = respond_in_background("election_night_publish", "approve", ["Approve"])
+    thread, answer = respond_in_background("election_night_publish", "publish", ["Approve"])
     run = dags["election_night_publish"].test(run_conf={"election": "ep2019", "version": version})
     thread.join(5)
     assert answer["status"] == 200, answer
+    assert answer["body"]["responded_by"]["id"] == "reviewer"
     assert any(version in s and "?" in s for s in answer["subjects"]), answer["subjects"]
     assert _states(run)["publish"] == ["success"]
 
@@ -137,7 +150,7 @@ def test_rejection_publishes_nothing(dags, night_home):
     dags["election_night_ingest"].test(run_conf={"election": "ep2019"})
     version = pipeline.status("ep2019")["latest_version"]
 
-    thread, answer = respond_in_background("election_night_publish", "approve", ["Reject"])
+    thread, answer = respond_in_background("election_night_publish", "publish", ["Reject"])
     run = dags["election_night_publish"].test(run_conf={"election": "ep2019", "version": version})
     thread.join(5)
     assert answer["status"] == 200
@@ -163,12 +176,12 @@ def test_newer_version_supersedes_pending_one(dags, night_home):
     assert pipeline.status("ep2019")["pending"] == [newer]
 
     # The reviewer approves the older version late: it must not be published.
-    thread, answer = respond_in_background("election_night_publish", "approve", ["Approve"])
+    thread, answer = respond_in_background("election_night_publish", "publish", ["Approve"])
     run = dags["election_night_publish"].test(run_conf={"election": "ep2019", "version": older})
     thread.join(5)
     assert answer["status"] == 200
     assert _states(run)["publish"] == ["skipped"]
-    thread, answer = respond_in_background("election_night_publish", "approve", ["Approve"])
+    thread, answer = respond_in_background("election_night_publish", "publish", ["Approve"])
     run = dags["election_night_publish"].test(run_conf={"election": "ep2019", "version": newer})
     thread.join(5)
     assert _states(run)["publish"] == ["success"]

@@ -242,10 +242,11 @@ def test_a_night_from_the_readme_approved_and_rejected_in_the_ui(operator_night,
         _open_request(page, base_url, "v0002")
         page.get_by_role("button", name="Reject").click()
         run = second["task_instance"]["dag_run_id"]
+        # the task that asked ends skipped: it publishes only on an Approve
         assert _wait(lambda: _task_state(night, run, "publish") in ("skipped", "success", "failed")
                      and _task_state(night, run, "publish"), 120, "v0002's publish task to end") == "skipped"
         answer = _api(night, "reviewer")._request(
-            "GET", f"/api/v2/dags/election_night_publish/dagRuns/{urllib.parse.quote(run)}/taskInstances/approve/-1"
+            "GET", f"/api/v2/dags/election_night_publish/dagRuns/{urllib.parse.quote(run)}/taskInstances/publish/-1"
                    f"/hitlDetails")
         assert answer["chosen_options"] == ["Reject"] and answer["responded_by_user"]["id"] == "reviewer"
         assert _pointer(home)["version"] == "v0001"

@@ -70,13 +70,10 @@ def describe_version(election: str, version: str, triggering_asset_events=None) 
         raise AirflowSkipException(str(exc)) from exc
 
 
-def publish_version(described: dict, decision: dict | None) -> dict:
+def publish_version(described: dict, approval: dict) -> dict:
+    """Publish ``described`` (election, version, manifest digest) on ``approval``, the answer checked by
+    ``plugins.enr_airflow.approval.check_decision`` (chosen_options, responded_by, responded_at)."""
     pipeline = _pipeline()
-    approval = {
-        "chosen_options": (decision or {}).get("chosen_options"),
-        "responded_by": (decision or {}).get("responded_by_user"),
-        "responded_at": str((decision or {}).get("responded_at") or ""),
-    }
     try:
         return pipeline.publish(described["election"], described["version"], described["manifest_sha256"], approval)
     except pipeline.Superseded as exc:
@@ -97,8 +94,9 @@ def signing_queue() -> dict:
 
 
 def approval_reviewers() -> list[dict] | None:
-    """The approval request's ``assigned_users`` (Airflow user ids of ``ENR_REVIEWERS``); None: anyone
-    allowed to answer approval requests may answer (an empty ``ENR_REVIEWERS``)."""
+    """The approval request's ``assigned_users`` (Airflow user ids of ``ENR_REVIEWERS``). None (an empty
+    ``ENR_REVIEWERS``): the API server lets anyone allowed to answer approval requests answer, but the
+    publish task then refuses every answer (``check_decision``): nobody is a reviewer."""
     from enr.settings import get_settings
 
     reviewers = get_settings().reviewers

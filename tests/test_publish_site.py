@@ -23,7 +23,8 @@ def test_every_language_has_every_page(site: Path) -> None:
     bundle = build_bundle()
     codes = [c["code"].lower() for c in bundle["countries"]]
     for lang in LANGS:
-        for rel in ["index.html", "comparison.html", "methodology.html", "corrections.html", "downloads.html"]:
+        for rel in ["index.html", "comparison.html", "methodology.html", "corrections.html", "downloads.html",
+                    "accessibility.html"]:
             assert (site / lang / rel).is_file(), f"{lang}/{rel}"
         for code in codes:
             assert (site / lang / "country" / f"{code}.html").is_file()

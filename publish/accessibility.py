@@ -74,13 +74,14 @@ def values(date_text: str) -> dict[str, str]:
     return {"standard": STANDARD, "date": date_text}
 
 
-def blocks(gettext, date_text: str) -> list[dict]:
-    """The statement in one language: ``[{kind, text, english}]`` (``english``: not translated, shown in
-    English); list items are grouped as ``{kind: "ul", items: [...]}``."""
+def blocks(gettext, lang: str) -> list[dict]:
+    """The statement in ``lang``: ``[{kind, text, english}]`` (``english``: not translated, so shown in
+    English, its date too); list items are grouped as ``{kind: "ul", entries: [...]}``."""
     out: list[dict] = []
     for kind, message in STATEMENT:
         translated = gettext(message)
         english = translated == message
+        date_text = prepared_text("en" if english else lang)
         text = (translated % values(date_text)) if "%(" in translated or "%%" in translated else translated
         item = {"kind": kind, "text": text, "english": english}
         if kind == "li":
@@ -100,7 +101,7 @@ def prepared_text(lang: str) -> str:
 def markdown() -> str:
     """docs/ACCESSIBILITY.md: the English statement."""
     lines = [f"# {TITLE}", ""]
-    for block in blocks(lambda m: m, prepared_text("en")):
+    for block in blocks(lambda m: m, "en"):
         if block["kind"] == "ul":
             lines += [f"- {item['text']}" for item in block["entries"]] + [""]
         elif block["kind"] == "h2":

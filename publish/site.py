@@ -449,7 +449,7 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
              embed_script=widget.script_snippet("<BASE-URL>", election_id, site.version, lang))
         page("accessibility.html", "accessibility.html.j2", site.not_final,
              statement_title=fmt.gettext(accessibility.TITLE),
-             statement=accessibility.blocks(fmt.catalog.gettext, accessibility.prepared_text(lang)))
+             statement=accessibility.blocks(fmt.catalog.gettext, lang))
 
     # root language chooser (lang = default language; each link carries its own lang)
     default = DEFAULT_LANGUAGE if DEFAULT_LANGUAGE in languages else languages[0]

@@ -81,7 +81,8 @@ def test_country_page_shows_lists_votes_shares_seats_status_and_time(site: Path)
     page = (site / "en" / "country" / "fr.html").read_text(encoding="utf-8")
     text = page_text(site / "en" / "country" / "fr.html")
     assert "France" in text
-    assert "PRENEZ LE POUVOIR, LISTE SOUTENUE PAR MARINE LE PEN" in text and "<td>RN</td>" in page
+    assert "PRENEZ LE POUVOIR, LISTE SOUTENUE PAR MARINE LE PEN" in text
+    assert '<td lang="fr">RN</td>' in page  # the name as on the ballot, marked French
     assert "5,286,939" in text            # votes, formatted
     assert "23.34%" in text               # RN share of 22,655,174 valid votes
     assert re.search(r"<td class=\"num\">22</td></tr>", page)  # seats

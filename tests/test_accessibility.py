@@ -156,10 +156,12 @@ def test_axe_finds_no_violation_on_every_page_type_in_24_languages(axe_page, sit
             expected_lang = "en" if kind == "widget-script" else lang  # the newsroom's page is English
             if facts["lang"] != expected_lang:
                 facts_wrong.append(f"{where}: <html lang={facts['lang']!r}>")
+            if kind == "widget-iframe" and axe_page.title() != fmt.gettext("Seats by political group"):
+                facts_wrong.append(f"{where}: the iframe's title {axe_page.title()!r} is not in its language")
             if kind == "widget-script" and facts["widgetLangs"] != [lang, lang]:
                 facts_wrong.append(f"{where}: widget lang {facts['widgetLangs']}")
-            if not kind.startswith(("history", "widget")) and not facts["statement"]:
-                facts_wrong.append(f"{where}: no link to the accessibility statement in the footer")
+            if not kind.startswith("widget") and facts["statement"] != f"{site['url']}{lang}/accessibility.html":
+                facts_wrong.append(f"{where}: footer links the statement at {facts['statement']}")
             if not kind.startswith("history"):  # history pages show past elections, not this version's data
                 banners = facts["banners"]
                 if not banners or any(b["text"] != test_text or not (b["role"] in ("status", "alert") or

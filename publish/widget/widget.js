@@ -146,7 +146,10 @@
     var st = el("style", CSS);
     this.host.appendChild(st);
     this.host.appendChild(box);
-    if (this.o.iframe) { this.report(); }
+    if (this.o.iframe) {  // the frame's document is titled in its language, as its heading
+      D.title = this.o.view === "country" ? (L.c[d.country.code] || d.country.code) : this.t("title_eu");
+      this.report();
+    }
   };
   Widget.prototype.report = function () {
     var h = Math.ceil(D.documentElement.getBoundingClientRect().height);

@@ -60,8 +60,7 @@ STATEMENT: tuple[tuple[str, str], ...] = (
     ("h2", N_("Feedback and contact information")),
     ("p", N_("If you find a problem with the accessibility of this website, or need any of its content in "
              "another format, write to the European Parliament through its Citizens' Enquiries Unit (Ask EP), "
-             "naming the address of the page and the problem. You will receive an answer within 15 working "
-             "days.")),
+             "naming the address of the page and the problem.")),
     ("h2", N_("Enforcement procedure")),
     ("p", N_("If you are not satisfied with the answer to your feedback or to a request for accessible "
              "content, you may complain to the European Ombudsman, who investigates complaints about "

@@ -133,15 +133,20 @@ def legend_icon(shape: str, color: str, size: int = 14) -> str:
             f'{marker(shape, half * 0.8)}</g></svg>')
 
 
-def render_svg(groups: list[dict], total: int, majority: int, title: str, majority_label: str) -> str:
+def render_svg(groups: list[dict], total: int, majority: int, title: str, majority_label: str,
+               described_by: str = "") -> str:
     """Inline SVG of the chamber.
 
     ``groups``: dicts with ``id``, ``label``, ``color``, ``seats``, ``shape`` in chamber order.
-    Empty (unallocated) seats are drawn as hollow grey circles.
+    Empty (unallocated) seats are drawn as hollow grey circles. The figure is one image whose name
+    is ``title`` and the majority line; ``described_by`` names the id of the table that gives the
+    same seats as text (WCAG 1.1.1: the table is the figure's long description).
     """
     seats, r = layout(total)
+    described = f' aria-describedby="{escape(described_by)}"' if described_by else ""
     parts = [f'<svg class="hemicycle" viewBox="0 0 {WIDTH:g} {HEIGHT:g}" role="img" '
-             f'aria-labelledby="hemi-title"><title id="hemi-title">{escape(title)}</title><defs>']
+             f'aria-labelledby="hemi-title hemi-majority"{described} focusable="false">'
+             f'<title id="hemi-title">{escape(title)}</title><defs>']
     for group in groups:
         parts.append(f'<g id="m-{escape(group["key"])}">{marker(group["shape"], r)}</g>')
     parts.append("</defs>")
@@ -163,7 +168,7 @@ def render_svg(groups: list[dict], total: int, majority: int, title: str, majori
         parts.append("</g>")
     parts.append(f'<line x1="{CENTER_X:g}" y1="{CENTER_Y - OUTER - 6:g}" x2="{CENTER_X:g}" y2="{CENTER_Y - OUTER * 0.3:g}" '
                  f'stroke="#000" stroke-dasharray="3 2" stroke-width="0.8"/>')
-    parts.append(f'<text x="{CENTER_X:g}" y="{CENTER_Y + 21:g}" text-anchor="middle" font-size="13" '
-                 f'font-weight="bold">{escape(majority_label)}</text>')
+    parts.append(f'<text id="hemi-majority" x="{CENTER_X:g}" y="{CENTER_Y + 21:g}" text-anchor="middle" '
+                 f'font-size="13" font-weight="bold">{escape(majority_label)}</text>')
     parts.append("</svg>")
     return "".join(parts)

@@ -36,7 +36,9 @@ from babel.dates import format_date
 from babel.numbers import format_decimal, parse_pattern
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from publish.i18n import LANGUAGES, catalog_path, load_catalog
+from publish.accessibility import TITLE as STATEMENT_TITLE
+from publish.i18n import LANGUAGES, ballot_language, catalog_path, load_catalog
+from publish.i18n import translations as site_translations
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +252,7 @@ def render_history(history: dict, out_dir: Path, languages: list[str]) -> list[P
                     for other in languages]
         html = env.get_template(template).render(
             lang=lang, page=name, root="../../", switcher=switcher, language_name=_Format.language_name(lang),
-            source=SOURCE_TEXT, **values)
+            source=SOURCE_TEXT, statement_title=site_translations(lang).gettext(STATEMENT_TITLE), **values)
         path = out_dir / lang / "history" / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(html, encoding="utf-8")
@@ -286,6 +288,7 @@ def render_history(history: dict, out_dir: Path, languages: list[str]) -> list[P
             ordered = sorted(elections, key=lambda e: e["year"])
             views = [_election_view(fmt, e) for e in ordered]
             write(lang, f"{code.lower()}.html", "history/country.html.j2", fmt, code=code,
+                  ballot_lang=ballot_language(code),
                   country_name=fmt.country(code), chart=_party_chart(fmt, code, ordered), elections=views,
                   newest_first=list(reversed(views)), notes=notes)
     log.info("rendered history languages=%d countries=%d files=%d seconds=%.2f", len(languages), len(countries),

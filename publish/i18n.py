@@ -40,6 +40,18 @@ DEFAULT_LANGUAGE = "en"
 BRUSSELS = ZoneInfo("Europe/Brussels")
 CLDR_TERRITORY = {"EL": "GR", "UK": "GB"}
 GROUP_CONTEXT = "ep-group"
+# The language of the names on each country's ballot paper (list and party names stay as on the
+# ballot and are marked with it, WCAG 3.1.2). Countries whose ballots mix several languages
+# (BE, FI, IE, LU, MT) are absent: the language of each name is not known (the accessibility
+# statement says so).
+BALLOT_LANGUAGE = {"AT": "de", "BG": "bg", "CY": "el", "CZ": "cs", "DE": "de", "DK": "da", "EE": "et", "EL": "el",
+                   "ES": "es", "FR": "fr", "HR": "hr", "HU": "hu", "IT": "it", "LT": "lt", "LV": "lv", "NL": "nl",
+                   "PL": "pl", "PT": "pt", "RO": "ro", "SE": "sv", "SI": "sl", "SK": "sk", "UK": "en"}
+
+
+def ballot_language(code: str) -> str:
+    """The language of a country's ballot names, or "" when its ballots use several."""
+    return BALLOT_LANGUAGE.get(code, "")
 
 
 def N_(message: str) -> str:

@@ -11,6 +11,7 @@ from a bucket, or opened from disk; no page loads anything from another origin):
     <lang>/methodology.html         each country's rule, seat steps, ties
     <lang>/corrections.html         corrections (before/after) and what changed in this version
     <lang>/downloads.html           feeds, manifest, signatures, how to verify, embed code
+    <lang>/accessibility.html       the accessibility statement (see :mod:`publish.accessibility`)
     <lang>/history/index.html, <lang>/history/<cc>.html
                                     only if ``history`` is given (rendered by :mod:`publish.history`)
     assets/style.css, assets/majority.js
@@ -38,8 +39,8 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from publish import feeds, hemicycle, model, widget
-from publish.i18n import DEFAULT_LANGUAGE, LANGUAGES, Formatter, utc_iso
+from publish import accessibility, feeds, hemicycle, model, widget
+from publish.i18n import DEFAULT_LANGUAGE, LANGUAGES, Formatter, ballot_language, utc_iso
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,7 @@ def _group_rows(site: _Site, fmt: Formatter) -> list[dict]:
             lists = ", ".join(e.get("party_abbrev") or e.get("list_name", "") for e in country.get("lists", [])
                               if e.get("ep_group") == gid and e.get("seats"))
             by_country.append({"slug": code.lower(), "name": fmt.country_name(code), "seats": fmt.number(count),
-                               "lists": lists, "status_label": fmt.status_label(country.get("status"))})
+                               "lists": lists, "ballot_lang": ballot_language(code), "status_label": fmt.status_label(country.get("status"))})
         rows.append({
             "id": gid, "key": model.slug(gid), "name": fmt.group_name(gid, meta.get("name", gid)),
             "color": site.color(gid), "shape": site.shapes[gid],
@@ -190,7 +191,7 @@ def _country_view(site: _Site, fmt: Formatter, country: dict) -> dict:
             for t in country.get("ties", [])]
     corrections = [_correction_view(fmt, country, x, names) for x in country.get("corrections", [])]
     return {
-        "code": code, "slug": code.lower(), "name": fmt.country_name(code),
+        "code": code, "slug": code.lower(), "name": fmt.country_name(code), "ballot_lang": ballot_language(code),
         "status": country.get("status", "none"), "status_label": fmt.status_label(country.get("status")),
         "final": model.is_final(country), "as_of": _when(fmt, country.get("as_of")),
         "seats_total": fmt.number(country.get("seats_total")),
@@ -216,6 +217,7 @@ def _correction_view(fmt: Formatter, country: dict, x: dict, names: dict) -> dic
     before, after = x.get("before"), x.get("after")
     numeric = isinstance(before, int) and isinstance(after, int) and not isinstance(before, bool)
     return {"slug": country["code"].lower(), "country_name": fmt.country_name(country["code"]),
+            "ballot_lang": ballot_language(country["code"]),
             "sequence": x.get("sequence", ""), "corrects": x.get("corrects", ""), "unit_id": x.get("unit_id", ""),
             "list_name": names.get(x.get("list_id"), x.get("list_id", "")), "field": x.get("field", ""),
             "before": fmt.number(before) if numeric else str(before), "after": fmt.number(after) if numeric else str(after),
@@ -301,7 +303,7 @@ def _sources_digest() -> str:
                 if path.is_file():
                     digest.update(path.relative_to(HERE).as_posix().encode())
                     digest.update(path.read_bytes())
-    for name in ("site.py", "i18n.py", "hemicycle.py", "model.py", "history.py", "widget.py"):
+    for name in ("site.py", "i18n.py", "hemicycle.py", "model.py", "history.py", "widget.py", "accessibility.py"):
         digest.update((HERE / name).read_bytes())
     return digest.hexdigest()
 
@@ -392,7 +394,8 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
         svg = hemicycle.render_svg(svg_groups, site.total, site.majority,
                                    fmt.gettext("Hemicycle: seats by political group"),
                                    fmt.gettext("Majority: %(majority)s of %(total)s seats",
-                                               majority=fmt.number(site.majority), total=fmt.number(site.total)))
+                                               majority=fmt.number(site.majority), total=fmt.number(site.total)),
+                                   described_by="groups-table")
         eu = bundle["eu"]
         changes = [{"country_name": fmt.country_name(ch["country"]) if ch.get("country") else "",
                     "slug": (ch.get("country") or "").lower(), "what": _change_text(fmt, ch)}
@@ -444,6 +447,9 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
         page("downloads.html", "downloads.html.j2", site.not_final, countries=countries,
              embed_iframe=widget.iframe_snippet("<BASE-URL>", election_id, site.version, lang),
              embed_script=widget.script_snippet("<BASE-URL>", election_id, site.version, lang))
+        page("accessibility.html", "accessibility.html.j2", site.not_final,
+             statement_title=fmt.gettext(accessibility.TITLE),
+             statement=accessibility.blocks(fmt.catalog.gettext, lang))
 
     # root language chooser (lang = default language; each link carries its own lang)
     default = DEFAULT_LANGUAGE if DEFAULT_LANGUAGE in languages else languages[0]
@@ -453,7 +459,8 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
                 "title": _site_title(Formatter(other), bundle)} for other in languages]
     write("index.html", env.get_template("root_index.html.j2").render(
         lang=default, version=site.version, test=site.test, site_title=_site_title(fmt, bundle),
-        test_banner=fmt.gettext("TEST: rehearsal data, not real results"), switcher=chooser))
+        test_banner=fmt.gettext("TEST: rehearsal data, not real results"), switcher=chooser,
+        statement_title=fmt.gettext(accessibility.TITLE)))
 
     if history is not None:
         from publish.history import render_history  # the history pages (historical_loader's data)

@@ -23,7 +23,7 @@ import json
 from html import escape
 from pathlib import Path
 
-from publish.i18n import STATUS_LABELS, Formatter
+from publish.i18n import BALLOT_LANGUAGE, STATUS_LABELS, Formatter
 
 HERE = Path(__file__).resolve().parent / "widget"
 STRINGS = {
@@ -49,7 +49,8 @@ def labels(bundle: dict, lang: str) -> dict:
             "s": {key: fmt.catalog.gettext(msgid) for key, msgid in STRINGS.items()},
             "g": groups,
             "c": {c["code"]: fmt.country_name(c["code"]) for c in bundle["countries"]},
-            "st": {status: fmt.gettext(msgid) for status, msgid in STATUS_LABELS.items()}}
+            "st": {status: fmt.gettext(msgid) for status, msgid in STATUS_LABELS.items()},
+            "bl": {c["code"]: BALLOT_LANGUAGE[c["code"]] for c in bundle["countries"] if c["code"] in BALLOT_LANGUAGE}}
 
 
 def write_widget(bundle: dict, out_dir: Path, languages: list[str]) -> list[Path]:

@@ -42,6 +42,8 @@ import subprocess as _subprocess
 
 import pytest as _pytest
 
+from site_browser import a11y_site, chromium_browser  # noqa: F401  (session fixtures: one site, one Chromium)
+
 _ENR_PATH_VARS = ("ENR_BUCKET_URL", "ENR_BACKUP_BUCKET_URL", "ENR_STORE_URL", "ENR_TRUSTED_KEYS", "ENR_SIGNING_HOME")
 
 

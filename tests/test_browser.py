@@ -15,25 +15,22 @@ under ``/public/<election>/`` cached as immutable, a short-lived ``current.json`
 ``Access-Control-Allow-Origin: *`` (script mode fetches JSON cross-origin). Everything is on
 loopback. Screenshots go to ``test-artifacts/screenshots/`` at the repository root.
 
-Chromium is driven over the DevTools protocol by :mod:`browser` (no extra package).
+Chromium is Debian's, driven by Playwright for Python (``site_browser.chromium_browser``, one per
+test session; Playwright never downloads a browser).
 """
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
 import socket
-import threading
 import time
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
-from browser import Browser, ChromiumMissing, Page, chromium_executable
 from publish_fixtures import build_bundle, scratch_dir
+from site_browser import Problems, Server
 from publish.i18n import Formatter
 from publish.site import render_site
 from publish.widget import iframe_snippet, labels, script_snippet
@@ -51,48 +48,6 @@ DESKTOP = (1280, 900)
 REFRESH = 15  # seconds: the smallest data-enr-refresh the widget accepts (widget.js clamps to >= 15)
 SCRIPTS = {"el": r"[\u0370-\u03ff\u1f00-\u1fff]", "bg": r"[\u0400-\u04ff]", "en": r"[A-Za-z]"}
 FOREIGN_HOST = "news.localhost"  # Chromium resolves *.localhost to loopback: another site than 127.0.0.1
-
-
-# --- servers ---------------------------------------------------------------------------------------
-
-class _Handler(SimpleHTTPRequestHandler):
-    """Static files with the headers of production: immutable versions, a short-lived pointer, CORS."""
-
-    def end_headers(self) -> None:
-        if self.server.results:  # type: ignore[attr-defined]
-            path = urlsplit(self.path).path
-            if re.search(r"/v[0-9]{4,}/", path):
-                self.send_header("Cache-Control", "public, max-age=31536000, immutable")
-            else:
-                self.send_header("Cache-Control", "public, max-age=5, must-revalidate")
-            self.send_header("Access-Control-Allow-Origin", "*")
-            self.send_header("X-Content-Type-Options", "nosniff")
-        super().end_headers()
-
-    def log_request(self, code: object = "-", size: object = "-") -> None:
-        self.server.requests.append((urlsplit(self.path).path, str(code)))  # type: ignore[attr-defined]
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-class Server:
-    def __init__(self, root: Path, results: bool):
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Handler, directory=str(root)))
-        self.httpd.daemon_threads = True
-        self.httpd.results = results  # type: ignore[attr-defined]
-        self.httpd.requests = []  # type: ignore[attr-defined]
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, name=f"http-{self.port}", daemon=True)
-        self.thread.start()
-
-    @property
-    def requests(self) -> list[tuple[str, str]]:
-        return self.httpd.requests  # type: ignore[attr-defined]
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 # --- the published data: v0003 (as on the night), then v0004 with other seats ---------------------
@@ -126,15 +81,6 @@ def write_pointer(election_dir: Path, version: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def chromium() -> str:
-    try:
-        return chromium_executable()
-    except ChromiumMissing as exc:
-        missing = str(exc)
-    pytest.fail(missing, pytrace=False)  # not a skip: CI must run these
-
-
-@pytest.fixture(scope="module")
 def published() -> dict:
     """Two versions rendered under public/ep2019/, current.json pointing at v0003; two servers."""
     base = scratch_dir("enr-browser-")
@@ -156,19 +102,64 @@ def published() -> dict:
         foreign.close()
 
 
+class Tab:
+    """A page in a context of its own (viewport, phone emulation), with the problems it reports."""
+
+    def __init__(self, browser, width: int = DESKTOP[0], height: int = DESKTOP[1], mobile: bool = False):
+        self.context = browser.new_context(viewport={"width": width, "height": height}, is_mobile=mobile,
+                                           has_touch=mobile)
+        self.page = self.context.new_page()
+        self.problems = Problems(self.page)
+
+    def goto(self, url: str) -> None:
+        self.page.goto(url, wait_until="load")
+
+    def settle(self) -> None:
+        """Two animation frames and the fonts: layout is done before measuring or taking a picture."""
+        self.page.evaluate("document.fonts.ready.then(() => new Promise(r => requestAnimationFrame(() => "
+                           "requestAnimationFrame(() => r(true)))))")
+
+    def evaluate(self, expression: str, frame=None):
+        return (frame or self.page).evaluate(expression)
+
+    def wait_for(self, expression: str, timeout: float = 10.0, frame=None, what: str = "", interval: float = 0.1):
+        """Poll ``expression`` until it is truthy; return its JSON value."""
+        try:
+            handle = (frame or self.page).wait_for_function(expression, timeout=timeout * 1000,
+                                                             polling=int(interval * 1000))
+        except Exception as exc:  # playwright's TimeoutError: say what was awaited
+            raise TimeoutError(f"{what or expression!r} not true within {timeout:.0f} s: {exc}") from exc
+        return handle.json_value()
+
+    def frame(self, predicate, timeout: float = 10.0):
+        """The frame (cross-origin ones run in their own renderer process) whose URL matches ``predicate``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for frame in self.page.frames:
+                if frame is not self.page.main_frame and predicate(frame.url):
+                    return frame
+            self.page.wait_for_timeout(50)
+        raise TimeoutError(f"no frame matched; frames: {[f.url for f in self.page.frames]}")
+
+    def close(self) -> None:
+        self.context.close()
+
+
 @pytest.fixture(scope="module")
-def browser(chromium: str):
-    with Browser(chromium) as running:
-        yield running
+def browser(chromium_browser):
+    return chromium_browser
 
 
-def shot(page: Page, name: str, full_page: bool = True) -> Path:
-    return page.screenshot(SHOTS / f"{name}.png", full_page=full_page)
+def shot(tab: Tab, name: str, full_page: bool = True) -> Path:
+    tab.settle()
+    path = SHOTS / f"{name}.png"
+    tab.page.screenshot(path=str(path), full_page=full_page)
+    return path
 
 
-def site_problems(page: Page) -> list[str]:
+def site_problems(tab: Tab) -> list[str]:
     """Problems, except the request for /favicon.ico (tested on its own, see test_pages_declare_an_icon)."""
-    return [p for p in page.problems if "/favicon.ico" not in p]
+    return [p for p in tab.problems if "/favicon.ico" not in p]
 
 
 # --- the harness catches what it must ---------------------------------------------------------------
@@ -182,25 +173,26 @@ BROKEN_FRAME = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><ti
 <body><script>console.error("boom in the cross-site frame");</script></body></html>"""
 
 
-def test_harness_reports_console_errors_exceptions_and_failed_requests(browser: Browser, published: dict) -> None:
+def test_harness_reports_console_errors_exceptions_and_failed_requests(browser, published: dict) -> None:
     root, port = published["foreign_root"], published["foreign"].port
     with socket.socket() as probe:  # a loopback port nobody listens on: the fetch is refused
         probe.bind(("127.0.0.1", 0))
         closed = probe.getsockname()[1]
     (root / "broken.html").write_text(BROKEN.format(port=port, closed=closed))
     (root / "broken-frame.html").write_text(BROKEN_FRAME)
-    page = browser.new_page()
+    page = Tab(browser)
     try:
         page.goto(f"http://{FOREIGN_HOST}:{port}/broken.html")
         deadline = time.monotonic() + 10
         wanted = ("boom in the page", "uncaught in the page", "missing.png", f"127.0.0.1:{closed}/nothing",
                   "boom in the cross-site frame")
         while time.monotonic() < deadline and not all(any(w in p for p in page.problems) for w in wanted):
-            time.sleep(0.05)
+            page.page.wait_for_timeout(50)
         text = "\n".join(page.problems)
         for needle in wanted:
             assert needle in text, f"{needle!r} not reported; problems: {page.problems}"
-        assert page.frames, "the cross-site iframe was not attached as its own target"
+        frame = page.frame(lambda url: url.endswith("/broken-frame.html"))
+        assert frame.evaluate("document.title") == "frame", "the cross-site iframe is not reachable as a frame"
     finally:
         page.close()
 
@@ -228,15 +220,17 @@ PAGE_STATE = """(() => {
 
 
 @pytest.fixture(scope="module")
-def site_page(browser: Browser):
-    page = browser.new_page(*DESKTOP)
-    yield page
-    page.close()
+def site_page(browser):
+    """A desktop page and a phone page (a mobile viewport with touch), reused by the site tests."""
+    tabs = {"desktop": Tab(browser, *DESKTOP), "phone": Tab(browser, *PHONE, mobile=True)}
+    yield tabs
+    for tab in tabs.values():
+        tab.close()
 
 
 @pytest.mark.parametrize("kind", sorted(PAGES))
 @pytest.mark.parametrize("lang", LANGUAGES)
-def test_page_renders_without_errors_on_desktop_and_phone(site_page: Page, published: dict, lang: str,
+def test_page_renders_without_errors_on_desktop_and_phone(site_page: dict, published: dict, lang: str,
                                                           kind: str) -> None:
     fmt = Formatter(lang)
     bundle = build_bundle()
@@ -247,14 +241,14 @@ def test_page_renders_without_errors_on_desktop_and_phone(site_page: Page, publi
     expected_rows = len(bundle["eu"]["groups"]) if kind == "eu" else \
         len(next(c for c in bundle["countries"] if c["code"] == COUNTRY)["lists"])
     for device, (width, height) in (("desktop", DESKTOP), ("phone", PHONE)):
-        site_page.set_viewport(width, height, mobile=device == "phone")
-        site_page.problems.clear()
-        site_page.goto(url)
-        site_page.settle()
-        state = site_page.evaluate(PAGE_STATE % json.dumps(selector))
-        shot(site_page, f"site-{lang}-{kind}-{device}")
+        tab = site_page[device]
+        tab.problems.clear()
+        tab.goto(url)
+        tab.settle()
+        state = tab.evaluate(PAGE_STATE % json.dumps(selector))
+        shot(tab, f"site-{lang}-{kind}-{device}")
         where = f"{lang}/{PAGES[kind]} ({device} {width}x{height})"
-        assert site_problems(site_page) == [], f"{where}: {site_problems(site_page)}"
+        assert site_problems(tab) == [], f"{where}: {site_problems(tab)}"
         assert state["lang"] == lang, where
         assert state["h1"] == expected_h1, where
         assert state["table"] and state["table"]["shown"] and state["table"]["width"] > 0 \
@@ -272,13 +266,13 @@ def test_page_renders_without_errors_on_desktop_and_phone(site_page: Page, publi
                 f"{where}: horizontal overflow: scrollWidth {state['scrollWidth']} > {width}; widest: {state['wide']}"
 
 
-def test_majority_label_does_not_cover_seats(site_page: Page, published: dict) -> None:
+def test_majority_label_does_not_cover_seats(site_page: dict, published: dict) -> None:
     """The label in the middle of the hemicycle must not be drawn over seat markers (any language)."""
-    site_page.set_viewport(*DESKTOP)
+    tab = site_page["desktop"]
     covered = {}
     for lang in LANGUAGES:
-        site_page.goto(published["site"] + f"{lang}/index.html")
-        covered[lang] = site_page.evaluate("""(() => {
+        tab.goto(published["site"] + f"{lang}/index.html")
+        covered[lang] = tab.evaluate("""(() => {
           const svg = document.querySelector('svg.hemicycle'), label = svg.querySelector('text').getBBox();
           return [...svg.querySelectorAll('use')].filter(u => { const b = u.getBBox();  // includes x, y
             return b.x + b.width > label.x && b.x < label.x + label.width && b.y + b.height > label.y
@@ -286,19 +280,24 @@ def test_majority_label_does_not_cover_seats(site_page: Page, published: dict) -
     assert covered == {lang: 0 for lang in LANGUAGES}, f"seat markers under the majority label: {covered}"
 
 
-def test_pages_declare_an_icon_so_browsers_do_not_request_favicon_ico(browser: Browser, published: dict) -> None:
+def test_pages_declare_an_icon_so_browsers_do_not_request_favicon_ico(browser, published: dict) -> None:
     """Without <link rel="icon">, Chromium asks the origin for /favicon.ico; production answers 404
     there (only /<election>/... exists), which DevTools shows as a console error on every page."""
     found = {}
     for number, rel in enumerate(("index.html", "en/index.html", f"el/{PAGES['country']}")):
         # Chromium asks an origin for its icon once per browser run: each page on an origin of its own
         url = published["site"].replace("//127.0.0.1:", f"//icon{number}.localhost:") + rel
-        page = browser.new_page(*DESKTOP, fresh=True)
+        page = Tab(browser, *DESKTOP)  # a fresh context: no icon cached
         try:
+            requested = []
+            page.page.on("request", lambda r: requested.append(r.url))
             page.goto(url)
             page.settle()
-            time.sleep(0.5)  # the icon is fetched after the load event
-            found[rel] = page.problems
+            page.page.wait_for_timeout(500)  # the icon is fetched after the load event
+            icon = page.evaluate("(() => { const l = document.head.querySelector('link[rel=icon]');"
+                                 " return l && l.getAttribute('href'); })()")
+            found[rel] = list(page.problems) + [u for u in requested if u.endswith("/favicon.ico")] + \
+                ([] if icon == "data:," else [f"icon {icon!r}"])
         finally:
             page.close()
     assert found == {rel: [] for rel in found}, found
@@ -368,7 +367,7 @@ def served(published: dict, version: str, rel: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def newsroom(browser: Browser, published: dict):
+def newsroom(browser, published: dict):
     """The foreign page, opened once: the widget tests share it (the last one flips the pointer)."""
     base = published["base_url"]
     eu_script = script_snippet(base, ELECTION, "v0003", "el")
@@ -380,7 +379,7 @@ def newsroom(browser: Browser, published: dict):
         eu_frame=iframe_snippet(base, ELECTION, "v0003", "en"),
         country_frame=iframe_snippet(base, ELECTION, "v0003", "el", "country", "DE"))
     (published["foreign_root"] / "index.html").write_text(html, encoding="utf-8")
-    page = browser.new_page(1280, 1800)
+    page = Tab(browser, 1280, 1800)
     page.goto(published["foreign_url"] + "index.html")
     loaded = time.monotonic()
     for col in SCRIPT_WIDGETS:
@@ -388,8 +387,8 @@ def newsroom(browser: Browser, published: dict):
     frames = {}
     for col, (view, country, lang) in FRAME_WIDGETS.items():
         needle = f"view={view}" + (f"&country={country}" if country else "") + f"&lang={lang}"
-        frames[col] = page.frame_session(lambda url, needle=needle: needle in url, timeout=15)
-        page.wait_for(FRAME_STATE, session=frames[col], timeout=15, what=f"iframe widget in #{col}")
+        frames[col] = page.frame(lambda url, needle=needle: needle in url, timeout=15)
+        page.wait_for(FRAME_STATE, frame=frames[col], timeout=15, what=f"iframe widget in #{col}")
         page.wait_for(f"document.querySelector('#{col} iframe').style.height !== '420px'", timeout=10,
                       what=f"#{col} iframe resized to its content")
     yield {"page": page, "frames": frames, "loaded": loaded}
@@ -397,7 +396,7 @@ def newsroom(browser: Browser, published: dict):
 
 
 def test_widget_renders_in_a_foreign_page_in_the_chosen_language(newsroom: dict, published: dict) -> None:
-    page: Page = newsroom["page"]
+    page: Tab = newsroom["page"]
     shot(page, "widget-newsroom-v0003")
     assert page.problems == [], page.problems
     # script mode, EU seats by group, in Greek
@@ -426,18 +425,18 @@ def test_widget_renders_in_a_foreign_page_in_the_chosen_language(newsroom: dict,
         [(r["party_abbrev"] or r["list_name"], str(r["votes"]), str(r["seats"])) for r in expected]
     assert "23,34" in rows[0][2]  # RN's share, with the Bulgarian decimal comma
     # iframe mode: EU in English, Germany in Greek
-    en_state = page.evaluate(FRAME_STATE, session=newsroom["frames"]["eu-frame"])
+    en_state = page.evaluate(FRAME_STATE, frame=newsroom["frames"]["eu-frame"])
     assert en_state["docLang"] == "en" and "Seats by political group" in en_state["text"]
     assert {row[0].split(" \u2013 ")[0]: row[1] for row in en_state["rows"]} == \
         {row["group"]: str(row["seats"]) for row in eu["rows"]}
     de = served(published, "v0003", "data/countries/de.json")
-    el_state = page.evaluate(FRAME_STATE, session=newsroom["frames"]["country-frame"])
+    el_state = page.evaluate(FRAME_STATE, frame=newsroom["frames"]["country-frame"])
     assert el_state["docLang"] == "el" and el["c"]["DE"] in el_state["text"] and el["st"]["official"] in el_state["text"]
     assert digits(el_state["rows"][1][1]) == str(de["rows"][0]["votes"])
 
 
 def test_widget_follows_the_width_of_its_container(newsroom: dict) -> None:
-    page: Page = newsroom["page"]
+    page: Tab = newsroom["page"]
     try:
         for width in (640, 320):
             for col in (*SCRIPT_WIDGETS, "eu-frame"):
@@ -450,7 +449,7 @@ def test_widget_follows_the_width_of_its_container(newsroom: dict) -> None:
             frame = newsroom["frames"]["eu-frame"]
             # the iframe follows the column; its height then follows its content (posted to the page)
             inner = page.wait_for(f"(() => {{ const s = {FRAME_STATE}; return s && s.width === {width} && s; }})()",
-                                  session=frame, timeout=5, what=f"iframe at {width}px")
+                                  frame=frame, timeout=5, what=f"iframe at {width}px")
             assert inner["scroll"] <= width, f"iframe content overflows at {width}px: {inner['scroll']}"
             expected = inner["height"] + 2
             outer = page.wait_for(
@@ -470,19 +469,19 @@ def test_widget_follows_the_width_of_its_container(newsroom: dict) -> None:
 
 def test_widget_country_view_fits_a_300px_column(newsroom: dict) -> None:
     """The demo's narrow case (a 300 px sidebar), with a country: every column must be visible."""
-    page: Page = newsroom["page"]
+    page: Tab = newsroom["page"]
     assert page.evaluate("document.querySelector('#country-frame iframe').getBoundingClientRect().width") == 300
     inner = page.evaluate("""(() => { const t = document.querySelector('.enr table');
         const seats = [...t.querySelectorAll('tr > :last-child')].map(c => Math.round(c.getBoundingClientRect().right));
         return {width: innerWidth, scroll: document.documentElement.scrollWidth,
                 table: Math.round(t.getBoundingClientRect().width), seatsRight: Math.max(...seats)}; })()""",
-                          session=newsroom["frames"]["country-frame"])
+                          frame=newsroom["frames"]["country-frame"])
     assert inner["scroll"] <= inner["width"] and inner["seatsRight"] <= inner["width"], \
         f"the country widget is wider than its 300 px iframe, the seats column is cut off: {inner}"
 
 
 def test_widget_follows_current_json_to_a_new_version(newsroom: dict, published: dict) -> None:
-    page: Page = newsroom["page"]
+    page: Tab = newsroom["page"]
     old = {r["group"]: r["seats"] for r in served(published, "v0003", "data/eu.json")["rows"]}
     new = {r["group"]: r["seats"] for r in served(published, "v0004", "data/eu.json")["rows"]}
     assert old != new and new["S&D"] == old["S&D"] + 2 and new["ID"] == old["ID"] - 2
@@ -504,9 +503,9 @@ def test_widget_follows_current_json_to_a_new_version(newsroom: dict, published:
     shot(page, "widget-newsroom-v0004")
 
 
-def test_publisher_demo_page(browser: Browser, published: dict) -> None:
+def test_publisher_demo_page(browser, published: dict) -> None:
     """The publisher's own widget/demo.html (same origin as the data) renders its four widgets."""
-    page = browser.new_page(1280, 2400)
+    page = Tab(browser, 1280, 2400)
     try:
         page.goto(published["site"] + "widget/demo.html")
         page.wait_for("""(() => { const hosts = [...document.querySelectorAll('article > div')].filter(d => d.shadowRoot);

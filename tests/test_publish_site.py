@@ -23,7 +23,8 @@ def test_every_language_has_every_page(site: Path) -> None:
     bundle = build_bundle()
     codes = [c["code"].lower() for c in bundle["countries"]]
     for lang in LANGS:
-        for rel in ["index.html", "comparison.html", "methodology.html", "corrections.html", "downloads.html"]:
+        for rel in ["index.html", "comparison.html", "methodology.html", "corrections.html", "downloads.html",
+                    "accessibility.html"]:
             assert (site / lang / rel).is_file(), f"{lang}/{rel}"
         for code in codes:
             assert (site / lang / "country" / f"{code}.html").is_file()
@@ -80,7 +81,8 @@ def test_country_page_shows_lists_votes_shares_seats_status_and_time(site: Path)
     page = (site / "en" / "country" / "fr.html").read_text(encoding="utf-8")
     text = page_text(site / "en" / "country" / "fr.html")
     assert "France" in text
-    assert "PRENEZ LE POUVOIR, LISTE SOUTENUE PAR MARINE LE PEN" in text and "<td>RN</td>" in page
+    assert "PRENEZ LE POUVOIR, LISTE SOUTENUE PAR MARINE LE PEN" in text
+    assert '<td lang="fr">RN</td>' in page  # the name as on the ballot, marked French
     assert "5,286,939" in text            # votes, formatted
     assert "23.34%" in text               # RN share of 22,655,174 valid votes
     assert re.search(r"<td class=\"num\">22</td></tr>", page)  # seats

@@ -80,7 +80,7 @@
   Widget.prototype.render = function (root, d) {
     var self = this, L = this.labels, box = el("div", null, "enr"), final = true, h, tb, tr, i;
     box.setAttribute("lang", this.o.lang);
-    if (d.test) { box.appendChild(el("p", this.t("test"), "b t")); }
+    if (d.test) { h = el("p", this.t("test"), "b t"); h.setAttribute("role", "status"); box.appendChild(h); }
     if (this.o.view === "country") {
       var c = d.country;
       final = c.status === "final" || c.status === "official";
@@ -95,6 +95,7 @@
         tr = el("tr");
         var name = el("td", rows[i].party_abbrev || rows[i].list_name);
         name.title = rows[i].list_name;
+        if (L.bl && L.bl[c.code]) { name.setAttribute("lang", L.bl[c.code]); }
         tr.appendChild(name);
         tr.appendChild(el("td", this.n(rows[i].votes), "n"));
         tr.appendChild(el("td", this.pct(rows[i].vote_share), "n"));
@@ -145,7 +146,10 @@
     var st = el("style", CSS);
     this.host.appendChild(st);
     this.host.appendChild(box);
-    if (this.o.iframe) { this.report(); }
+    if (this.o.iframe) {  // the frame's document is titled in its language, as its heading
+      D.title = this.o.view === "country" ? (L.c[d.country.code] || d.country.code) : this.t("title_eu");
+      this.report();
+    }
   };
   Widget.prototype.report = function () {
     var h = Math.ceil(D.documentElement.getBoundingClientRect().height);

@@ -13,6 +13,7 @@
     enr lot COUNTRY TIE WINNER    record the drawn lot that settles a tie
     enr contractor-pack --election ID --out DIR   what the results contractor needs to write deliveries
     enr check-delivery FILE...    the intake's verdict on delivery files, changing nothing
+    enr check-election [DIR]      is an election definition ready? one line per problem (file, row, rule)
 
 A thin face: each subcommand calls one function of the parts below it. Bad arguments and missing
 set-up print one line (what is wrong, what to do) and exit 2; other failures print one line and
@@ -262,6 +263,26 @@ def cmd_contractor_pack(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check_election(args: argparse.Namespace) -> int:
+    from enr.check_election import check_election
+    from enr.definition import elections_root
+
+    if args.path and args.election:
+        raise UsageError("give a definition folder or --election, not both")
+    folder = Path(args.path) if args.path else elections_root() / (args.election or os.environ.get("ENR_ELECTION", "ep2019"))
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: no such election definition folder")
+    problems, figures = check_election(folder)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{folder}: {len(problems)} problem(s)", file=sys.stderr)
+        return 1
+    print(f"{folder}: ready ({figures['countries']} countries, {figures['seats']} seats, {figures['lists']} lists, "
+          f"{figures['units']} units, {figures['languages']} languages)")
+    return 0
+
+
 def cmd_check_delivery(args: argparse.Namespace) -> int:
     from enr.intake import check_deliveries
 
@@ -384,6 +405,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default ENR_TRUSTED_KEYS)")
     p.add_argument("--no-signature", action="store_true", help="skip the signature check (format tests only)")
     p.add_argument("--json", action="store_true")
+
+    p = add("check-election", cmd_check_election, "check an election definition before the night (seats, methods, "
+            "lists and groups, constituencies, languages, embargo, legal sources, units); one line per problem")
+    p.add_argument("path", nargs="?", help="a definition folder (elections/<id>); default: --election's")
+    p.add_argument("--election", help="an election id under ENR_ELECTIONS_DIR (default ENR_ELECTION)")
 
     p = add("airflow", cmd_airflow, "start Airflow standalone with these DAGs (UI on loopback)")
     p.add_argument("--port", type=int, default=int(os.environ.get("ENR_AIRFLOW_PORT") or 8080),

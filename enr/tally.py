@@ -120,6 +120,8 @@ def build_bundle(definition: Election, counts: dict[str, CountryCounts], *, vers
                  test: bool = False) -> dict:
     """The whole tally: every country (reported or not), the EU aggregate, what changed."""
     rules = parse_rules(list(definition.rules))
+    gone = sorted(set(previous or {}) - set(definition.countries))  # e.g. the UK in 2024: not compared
+    previous = {c: p for c, p in (previous or {}).items() if c in definition.countries} if previous else previous
     countries = []
     allocations = {}
     for code in sorted(definition.countries):
@@ -139,6 +141,8 @@ def build_bundle(definition: Election, counts: dict[str, CountryCounts], *, vers
         "version": version,
         "generated_at": generated_at.isoformat(),
         "test": bool(test or any(c.get("test") for c in countries)),
+        # made-up counts: a test night of a definition whose results files are synthetic (enr.synthetic)
+        "synthetic": bool(definition.synthetic and (test or any(c.get("test") for c in countries))),
         "election": {
             "id": definition.id, "name": definition.name, "election_date": definition.election_date,
             "embargo": definition.embargo.isoformat(), "total_seats": definition.total_seats,
@@ -151,7 +155,8 @@ def build_bundle(definition: Election, counts: dict[str, CountryCounts], *, vers
             **eu,
             "previous": {"seats_total": sum(p["seats_total"] for p in (previous or {}).values()),
                          "year": max((p["year"] for p in (previous or {}).values()), default=None),
-                         "seats_by_country": {c: p["seats_total"] for c, p in (previous or {}).items()}},
+                         "seats_by_country": {c: p["seats_total"] for c, p in (previous or {}).items()},
+                         "countries_gone": gone},
         },
         "deliveries": [{"country": c.country, "sequence": c.sequence, "sha256": c.sha256, "status": c.status}
                        for c in sorted(counts.values(), key=lambda c: c.country)],

@@ -126,7 +126,8 @@ def to_json(document: dict, compact: bool = False) -> bytes:
 
 def _head(bundle: dict) -> dict:
     return {"schema": FEED_SCHEMA, "election": bundle["election"]["id"], "version": bundle["version"],
-            "test": bool(bundle.get("test")), "generated_at": bundle["generated_at"]}
+            "test": bool(bundle.get("test")), "synthetic": bool(bundle.get("synthetic")),
+            "generated_at": bundle["generated_at"]}
 
 
 def country_document(bundle: dict, country: dict) -> dict:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -159,7 +160,7 @@ class _Checker:
                 _parse_row(row_no, row, METHODS, DISTRIBUTIONS)
             except RuleError as exc:
                 row_ok = False
-                self.problem("rules.csv", row_no, "method", str(exc).split(": ", 1)[-1])
+                self.problem("rules.csv", row_no, "method", re.sub(r"^rules\.csv row \d+ ", "", str(exc)))
             if not (row.get("source") or "").strip():
                 self.problem("rules.csv", row_no, "legal_source", f"{row.get('country')} "
                                                                  f"{row.get('constituency') or ''}".strip()

@@ -8,9 +8,10 @@ written down here and seeded, so that the same seed gives the same numbers every
   project has no 2024 register); **turnout** = the 2019 turnout times ``exp(N(0, 0.05))``,
   capped at 95 %; **invalid** and **blank** ballots: the 2019 shares of the ballots cast (blank
   only where the country reports blank ballots, ``blank_reported``).
-* **List shares**: each 2024 list whose party stood in 2019 (same ``list_id``, else same
-  ``party_abbrev``, case-insensitive, in the same country) starts from that party's 2019 share of
-  the valid votes; a list without such a match starts from ``U(0.5 %, 3 %)``; the votes of lists
+* **List shares** (:func:`starting_shares`): each 2024 list whose party stood in 2019 (same
+  ``list_id``, else same ``party_abbrev``, case-insensitive, in the same country) starts from that
+  party's 2019 share of the valid votes; a joint list (``party_abbrev`` such as ``PSD - PNL``) from
+  the sum of its parties' 2019 shares; any other list from ``U(0.5 %, 3 %)``; the votes of lists
   the definition does not itemise (``_other``) start from the 2019 ``_other`` share. Every share is
   then multiplied by ``exp(N(0, 0.2))`` and all are normalised; the valid votes are split by the
   largest-remainder method (exact sums).
@@ -38,6 +39,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -139,6 +141,32 @@ def _constituency_lists(definition: Election) -> dict[str, dict[str, list[str]]]
     return out
 
 
+JOINT = re.compile(r"\s+[-–+/]\s+|\s*\+\s*")
+
+
+def starting_shares(definition: Election, base: "_Base", country: str,
+                    rng: np.random.Generator) -> dict[str, tuple[float, str]]:
+    """Each list's share before the noise, and where it comes from: ``2019`` (the same list id or
+    party), ``joint`` (a joint list, ``party_abbrev`` like ``PSD - PNL`` or ``GL - PvdA``: the sum of its
+    parties' 2019 shares), ``new`` (``U(0.5 %, 3 %)``); ``_other``: the 2019 share of lists not itemised."""
+    out: dict[str, tuple[float, str]] = {}
+    for entry in definition.lists_of(country):
+        share = base.list_share(country, entry.list_id, entry.party_abbrev)
+        if share:
+            out[entry.list_id] = (share, "2019")
+            continue
+        parts = [p for p in JOINT.split(entry.party_abbrev or "") if p.strip()]
+        joint = [base.list_share(country, "", p) for p in parts] if len(parts) > 1 else []
+        if any(joint):
+            out[entry.list_id] = (sum(s for s in joint if s), "joint")
+        else:
+            out[entry.list_id] = (float(rng.uniform(*NEW_LIST_SHARE)), "new")
+    other = base.other_share(country)
+    if other > 0:
+        out[OTHER] = (other, "2019")
+    return out
+
+
 def generate(election: str, seed: int = 0) -> dict[str, list[dict]]:
     """The synthetic results files of ``election`` as rows (see the module docstring)."""
     definition = load_election(election)
@@ -159,13 +187,7 @@ def generate(election: str, seed: int = 0) -> dict[str, list[dict]]:
             t["blank_votes"].strip() else (0 if raw.get("blank_reported") else None)
         valid = voters - invalid - (blank or 0)
         entries = definition.lists_of(country)
-        weights = {}
-        for entry in entries:
-            share = base.list_share(country, entry.list_id, entry.party_abbrev)
-            weights[entry.list_id] = share if share else float(rng.uniform(*NEW_LIST_SHARE))
-        other = base.other_share(country)
-        if other > 0:
-            weights[OTHER] = other
+        weights = {list_id: share for list_id, (share, _) in starting_shares(definition, base, country, rng).items()}
         ids = list(weights)
         noisy = np.array([weights[i] for i in ids]) * np.exp(rng.normal(0, SHARE_SIGMA, len(ids)))
         share = dict(zip(ids, noisy / noisy.sum()))

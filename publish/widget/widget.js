@@ -81,6 +81,7 @@
     var self = this, L = this.labels, box = el("div", null, "enr"), final = true, h, tb, tr, i;
     box.setAttribute("lang", this.o.lang);
     if (d.test) { box.appendChild(el("p", this.t("test"), "b t")); }
+    if (d.synthetic) { box.appendChild(el("p", this.t("synthetic"), "b t")); }
     if (this.o.view === "country") {
       var c = d.country;
       final = c.status === "final" || c.status === "official";

@@ -16,7 +16,8 @@ written down here and seeded, so that the same seed gives the same numbers every
   then multiplied by ``exp(N(0, 0.2))`` and all are normalised; the valid votes are split by the
   largest-remainder method (exact sums).
 * **Constituencies** (BE colleges, IE STV constituencies, IT circoscrizioni:
-  ``constituency_lists.csv``): the valid votes are split over the constituencies in proportion to
+  ``constituency_lists.csv``; plus ``constituencies_without_seats``, IT's sections abroad, where
+  every list of the country stands): the valid votes are split over the constituencies in proportion to
   their 2019 size (equal shares for a constituency new in 2024), then each constituency's votes
   over the lists standing there, by the same shares; a list's national votes are its sum.
 * **Several votes per voter** (LU): the list votes are the valid ballots times the 2019 ratio of
@@ -195,6 +196,9 @@ def generate(election: str, seed: int = 0) -> dict[str, list[dict]]:
         list_total = valid if votes_per_voter == 1 else round(valid * base.list_ratio(country))
         votes: dict[str, int] = {}
         groups = by_constituency.get(country)
+        if groups:  # a constituency without seats of its own (IT: the sections abroad): every list stands there
+            groups = {**groups, **{name: [e.list_id for e in entries]
+                                   for name in raw.get("constituencies_without_seats", ())}}
         seats_by: dict[tuple[str, str], int] = {}
         if groups:
             sizes = base.constituency_sizes(country)

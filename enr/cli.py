@@ -112,9 +112,10 @@ def cmd_approve(args: argparse.Namespace) -> int:
     api = AirflowAPI(base_url=args.api_url, username=args.user, password=password)
     if not api.healthy():
         raise SetupRequired(f"no Airflow API at {args.api_url}: start it with `enr airflow` (or set --api-url)")
-    pending = api.approvals_for(args.version)
+    pending = _of_election(api.approvals_for(args.version), args.election)
     if not pending:
-        print(f"no pending approval{' for ' + args.version if args.version else ''}", file=sys.stderr)
+        print(f"no pending approval{' for ' + args.version if args.version else ''}"
+              f"{' of ' + args.election if args.election else ''}", file=sys.stderr)
         return 1
     detail = pending[0]
     deadline = time.monotonic() + 30
@@ -130,6 +131,12 @@ def cmd_approve(args: argparse.Namespace) -> int:
     answer = api.answer(detail, "Reject" if args.reject else "Approve")
     print(f"{detail['subject']} -> {answer['chosen_options'][0]} by {answer['responded_by']['name']}")
     return 0
+
+
+def _of_election(pending: list[dict], election: str | None) -> list[dict]:
+    """Only the approvals of ``election`` (their subject: ``Publish <election> results <version>?``):
+    two elections side by side both have a v0001."""
+    return [d for d in pending if not election or (d.get("subject") or "").startswith(f"Publish {election} results ")]
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
@@ -343,6 +350,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("approve", cmd_approve, "approve (or reject) a pending version through Airflow's REST API")
     p.add_argument("version", nargs="?", help="e.g. v0003; default: the newest pending")
     p.add_argument("--reject", action="store_true")
+    p.add_argument("--election", help="only this election's approvals (default: any; two elections side by side "
+                   "both have a v0001)")
     p.add_argument("--api-url", default=os.environ.get("ENR_AIRFLOW_URL") or
                    f"http://127.0.0.1:{os.environ.get('ENR_AIRFLOW_PORT') or 8080}")
     p.add_argument("--user", default=os.environ.get("ENR_AIRFLOW_USER", "reviewer"),

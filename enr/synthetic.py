@@ -16,9 +16,11 @@ written down here and seeded, so that the same seed gives the same numbers every
   then multiplied by ``exp(N(0, 0.2))`` and all are normalised; the valid votes are split by the
   largest-remainder method (exact sums).
 * **Constituencies** (BE colleges, IE STV constituencies, IT circoscrizioni:
-  ``constituency_lists.csv``; plus ``constituencies_without_seats``, IT's sections abroad, where
-  every list of the country stands): the valid votes are split over the constituencies in proportion to
-  their 2019 size (equal shares for a constituency new in 2024), then each constituency's votes
+  ``constituency_lists.csv``; plus ``constituencies_without_seats``, IT's sections abroad, and the
+  constituencies of ``rules.csv`` that have no list of their own (PL okręgi), where every list of
+  the country stands): the valid votes are split over the constituencies in proportion to their
+  2019 size (votes by constituency, else the registered voters of the 2019 units: PL; the mean
+  size for a constituency new in 2024), then each constituency's votes
   over the lists standing there, by the same shares; a list's national votes are its sum.
 * **Several votes per voter** (LU): the list votes are the valid ballots times the 2019 ratio of
   list votes to valid ballots.
@@ -121,10 +123,20 @@ class _Base:
         return listed / self.valid(country)
 
     def constituency_sizes(self, country: str) -> dict[str, int]:
+        """Votes per constituency in the base election; else its units' registered voters (PL 2019)."""
         sizes: dict[str, int] = {}
         for row in self.constituency:
             if row["country"] == country and row["votes"].strip():
                 sizes[row["constituency"]] = sizes.get(row["constituency"], 0) + int(row["votes"])
+        if not sizes and country in self.base.countries:
+            from enr.units import units_of
+
+            try:
+                units = units_of(self.base.id, country, 1.0)
+            except Exception:  # noqa: BLE001 - no unit list in the base: equal sizes
+                return sizes
+            known = units[units["registered"].notna() & units["constituency"].ne("")]
+            sizes = {str(k): int(v) for k, v in known.groupby("constituency")["registered"].sum().items()}
         return sizes
 
 
@@ -196,6 +208,9 @@ def generate(election: str, seed: int = 0) -> dict[str, list[dict]]:
         list_total = valid if votes_per_voter == 1 else round(valid * base.list_ratio(country))
         votes: dict[str, int] = {}
         groups = by_constituency.get(country)
+        named = sorted({r["constituency"] for r in definition.rules_of(country) if r.get("constituency")})
+        if not groups and named:  # constituencies of the law but no list per constituency (PL): all lists everywhere
+            groups = {name: [e.list_id for e in entries] for name in named}
         if groups:  # a constituency without seats of its own (IT: the sections abroad): every list stands there
             groups = {**groups, **{name: [e.list_id for e in entries]
                                    for name in raw.get("constituencies_without_seats", ())}}

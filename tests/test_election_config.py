@@ -113,3 +113,12 @@ def test_one_inbox_two_elections(two_elections, capsys):
         ["ep2019-AT-0001.csv", "ep2019-LU-0001.csv"]
     keys = pipeline.export_bucket().list("tally")
     assert keys == ["tally/ep2019/v0001/bundle.json", "tally/ep2024/v0001/bundle.json"]
+
+
+def test_enr_approve_election_keeps_only_that_elections_requests():
+    from enr.cli import _of_election
+
+    pending = [{"subject": "Publish ep2019 results v0001?"}, {"subject": "Publish ep2024 results v0001?"},
+               {"subject": "Publish ep20245 results v0002?"}]
+    assert _of_election(pending, "ep2024") == [pending[1]]
+    assert _of_election(pending, None) == pending

@@ -53,7 +53,7 @@ def test_every_list_every_country_and_the_sums():
             assert lists <= t["valid_votes"]
         blank_reported = definition.country_facts[t["country"]].get("blank_reported", False)
         assert (t["blank_votes"] != "") == blank_reported, t["country"]
-    for country in ("BE", "IE", "IT"):
+    for country in ("BE", "IE", "IT", "PL"):
         by_constituency = {}
         for row in tables["constituency"]:
             if row["country"] == country:

@@ -98,6 +98,11 @@ def test_ep2024_synthetic_night_beside_ep2019(dags, night_home, monkeypatch):  #
     headed = [json.loads(p.read_text(encoding="utf-8")) for p in feeds]
     headed = [d for d in headed if isinstance(d, dict) and "schema" in d and "test" in d]
     assert headed and all(d["synthetic"] is True for d in headed)
+    tables = list(public.rglob("*.csv"))
+    assert tables
+    for table in tables:
+        lines = table.read_text(encoding="utf-8").splitlines()
+        assert lines[0].endswith(",synthetic") and all(line.endswith(",true") for line in lines[1:]), table
     widget_labels = json.loads((public / "widget" / "i18n" / "de.json").read_text(encoding="utf-8"))
     assert widget_labels["s"]["synthetic"] == SYNTHETIC_DE
     assert "d.synthetic" in (public / "widget" / "widget.js").read_text(encoding="utf-8")

@@ -325,8 +325,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    p = add("demo", cmd_demo, "replay the 2019 night through Airflow and publish a signed site")
-    p.add_argument("--election", default="ep2019")
+    p = add("demo", cmd_demo, "replay a night through Airflow and publish a signed site (ep2019: the real 2019 "
+            "counts; ep2024: synthetic counts, marked so on every page)")
+    p.add_argument("--election", default=os.environ.get("ENR_ELECTION", "ep2019"))
     p.add_argument("--bad", type=int, default=1, help="bad deliveries to mix in (they end in quarantine)")
 
     p = add("init", cmd_init, "prepare this home (ENR_HOME) for an election: stores migrated, public areas "
@@ -372,7 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("replay", cmd_replay, "write a night of signed deliveries")
     p.add_argument("--out", required=True)
-    p.add_argument("--election", default="ep2019")
+    p.add_argument("--election", default=os.environ.get("ENR_ELECTION", "ep2019"))
     p.add_argument("--waves", default="provisional:40,provisional:85,final:100")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--bad", type=int, default=0)
@@ -384,7 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("rehearse", cmd_rehearse, "rehearse a whole night (estimates, waves, final, corrections, bad "
             "deliveries) through Airflow in a separate rehearsal area; never publishes to a real one")
-    p.add_argument("--election", default="ep2019")
+    p.add_argument("--election", default=os.environ.get("ENR_ELECTION", "ep2019"))
     p.add_argument("--countries", help="comma-separated country codes (default: all)")
     p.add_argument("--waves", default="estimate,provisional:25,provisional:60,provisional:90,final:100")
     p.add_argument("--speed", type=float, default=360.0,

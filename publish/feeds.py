@@ -224,7 +224,7 @@ def atom_feed(election: dict, publications: list[dict], base_url: str = "") -> b
         event = publication.get("event", "publish")
         el(entry, "id", f"urn:enr:{election['id']}:{publication['version']}:{event}:{publication['manifest_sha256'][:16]}"
                         f":{utc_iso(publication['published_at'])}")
-        test = " [TEST]" if publication.get("test") else ""
+        test = (" [TEST]" if publication.get("test") else "") + (" [SYNTHETIC]" if publication.get("synthetic") else "")
         el(entry, "title", f"{publication['version']} ({event}){test}")
         el(entry, "updated", utc_iso(publication["published_at"]))
         el(entry, "link", rel="alternate", type="text/html", href=f"{base_url}{publication['version']}/index.html")

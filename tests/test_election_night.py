@@ -98,6 +98,10 @@ def test_ep2024_synthetic_night_beside_ep2019(dags, night_home, monkeypatch):  #
     headed = [json.loads(p.read_text(encoding="utf-8")) for p in feeds]
     headed = [d for d in headed if isinstance(d, dict) and "schema" in d and "test" in d]
     assert headed and all(d["synthetic"] is True for d in headed)
+    area = bucket.local_path("public/ep2024")
+    assert SYNTHETIC_EN in (area / "index.html").read_text(encoding="utf-8")
+    assert f"{version} (publish) [TEST] [SYNTHETIC]" in (area / "publications.atom").read_text(encoding="utf-8")
+    assert json.loads((public / "manifest.json").read_text(encoding="utf-8"))["synthetic"] is True
     tables = list(public.rglob("*.csv"))
     assert tables
     for table in tables:

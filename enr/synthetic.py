@@ -47,7 +47,8 @@ from pathlib import Path
 
 import numpy as np
 
-from enr.definition import Election, load_election
+from enr.definition import DefinitionError, Election, load_election
+from enr.units import apportion, units_of
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +70,6 @@ def _rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def _apportion(total: int, weights) -> np.ndarray:
-    from enr.units import apportion
-
-    return apportion(int(total), weights)
-
-
 def _dhondt(seats: int, votes: dict[str, int]) -> dict[str, int]:
     won = {k: 0 for k in votes}
     for _ in range(seats):
@@ -91,7 +86,6 @@ class _Base:
         self.national = _rows(base.resolve(files["national"]))
         self.turnout = {r["country"]: r for r in _rows(base.resolve(files["turnout"]))}
         self.constituency = _rows(base.resolve(files["constituency"])) if "constituency" in files else []
-        self.raw_countries = base.countries
         self.base = base
 
     def list_share(self, country: str, list_id: str, party: str) -> float | None:
@@ -129,11 +123,9 @@ class _Base:
             if row["country"] == country and row["votes"].strip():
                 sizes[row["constituency"]] = sizes.get(row["constituency"], 0) + int(row["votes"])
         if not sizes and country in self.base.countries:
-            from enr.units import units_of
-
             try:
                 units = units_of(self.base.id, country, 1.0)
-            except Exception:  # noqa: BLE001 - no unit list in the base: equal sizes
+            except DefinitionError:  # no unit list in the base: the mean size applies
                 return sizes
             known = units[units["registered"].notna() & units["constituency"].ne("")]
             sizes = {str(k): int(v) for k, v in known.groupby("constituency")["registered"].sum().items()}
@@ -219,9 +211,9 @@ def generate(election: str, seed: int = 0) -> dict[str, list[dict]]:
             sizes = base.constituency_sizes(country)
             names = sorted(groups)
             size = [sizes.get(n, 0) or (sum(sizes.values()) / max(1, len(sizes)) if sizes else 1) for n in names]
-            for name, amount in zip(names, _apportion(list_total, size)):
+            for name, amount in zip(names, apportion(list_total, size)):
                 members = groups[name] + ([OTHER] if OTHER in share else [])
-                split = _apportion(int(amount), [share[m] for m in members])
+                split = apportion(int(amount), [share[m] for m in members])
                 row_votes = dict(zip(members, (int(v) for v in split)))
                 for list_id in groups[name]:
                     constituency.append({"country": country, "constituency": name, "list_id": list_id,
@@ -233,7 +225,7 @@ def generate(election: str, seed: int = 0) -> dict[str, list[dict]]:
                     for list_id, won in _dhondt(stv_seats, {l: row_votes[l] for l in groups[name]}).items():
                         seats_by[(name, list_id)] = won
         else:
-            split = _apportion(list_total, [share[i] for i in ids])
+            split = apportion(list_total, [share[i] for i in ids])
             votes = dict(zip(ids, (int(v) for v in split)))
             if raw.get("stv_constituencies") == [""]:
                 for list_id, won in _dhondt(definition.countries[country].seats,

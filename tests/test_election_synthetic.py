@@ -120,3 +120,12 @@ def test_replay_of_2024_is_test_flagged(tmp_path, capsys):
     for path in files:
         head = path.read_text(encoding="utf-8").splitlines()[0]
         assert '"test":true' in head.replace(" ", ""), head
+
+
+def test_a_rehearsal_of_synthetic_counts_compares_no_official_seats():
+    from enr.rehearsal import compare_seats
+
+    bundle = {"countries": [{"code": "LU", "status": "final", "lists": [{"list_id": "csv", "seats": 6}]}]}
+    assert compare_seats(bundle, "ep2024") == {"checked": [], "differing": {}, "ok": True, "synthetic": True}
+    real = compare_seats(bundle, "ep2019")  # 2019 has official seats: LU csv won 2, not 6
+    assert real["checked"] == ["LU"] and not real["ok"]

@@ -13,6 +13,11 @@ the EU seats by group, and `stage` renders the whole site (24 languages, feeds, 
 `staged_results` asset, which starts `election_night_publish` (the human approval gate).
 
 Runs one at a time (`max_active_runs=1`): deliveries of a country must be taken in order.
+
+**Which election**: the run's conf `{"election": ...}`, else the Airflow Variable `enr_election`,
+else `ENR_ELECTION` — read when the run starts (task `election`), so changing the Variable
+switches the next scheduled run without redeploying. A run takes only its own election's files
+from the inbox and writes only its own store rows and `staging/<election>/` (see docs/NEW_ELECTION.md).
 """
 from __future__ import annotations
 
@@ -20,9 +25,9 @@ import pendulum
 from airflow.sdk import Param, TriggerRule, dag, task
 
 from plugins.enr_airflow.assets import STAGED_RESULTS
+from plugins.enr_airflow.election import configured_election
 from plugins.enr_airflow.sensors import InboxSensor
 from plugins.enr_airflow.tasks import signing_queue
-
 
 
 @dag(
@@ -34,37 +39,44 @@ from plugins.enr_airflow.tasks import signing_queue
     doc_md=__doc__,
     tags=["election-night"],
     default_args={"owner": "results-desk", "retries": 0},
-    params={"election": Param("ep2019", type="string", pattern="^[a-z0-9_-]+$",
-                              description="Election definition id (elections/<id>/)")},
+    params={"election": Param(configured_election(), type="string", pattern="^[a-z0-9_-]+$",
+                              description="Election definition id (elections/<id>/); a scheduled run reads "
+                                          "the Variable enr_election (else ENR_ELECTION) when it starts")},
 )
 def election_night_ingest():
-    wait = InboxSensor(task_id="wait_for_deliveries", election="{{ params.election }}",
-                       timeout=50, soft_fail=True)
+    @task(retries=0)
+    def election(dag_run=None) -> str:
+        from plugins.enr_airflow.election import run_election
+
+        return run_election(dag_run)
+
+    chosen = election()
+    wait = InboxSensor(task_id="wait_for_deliveries", election=chosen, timeout=50, soft_fail=True)
 
     @task(map_index_template="{{ country }}", retries=0)
-    def ingest(country: str, params=None) -> dict:
+    def ingest(country: str, election_id: str) -> dict:
         from plugins.enr_airflow.tasks import ingest_country
 
-        return ingest_country(params["election"], country)
+        return ingest_country(election_id, country)
 
     @task(trigger_rule=TriggerRule.ALL_DONE)
-    def tally(params=None) -> dict:
+    def tally(election_id: str) -> dict:
         from plugins.enr_airflow.tasks import tally_election
 
-        return tally_election(params["election"])
+        return tally_election(election_id)
 
     @task(outlets=[STAGED_RESULTS], **signing_queue())  # signs the manifest: the signing key's worker only
-    def stage(tallied: dict, params=None, outlet_events=None) -> dict:
+    def stage(tallied: dict, election_id: str, outlet_events=None) -> dict:
         from plugins.enr_airflow.tasks import stage_version
 
-        staged = stage_version(params["election"], tallied)
+        staged = stage_version(election_id, tallied)
         outlet_events[STAGED_RESULTS].extra = {"election": staged["election"], "version": staged["version"]}
         return staged
 
-    ingested = ingest.expand(country=wait.output)
-    tallied = tally()
+    ingested = ingest.partial(election_id=chosen).expand(country=wait.output)
+    tallied = tally(chosen)
     ingested >> tallied
-    stage(tallied)
+    stage(tallied, chosen)
 
 
 election_night_ingest()

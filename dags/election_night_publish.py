@@ -25,6 +25,7 @@ from airflow.sdk import Param, dag, task
 
 from plugins.enr_airflow.approval import PublicationApproval
 from plugins.enr_airflow.assets import PUBLISHED_RESULTS, STAGED_RESULTS
+from plugins.enr_airflow.election import configured_election
 from plugins.enr_airflow.tasks import approval_reviewers, signing_queue
 
 
@@ -38,17 +39,19 @@ from plugins.enr_airflow.tasks import approval_reviewers, signing_queue
     tags=["election-night"],
     default_args={"owner": "results-desk", "retries": 0},
     params={
-        "election": Param("ep2019", type="string", pattern="^[a-z0-9_-]+$", description="Election id"),
+        "election": Param(configured_election(), type="string", pattern="^[a-z0-9_-]+$",
+                          description="Election id (an asset-triggered run takes the event's)"),
         "version": Param("latest", type="string", pattern="^(latest|v[0-9]{4,})$",
                          description="Staged version to review; 'latest' = newest pending"),
     },
 )
 def election_night_publish():
     @task
-    def describe(params=None, triggering_asset_events=None) -> dict:
+    def describe(params=None, dag_run=None, triggering_asset_events=None) -> dict:
+        from plugins.enr_airflow.election import run_election
         from plugins.enr_airflow.tasks import describe_version
 
-        return describe_version(params["election"], params["version"], triggering_asset_events)
+        return describe_version(run_election(dag_run), params["version"], triggering_asset_events)
 
     publish = PublicationApproval(
         task_id="publish",

@@ -13,6 +13,7 @@
     enr lot COUNTRY TIE WINNER    record the drawn lot that settles a tie
     enr contractor-pack --election ID --out DIR   what the results contractor needs to write deliveries
     enr check-delivery FILE...    the intake's verdict on delivery files, changing nothing
+    enr check-election [DIR]      is an election definition ready? one line per problem (file, row, rule)
 
 A thin face: each subcommand calls one function of the parts below it. Bad arguments and missing
 set-up print one line (what is wrong, what to do) and exit 2; other failures print one line and
@@ -111,9 +112,10 @@ def cmd_approve(args: argparse.Namespace) -> int:
     api = AirflowAPI(base_url=args.api_url, username=args.user, password=password)
     if not api.healthy():
         raise SetupRequired(f"no Airflow API at {args.api_url}: start it with `enr airflow` (or set --api-url)")
-    pending = api.approvals_for(args.version)
+    pending = _of_election(api.approvals_for(args.version), args.election)
     if not pending:
-        print(f"no pending approval{' for ' + args.version if args.version else ''}", file=sys.stderr)
+        print(f"no pending approval{' for ' + args.version if args.version else ''}"
+              f"{' of ' + args.election if args.election else ''}", file=sys.stderr)
         return 1
     detail = pending[0]
     deadline = time.monotonic() + 30
@@ -129,6 +131,12 @@ def cmd_approve(args: argparse.Namespace) -> int:
     answer = api.answer(detail, "Reject" if args.reject else "Approve")
     print(f"{detail['subject']} -> {answer['chosen_options'][0]} by {answer['responded_by']['name']}")
     return 0
+
+
+def _of_election(pending: list[dict], election: str | None) -> list[dict]:
+    """Only the approvals of ``election`` (their subject: ``Publish <election> results <version>?``):
+    two elections side by side both have a v0001."""
+    return [d for d in pending if not election or (d.get("subject") or "").startswith(f"Publish {election} results ")]
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
@@ -209,8 +217,11 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
 
     print(pipeline.format_status(status))
     seats = checks.get("seats", {})
-    print(f"seats as official 2019 where the data settles them ({len(seats.get('checked', []))} countries): "
-          f"{'OK' if seats.get('ok') else 'DIFFERENT: ' + json.dumps(seats.get('differing'))}")
+    if seats.get("synthetic"):
+        print(f"seats: synthetic counts ({args.election}), no official seats to compare them with")
+    else:
+        print(f"seats as official 2019 where the data settles them ({len(seats.get('checked', []))} countries): "
+              f"{'OK' if seats.get('ok') else 'DIFFERENT: ' + json.dumps(seats.get('differing'))}")
     print(f"published version verified (primary and backup): {'OK' if checks.get('verify') else 'FAILED'}")
     print(f"test flag on the published version: {'yes' if checks.get('test_flag') else 'NO'}")
     print(f"rehearsal {'PASSED' if checks.get('ok') else 'FAILED'}")
@@ -262,6 +273,26 @@ def cmd_contractor_pack(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check_election(args: argparse.Namespace) -> int:
+    from enr.check_election import check_election
+    from enr.definition import elections_root
+
+    if args.path and args.election:
+        raise UsageError("give a definition folder or --election, not both")
+    folder = Path(args.path) if args.path else elections_root() / (args.election or os.environ.get("ENR_ELECTION", "ep2019"))
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: no such election definition folder")
+    problems, figures = check_election(folder)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{folder}: {len(problems)} problem(s)", file=sys.stderr)
+        return 1
+    print(f"{folder}: ready ({figures['countries']} countries, {figures['seats']} seats, {figures['lists']} lists, "
+          f"{figures['units']} units, {figures['languages']} languages)")
+    return 0
+
+
 def cmd_check_delivery(args: argparse.Namespace) -> int:
     from enr.intake import check_deliveries
 
@@ -297,8 +328,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    p = add("demo", cmd_demo, "replay the 2019 night through Airflow and publish a signed site")
-    p.add_argument("--election", default="ep2019")
+    p = add("demo", cmd_demo, "replay a night through Airflow and publish a signed site (ep2019: the real 2019 "
+            "counts; ep2024: synthetic counts, marked so on every page)")
+    p.add_argument("--election", default=os.environ.get("ENR_ELECTION", "ep2019"))
     p.add_argument("--bad", type=int, default=1, help="bad deliveries to mix in (they end in quarantine)")
 
     p = add("init", cmd_init, "prepare this home (ENR_HOME) for an election: stores migrated, public areas "
@@ -326,6 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("approve", cmd_approve, "approve (or reject) a pending version through Airflow's REST API")
     p.add_argument("version", nargs="?", help="e.g. v0003; default: the newest pending")
     p.add_argument("--reject", action="store_true")
+    p.add_argument("--election", help="only this election's approvals (default: any; two elections side by side "
+                   "both have a v0001)")
     p.add_argument("--api-url", default=os.environ.get("ENR_AIRFLOW_URL") or
                    f"http://127.0.0.1:{os.environ.get('ENR_AIRFLOW_PORT') or 8080}")
     p.add_argument("--user", default=os.environ.get("ENR_AIRFLOW_USER", "reviewer"),
@@ -346,7 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("replay", cmd_replay, "write a night of signed deliveries")
     p.add_argument("--out", required=True)
-    p.add_argument("--election", default="ep2019")
+    p.add_argument("--election", default=os.environ.get("ENR_ELECTION", "ep2019"))
     p.add_argument("--waves", default="provisional:40,provisional:85,final:100")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--bad", type=int, default=0)
@@ -358,7 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("rehearse", cmd_rehearse, "rehearse a whole night (estimates, waves, final, corrections, bad "
             "deliveries) through Airflow in a separate rehearsal area; never publishes to a real one")
-    p.add_argument("--election", default="ep2019")
+    p.add_argument("--election", default=os.environ.get("ENR_ELECTION", "ep2019"))
     p.add_argument("--countries", help="comma-separated country codes (default: all)")
     p.add_argument("--waves", default="estimate,provisional:25,provisional:60,provisional:90,final:100")
     p.add_argument("--speed", type=float, default=360.0,
@@ -388,6 +422,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default ENR_TRUSTED_KEYS)")
     p.add_argument("--no-signature", action="store_true", help="skip the signature check (format tests only)")
     p.add_argument("--json", action="store_true")
+
+    p = add("check-election", cmd_check_election, "check an election definition before the night (seats, methods, "
+            "lists and groups, constituencies, languages, embargo, legal sources, units); one line per problem")
+    p.add_argument("path", nargs="?", help="a definition folder (elections/<id>); default: --election's")
+    p.add_argument("--election", help="an election id under ENR_ELECTIONS_DIR (default ENR_ELECTION)")
 
     p = add("airflow", cmd_airflow, "start Airflow standalone with these DAGs (UI on loopback)")
     p.add_argument("--port", type=int, default=int(os.environ.get("ENR_AIRFLOW_PORT") or 8080),

@@ -76,6 +76,10 @@ class Election:
     previous: dict = field(default_factory=dict)
     results_files: dict = field(default_factory=dict)
     path: Path = PROJECT_ROOT
+    #: when the last polling stations close (``polls_close``, ISO 8601 with offset); None: not given
+    polls_close: datetime | None = None
+    #: the per-country facts of ``election.json`` as written (blank_reported, stv_constituencies ...)
+    country_facts: dict = field(default_factory=dict, compare=False, hash=False)
 
     def lists_of(self, country: str) -> list[ListEntry]:
         return [entry for entry in self.lists if entry.country == country]
@@ -86,8 +90,17 @@ class Election:
     def rules_of(self, country: str) -> list[dict[str, str]]:
         return [r for r in self.rules if r.get("country") == country]
 
+    @property
+    def synthetic(self) -> bool:
+        """The definition's results files are made up (``results_files.synthetic``: ep2024, see
+        :mod:`enr.synthetic`); a test night drawn from them is marked synthetic wherever it is shown."""
+        return bool(self.results_files.get("synthetic"))
+
     def resolve(self, relative: str) -> Path:
-        """A path named in the definition, relative to the project root."""
+        """A path named in the definition: relative to the project root, or, written ``./...``, to the
+        definition's own folder (a definition kept outside the repository, ``ENR_ELECTIONS_DIR``)."""
+        if relative.startswith("./"):
+            return self.path / relative[2:]
         return PROJECT_ROOT / relative
 
 
@@ -139,4 +152,6 @@ def load_election(election_id: str) -> Election:
         groups=tuple(Group(g["id"], g["name"], g.get("color", "#999999")) for g in meta["groups"]),
         countries=countries, lists=tuple(lists), rules=tuple(_read_csv(folder / "rules.csv")),
         previous=meta.get("previous", {}), results_files=meta.get("results_files", {}), path=folder,
+        polls_close=datetime.fromisoformat(meta["polls_close"]) if meta.get("polls_close") else None,
+        country_facts={code: dict(c) for code, c in meta["countries"].items()},
     )

@@ -142,6 +142,8 @@ def build_bundle(definition: Election, counts: dict[str, CountryCounts], *, vers
     Raises :class:`MixedTestAndReal` when some countries' data is test and others' real."""
     test = is_test_version(counts, definition.id)
     rules = parse_rules(list(definition.rules))
+    gone = sorted(set(previous or {}) - set(definition.countries))  # e.g. the UK in 2024: not compared
+    previous = {c: p for c, p in (previous or {}).items() if c in definition.countries} if previous else previous
     countries = []
     allocations = {}
     for code in sorted(definition.countries):
@@ -161,6 +163,8 @@ def build_bundle(definition: Election, counts: dict[str, CountryCounts], *, vers
         "version": version,
         "generated_at": generated_at.isoformat(),
         "test": test,
+        # made-up counts: a test night of a definition whose results files are synthetic (enr.synthetic)
+        "synthetic": bool(definition.synthetic and test),
         "election": {
             "id": definition.id, "name": definition.name, "election_date": definition.election_date,
             "embargo": definition.embargo.isoformat(), "total_seats": definition.total_seats,
@@ -173,7 +177,8 @@ def build_bundle(definition: Election, counts: dict[str, CountryCounts], *, vers
             **eu,
             "previous": {"seats_total": sum(p["seats_total"] for p in (previous or {}).values()),
                          "year": max((p["year"] for p in (previous or {}).values()), default=None),
-                         "seats_by_country": {c: p["seats_total"] for c, p in (previous or {}).items()}},
+                         "seats_by_country": {c: p["seats_total"] for c, p in (previous or {}).items()},
+                         "countries_gone": gone},
         },
         "deliveries": [{"country": c.country, "sequence": c.sequence, "sha256": c.sha256, "status": c.status}
                        for c in sorted(counts.values(), key=lambda c: c.country)],

@@ -8,21 +8,23 @@ removes columns is a breaking change of the public feed.
 Vote shares in feeds are percentages of valid votes (of the sum of list votes when the valid
 total is unknown), rounded half-up to two decimals, as strings (``"23.34"``) so no consumer sees
 a binary float; votes and seats are integers; an unknown value is empty (CSV), ``null`` (JSON) or
-an absent element (XML).
+an absent element (XML). ``synthetic`` (appended for issue 14): the counts are made up
+(``enr.synthetic``: a rehearsal of an election the project holds no results of), never real.
 """
 from __future__ import annotations
 
 COUNTRY_COLUMNS: tuple[str, ...] = (
     "election", "version", "test", "country", "status", "as_of", "sequence",
     "list_id", "list_name", "party_abbrev", "ep_group", "votes", "vote_share", "seats",
+    "synthetic",
 )
 
 EU_COLUMNS: tuple[str, ...] = (
     "election", "version", "test", "group", "group_name", "seats", "seat_share",
-    "majority", "seats_total", "countries",
+    "majority", "seats_total", "countries", "synthetic",
 )
 
 TURNOUT_COLUMNS: tuple[str, ...] = (
     "election", "version", "test", "country", "status", "as_of", "seats_total",
-    "registered", "voters", "valid", "blank", "invalid", "turnout", "units_reporting", "units_total",
+    "registered", "voters", "valid", "blank", "invalid", "turnout", "units_reporting", "units_total", "synthetic",
 )

@@ -49,7 +49,7 @@ def country_rows(bundle: dict, country: dict) -> list[dict]:
             "sequence": country.get("sequence"), "list_id": entry.get("list_id"), "list_name": entry.get("list_name"),
             "party_abbrev": entry.get("party_abbrev"), "ep_group": entry.get("ep_group") or ("OTH" if entry.get("seats") else ""),
             "votes": entry.get("votes"), "vote_share": _pct(model.vote_share(country, entry)),
-            "seats": entry.get("seats"),
+            "seats": entry.get("seats"), "synthetic": bool(bundle.get("synthetic")),
         }
         rows.append({column: values[column] for column in COUNTRY_COLUMNS})
     return rows
@@ -66,6 +66,7 @@ def eu_rows(bundle: dict) -> list[dict]:
             "seat_share": _pct(model.seat_share(group.get("seats") or 0, total)),
             "majority": bundle["eu"].get("majority"), "seats_total": total,
             "countries": ";".join(f"{cc}:{n}" for cc, n in sorted((group.get("by_country") or {}).items())),
+            "synthetic": bool(bundle.get("synthetic")),
         }
         rows.append({column: values[column] for column in EU_COLUMNS})
     return rows
@@ -82,6 +83,7 @@ def turnout_rows(bundle: dict) -> list[dict]:
             "invalid": country.get("invalid"),
             "turnout": _pct(model.turnout(country.get("registered"), country.get("voters"))),
             "units_reporting": country.get("units_reporting"), "units_total": country.get("units_total"),
+            "synthetic": bool(bundle.get("synthetic")),
         }
         rows.append({column: values[column] for column in TURNOUT_COLUMNS})
     return rows
@@ -126,7 +128,8 @@ def to_json(document: dict, compact: bool = False) -> bytes:
 
 def _head(bundle: dict) -> dict:
     return {"schema": FEED_SCHEMA, "election": bundle["election"]["id"], "version": bundle["version"],
-            "test": bool(bundle.get("test")), "generated_at": bundle["generated_at"]}
+            "test": bool(bundle.get("test")), "synthetic": bool(bundle.get("synthetic")),
+            "generated_at": bundle["generated_at"]}
 
 
 def country_document(bundle: dict, country: dict) -> dict:
@@ -221,7 +224,7 @@ def atom_feed(election: dict, publications: list[dict], base_url: str = "") -> b
         event = publication.get("event", "publish")
         el(entry, "id", f"urn:enr:{election['id']}:{publication['version']}:{event}:{publication['manifest_sha256'][:16]}"
                         f":{utc_iso(publication['published_at'])}")
-        test = " [TEST]" if publication.get("test") else ""
+        test = (" [TEST]" if publication.get("test") else "") + (" [SYNTHETIC]" if publication.get("synthetic") else "")
         el(entry, "title", f"{publication['version']} ({event}){test}")
         el(entry, "updated", utc_iso(publication["published_at"]))
         el(entry, "link", rel="alternate", type="text/html", href=f"{base_url}{publication['version']}/index.html")

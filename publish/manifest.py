@@ -88,6 +88,7 @@ def manifest_extra(bundle: dict) -> dict:
         "unresolved_ties": [{"country": code, "seat": tie.get("seat"), "lists": tie.get("lists", [])}
                             for code, tie in model.unresolved_ties(bundle)],
         "changes": len(bundle.get("changes", [])),
+        **({"synthetic": True} if bundle.get("synthetic") else {}),  # made-up counts (enr.synthetic)
     }
 
 

@@ -342,9 +342,10 @@ def stage(bucket: Bucket, election: str, version: str, rendered_dir: Path) -> st
     return digest
 
 
-def _index_html(election: str, version: str, test: bool) -> bytes:
+def _index_html(election: str, version: str, test: bool, synthetic: bool = False) -> bytes:
     target = f"{escape(version)}/index.html"
     banner = "<p><strong>TEST: rehearsal data, not real results</strong></p>\n" if test else ""
+    banner += "<p><strong>SYNTHETIC: invented numbers, not real results</strong></p>\n" if synthetic else ""
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             f'<meta http-equiv="refresh" content="0; url={target}">\n<link rel="canonical" href="{target}">\n'
@@ -353,15 +354,15 @@ def _index_html(election: str, version: str, test: bool) -> bytes:
 
 
 def _flip(bucket: Bucket, election: str, version: str, digest: str, published_at: str, test: bool,
-          previous: dict | None, event: str, changes: list[dict]) -> dict:
+          previous: dict | None, event: str, changes: list[dict], synthetic: bool = False) -> dict:
     base = public_prefix(election)
     pointer = {"election": election, "version": version, "manifest_sha256": digest, "published_at": published_at,
                "test": test, "previous_version": previous.get("version") if previous else None}
     bucket.write_atomic(f"{base}/{CURRENT}", canonical_json(pointer), cache_control=CACHE_POINTER)  # commit point
-    bucket.write_atomic(f"{base}/{INDEX}", _index_html(election, version, test), cache_control=CACHE_POINTER)
+    bucket.write_atomic(f"{base}/{INDEX}", _index_html(election, version, test, synthetic), cache_control=CACHE_POINTER)
     log_entries = _publications(bucket, election)
     log_entries.append({"event": event, "version": version, "manifest_sha256": digest, "published_at": published_at,
-                        "test": test, "changes": changes})
+                        "test": test, "changes": changes, **({"synthetic": True} if synthetic else {})})
     bucket.write_atomic(f"{base}/{PUBLICATIONS}", canonical_json(log_entries),  # type: ignore[arg-type]
                         cache_control=CACHE_POINTER)
     bucket.write_atomic(f"{base}/{ATOM}", feeds.atom_feed({"id": election, "name": election}, log_entries),
@@ -498,7 +499,8 @@ def _publish_version(bucket: Bucket, election: str, version: str, approved_manif
 
     changes_doc = bucket.read_or_none(f"{target}/changes.json")
     changes = json.loads(changes_doc.decode("utf-8")).get("changes", []) if changes_doc else []
-    _flip(bucket, election, version, digest, published_at, test, previous, "publish", changes)
+    _flip(bucket, election, version, digest, published_at, test, previous, "publish", changes,
+          synthetic=bool(manifest.get("synthetic")))
     log.info("published election=%s version=%s manifest_sha256=%s previous=%s files=%d test=%s", election, version,
              digest, previous.get("version") if previous else None, len(names) + 1, test)
     return PublishResult(election=election, version=version, manifest_sha256=digest, published_at=published_at,
@@ -528,7 +530,8 @@ def _rollback(bucket: Bucket, election: str, version: str, *, now: datetime | No
     moment = _iso(now)
     pointer = _flip(bucket, election, version, published[version]["manifest_sha256"], moment,
                     bool(manifest.get("test")), previous, "rollback",
-                    [{"country": "", "what": f"rollback from {previous.get('version') if previous else None}"}])
+                    [{"country": "", "what": f"rollback from {previous.get('version') if previous else None}"}],
+                    synthetic=bool(manifest.get("synthetic")))
     log.info("rolled back election=%s to version=%s from=%s", election, version,
              previous.get("version") if previous else None)
     return pointer

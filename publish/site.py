@@ -85,6 +85,7 @@ class _Site:
         election = bundle["election"]
         self.version = bundle["version"]
         self.test = bool(bundle.get("test"))
+        self.synthetic = bool(bundle.get("synthetic"))  # made-up counts (enr.synthetic): a banner on every page
         self.groups_meta = {g["id"]: g for g in election.get("groups", [])}
         seats = model.group_seats(bundle)
         ids = list(self.groups_meta) + [g for g in seats if g not in self.groups_meta]
@@ -352,7 +353,7 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
         countries = [_country_view(site, fmt, c) for c in site.countries]
         country_by_code = {c["code"]: c for c in countries}
         common = {
-            "lang": lang, "version": site.version, "test": site.test, "site_title": _site_title(fmt, bundle),
+            "lang": lang, "version": site.version, "test": site.test, "synthetic": site.synthetic, "site_title": _site_title(fmt, bundle),
             "language_name": fmt.language_name(lang),
             "generated_local": fmt.local_time(bundle["generated_at"]), "generated_utc": utc_iso(bundle["generated_at"]),
             "previous_year_label": str(site.previous_year or ""), "has_history": history is not None,
@@ -460,7 +461,8 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
     write("index.html", env.get_template("root_index.html.j2").render(
         lang=default, version=site.version, test=site.test, site_title=_site_title(fmt, bundle),
         test_banner=fmt.gettext("TEST: rehearsal data, not real results"), switcher=chooser,
-        statement_title=fmt.gettext(accessibility.TITLE)))
+        statement_title=fmt.gettext(accessibility.TITLE), synthetic=site.synthetic,
+        synthetic_banner=fmt.gettext("SYNTHETIC: invented numbers, not real results")))
 
     if history is not None:
         from publish.history import render_history  # the history pages (historical_loader's data)

@@ -37,6 +37,7 @@ STRINGS = {
     "share": "Share of votes",
     "seats": "Seats",
     "test": "TEST: rehearsal data, not real results",
+    "synthetic": "SYNTHETIC: invented numbers, not real results",
     "not_final": "Not all results are final: estimates and provisional results can still change.",
     "full": "European results",
 }

@@ -76,9 +76,13 @@ def test_the_seats_in_abeyance_are_data_and_the_declaration_follows():
     assert ("Dublin", "ff") not in {(e["constituency"], e["list_id"]) for e in declared}
 
 
-def test_a_definition_without_unit_lists_has_no_units():
-    with pytest.raises(DefinitionError, match="python -m enr.units write"):
-        units_of("ep2024", "MT", 1)
+def test_a_definition_without_unit_lists_has_no_units(tmp_path, monkeypatch):
+    import shutil
+
+    shutil.copytree(ROOT / "elections" / "ep2024", tmp_path / "nounits", ignore=shutil.ignore_patterns("units"))
+    monkeypatch.setenv("ENR_ELECTIONS_DIR", str(tmp_path))
+    with pytest.raises(DefinitionError, match="python -m enr.units write --election nounits"):
+        units_of("nounits", "MT", 1)
 
 
 @pytest.mark.parametrize("content, message", [

@@ -55,13 +55,14 @@ def stage_version(election: str, tallied: dict) -> dict:
 
 
 def describe_version(election: str, version: str, triggering_asset_events=None) -> dict:
+    """The staged version to review; an asset-triggered run reviews the event's election and version."""
+    from plugins.enr_airflow.election import event_election
+
     pipeline = _pipeline()
     if version == "latest" and triggering_asset_events:
-        for events in triggering_asset_events.values():
-            for event in events:
-                extra = getattr(event, "extra", None) or {}
-                if extra.get("version"):
-                    version = extra["version"]
+        event_id, event_version = event_election(triggering_asset_events)
+        if event_version:
+            election, version = event_id or election, event_version
     from airflow.configuration import conf
 
     try:

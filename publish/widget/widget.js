@@ -81,6 +81,7 @@
     var self = this, L = this.labels, box = el("div", null, "enr"), final = true, h, tb, tr, i;
     box.setAttribute("lang", this.o.lang);
     if (d.test) { h = el("p", this.t("test"), "b t"); h.setAttribute("role", "status"); box.appendChild(h); }
+    if (d.synthetic) { h = el("p", this.t("synthetic"), "b t"); h.setAttribute("role", "status"); box.appendChild(h); }
     if (this.o.view === "country") {
       var c = d.country;
       final = c.status === "final" || c.status === "official";

@@ -1,0 +1,315 @@
+"""``enr check-election``: is an election definition ready for the night?
+
+A definition (``elections/<id>/``, see :mod:`enr.definition` and docs/NEW_ELECTION.md) is data
+written by people, weeks before the night. This check reads it file by file, **without stopping at
+the first problem**, and reports one line per problem, naming the file, the row (1 = the header
+of a CSV file, so data rows start at 2; rules.csv rows as :mod:`transforms.rules` counts them,
+1 = first data row) and the rule broken:
+
+=================== ================================================================================
+rule                what must hold
+=================== ================================================================================
+``json``            ``election.json`` exists, is JSON and has every required key
+``id``              its ``id`` is the folder's name
+``seats_total``     the countries' seats add up to ``total_seats``
+``seats_rules``     every country has one country row in ``rules.csv`` with the same seats, and
+                    ``rules.csv`` names no other country
+``method``          each rules row's method (and distribution, quota ...) is registered
+                    (:data:`transforms.registry.METHODS`) and the parameters it needs are there
+                    (:mod:`transforms.rules` says which); the rules parse as a whole
+``legal_source``    every rules row names its legal source (``source``)
+``group``           ``groups`` have unique ids; each list of ``lists.csv`` names one of them in
+                    ``ep_group`` or leaves it empty (explicitly ungrouped: counted under Others)
+``list``            lists.csv rows have a known country, a list id, a name; ids unique per country
+``constituency_list`` each row of ``constituency_lists.csv`` (or of the results file by
+                    constituency) names a list of ``lists.csv`` and a constituency of ``rules.csv``
+``language``        each of the ``languages`` has a UI catalog (``publish/locale/<lang>/``)
+``embargo``         the embargo has a UTC offset and is not before the last polls close
+                    (``polls_close``; without it, not before the last polling day)
+``units``           ``units/<CC>.csv`` exists for every country, has the documented header, unique
+                    unit ids, and only constituencies the rules or the STV list name; every STV
+                    constituency and every constituency that allocates its own seats (BE colleges)
+                    has at least one unit
+=================== ================================================================================
+"""
+from __future__ import annotations
+
+import csv
+import json
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+REQUIRED_KEYS = ("id", "name", "election_date", "polling_days", "embargo", "total_seats", "languages", "groups",
+                 "countries")
+LIST_COLUMNS = ("country", "list_id", "list_name", "ep_group")
+UNIT_HEADER = ("unit_id", "unit_name", "constituency")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a definition: where, which rule, what."""
+
+    file: str
+    row: int | None
+    rule: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file} row {self.row}" if self.row is not None else self.file
+        return f"{where}: [{self.rule}] {self.message}"
+
+
+def _csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        return list(reader.fieldnames or []), list(reader)
+
+
+class _Checker:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.problems: list[Problem] = []
+        self.college_countries: set[str] = set()  # allocation_level=constituency: each constituency counts apart
+
+    def problem(self, file: str, row: int | None, rule: str, message: str) -> None:
+        self.problems.append(Problem(str(self.folder / file), row, rule, message))
+
+    # -- election.json ---------------------------------------------------------------------------
+    def meta(self) -> dict | None:
+        path = self.folder / "election.json"
+        if not path.exists():
+            self.problem("election.json", None, "json", "missing")
+            return None
+        try:
+            meta = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            self.problem("election.json", None, "json", f"not valid JSON: {exc}")
+            return None
+        missing = [k for k in REQUIRED_KEYS if k not in meta]
+        if missing:
+            self.problem("election.json", None, "json", f"missing key(s): {', '.join(missing)}")
+            return None
+        if meta["id"] != self.folder.name:
+            self.problem("election.json", None, "id", f"id {meta['id']!r} is not the folder's name {self.folder.name!r}")
+        try:
+            seats = {cc: int(c["seats"]) for cc, c in meta["countries"].items()}
+        except (KeyError, TypeError, ValueError):
+            self.problem("election.json", None, "json", "every country needs an integer 'seats'")
+            return None
+        if sum(seats.values()) != int(meta["total_seats"]):
+            self.problem("election.json", None, "seats_total", f"the countries' seats add up to {sum(seats.values())}, "
+                                                              f"not total_seats {meta['total_seats']}")
+        ids = [g.get("id") for g in meta["groups"]]
+        for dup in sorted({i for i in ids if ids.count(i) > 1}):
+            self.problem("election.json", None, "group", f"group id {dup!r} appears twice")
+        return meta
+
+    def languages(self, meta: dict) -> None:
+        from publish.i18n import LOCALE_DIR
+
+        for lang in meta["languages"]:
+            if not (LOCALE_DIR / str(lang) / "LC_MESSAGES" / "messages.po").exists():
+                self.problem("election.json", None, "language", f"language {lang!r} has no catalog "
+                                                               f"(publish/locale/{lang}/LC_MESSAGES/messages.po)")
+
+    def embargo(self, meta: dict) -> None:
+        try:
+            embargo = datetime.fromisoformat(meta["embargo"])
+        except (TypeError, ValueError):
+            self.problem("election.json", None, "embargo", f"embargo {meta['embargo']!r} is not an ISO 8601 time")
+            return
+        if embargo.utcoffset() is None:
+            self.problem("election.json", None, "embargo", f"embargo {meta['embargo']!r} has no UTC offset")
+            return
+        if meta.get("polls_close"):
+            try:
+                close = datetime.fromisoformat(meta["polls_close"])
+            except (TypeError, ValueError):
+                self.problem("election.json", None, "embargo", f"polls_close {meta['polls_close']!r} is not an "
+                                                               f"ISO 8601 time")
+                return
+            if close.utcoffset() is None:
+                self.problem("election.json", None, "embargo", "polls_close has no UTC offset")
+            elif embargo < close:
+                self.problem("election.json", None, "embargo", f"embargo {embargo.isoformat()} is before the last "
+                                                               f"polls close ({close.isoformat()})")
+        days = [date.fromisoformat(d) for d in meta["polling_days"]] or [date.fromisoformat(meta["election_date"])]
+        if embargo.date() < max(days):
+            self.problem("election.json", None, "embargo", f"embargo {embargo.isoformat()} is before the last "
+                                                           f"polling day {max(days).isoformat()}")
+
+    # -- rules.csv ---------------------------------------------------------------------------------
+    def rules(self, meta: dict) -> dict[str, set[str]]:
+        """Check rules.csv; return the constituencies named per country."""
+        from transforms.errors import RuleError
+        from transforms.registry import DISTRIBUTIONS, METHODS
+        from transforms.rules import _parse_row, parse_rules
+
+        path = self.folder / "rules.csv"
+        constituencies: dict[str, set[str]] = {}
+        if not path.exists():
+            self.problem("rules.csv", None, "seats_rules", "missing")
+            return constituencies
+        _, rows = _csv(path)
+        country_rows: dict[str, tuple[int, dict]] = {}
+        row_ok = True
+        for row_no, row in enumerate(rows, start=1):
+            try:
+                _parse_row(row_no, row, METHODS, DISTRIBUTIONS)
+            except RuleError as exc:
+                row_ok = False
+                self.problem("rules.csv", row_no, "method", re.sub(r"^rules\.csv row \d+ ", "", str(exc)))
+            if not (row.get("source") or "").strip():
+                self.problem("rules.csv", row_no, "legal_source", f"{row.get('country')} "
+                                                                 f"{row.get('constituency') or ''}".strip()
+                             + ": no legal source named (column 'source')")
+            country = (row.get("country") or "").strip()
+            if (row.get("constituency") or "").strip():
+                constituencies.setdefault(country, set()).add(row["constituency"].strip())
+            elif country in country_rows:
+                self.problem("rules.csv", row_no, "seats_rules", f"{country}: a second country row")
+            else:
+                country_rows[country] = (row_no, row)
+                if (row.get("allocation_level") or "").strip() == "constituency":
+                    self.college_countries.add(country)
+        if row_ok:
+            try:
+                parse_rules(rows)
+            except RuleError as exc:
+                self.problem("rules.csv", None, "method", str(exc))
+        for cc, country in meta["countries"].items():
+            if cc not in country_rows:
+                self.problem("rules.csv", None, "seats_rules", f"{cc}: no country row")
+                continue
+            row_no, row = country_rows[cc]
+            if (row.get("seats") or "").strip() != str(country["seats"]):
+                self.problem("rules.csv", row_no, "seats_rules", f"{cc}: {row.get('seats')!r} seats, election.json "
+                                                                f"says {country['seats']}")
+        for cc, (row_no, _) in sorted(country_rows.items()):
+            if cc not in meta["countries"]:
+                self.problem("rules.csv", row_no, "seats_rules", f"{cc}: not a country of election.json")
+        for cc, country in meta["countries"].items():
+            for name in country.get("stv_constituencies", ()):
+                if name:
+                    constituencies.setdefault(cc, set()).add(name)
+        return constituencies
+
+    # -- lists -------------------------------------------------------------------------------------
+    def lists(self, meta: dict) -> set[tuple[str, str]]:
+        path = self.folder / "lists.csv"
+        known: set[tuple[str, str]] = set()
+        if not path.exists():
+            self.problem("lists.csv", None, "list", "missing")
+            return known
+        header, rows = _csv(path)
+        missing = [c for c in LIST_COLUMNS if c not in header]
+        if missing:
+            self.problem("lists.csv", 1, "group" if "ep_group" in missing else "list",
+                         f"missing column(s): {', '.join(missing)}")
+            return known
+        groups = {g.get("id") for g in meta["groups"]}
+        for row_no, row in enumerate(rows, start=2):
+            country, list_id = (row.get("country") or "").strip(), (row.get("list_id") or "").strip()
+            if country not in meta["countries"]:
+                self.problem("lists.csv", row_no, "list", f"unknown country {country!r}")
+            if not list_id or not (row.get("list_name") or "").strip():
+                self.problem("lists.csv", row_no, "list", "list_id and list_name are required")
+            if (country, list_id) in known:
+                self.problem("lists.csv", row_no, "list", f"{country} {list_id}: list id appears twice")
+            known.add((country, list_id))
+            group = row.get("ep_group")
+            if group is None:
+                self.problem("lists.csv", row_no, "group", f"{country} {list_id}: no ep_group cell (name a group, or "
+                                                          f"leave the cell empty for an ungrouped list)")
+            elif group.strip() and group.strip() not in groups:
+                self.problem("lists.csv", row_no, "group", f"{country} {list_id}: group {group!r} is not one of "
+                                                          f"election.json's groups ({', '.join(sorted(groups))})")
+        return known
+
+    def constituency_lists(self, meta: dict, lists: set[tuple[str, str]], named: dict[str, set[str]]) -> None:
+        from enr.definition import PROJECT_ROOT
+
+        files = meta.get("results_files") or {}
+        spec = files.get("constituency_lists") or files.get("constituency")
+        if not spec:
+            return
+        path = self.folder / spec[2:] if spec.startswith("./") else PROJECT_ROOT / spec
+        if not path.exists():
+            self.problem("election.json", None, "constituency_list", f"results_files names {spec}, which is missing")
+            return
+        _, rows = _csv(path)
+        for row_no, row in enumerate(rows, start=2):
+            cc, list_id, name = row.get("country", ""), row.get("list_id", ""), row.get("constituency", "")
+            if cc not in meta["countries"]:
+                continue  # a country of the results file that the definition does not hold
+            if (cc, list_id) not in lists:
+                self.problems.append(Problem(str(path), row_no, "constituency_list",
+                                             f"{cc} {list_id}: no such list in lists.csv"))
+            if name not in named.get(cc, set()) and name not in meta["countries"][cc].get(
+                    "constituencies_without_seats", ()):
+                self.problems.append(Problem(str(path), row_no, "constituency_list",
+                                             f"{cc}: constituency {name!r} is not in rules.csv"))
+
+    # -- units -------------------------------------------------------------------------------------
+    def units(self, meta: dict, named: dict[str, set[str]]) -> int:
+        total = 0
+        for cc, country in sorted(meta["countries"].items()):
+            rel = f"units/{cc}.csv"
+            path = self.folder / rel
+            if not path.exists():
+                self.problem(rel, None, "units", f"missing (python -m enr.units write --election {self.folder.name})")
+                continue
+            header, rows = _csv(path)
+            if tuple(header[:3]) != UNIT_HEADER or not set(header) <= {*UNIT_HEADER, "registered"}:
+                self.problem(rel, 1, "units", f"header must be {','.join(UNIT_HEADER)}[,registered]")
+                continue
+            seen: set[str] = set()
+            allowed = named.get(cc, set()) | set(country.get("constituencies_without_seats", ()))
+            used: set[str] = set()
+            for row_no, row in enumerate(rows, start=2):
+                unit = row["unit_id"]
+                if not unit or unit in seen:
+                    self.problem(rel, row_no, "units", f"unit_id {unit!r} empty or repeated")
+                seen.add(unit)
+                if (row.get("registered") or "").strip() and not row["registered"].strip().isdigit():
+                    self.problem(rel, row_no, "units", "registered must be empty or a whole number")
+                name = row["constituency"]
+                used.add(name)
+                if name and allowed and name not in allowed and not _fine_constituency(meta, cc):
+                    self.problem(rel, row_no, "units", f"constituency {name!r} is not named in rules.csv")
+                elif name and not allowed and not _fine_constituency(meta, cc):
+                    self.problem(rel, row_no, "units", f"constituency {name!r}: {cc} has no constituencies in rules.csv")
+            needed = {n for n in country.get("stv_constituencies", ()) if n}
+            if cc in self.college_countries:
+                needed |= named.get(cc, set())
+            for name in sorted(needed - used):
+                self.problem(rel, None, "units", f"constituency {name!r} has no unit")
+            if not rows:
+                self.problem(rel, None, "units", "no unit")
+            total += len(rows)
+        return total
+
+
+def _fine_constituency(meta: dict, cc: str) -> bool:
+    """Real unit lists (results_files.fine) may carry their own constituency labels (PL 2019)."""
+    return cc in ((meta.get("results_files") or {}).get("fine") or {})
+
+
+def check_election(folder: Path | str) -> tuple[list[Problem], dict]:
+    """Every problem of the definition in ``folder``, and a few figures of it."""
+    checker = _Checker(Path(folder))
+    meta = checker.meta()
+    figures: dict = {}
+    if meta is None:
+        return checker.problems, figures
+    checker.languages(meta)
+    checker.embargo(meta)
+    named = checker.rules(meta)
+    lists = checker.lists(meta)
+    checker.constituency_lists(meta, lists, named)
+    units = checker.units(meta, named)
+    figures = {"countries": len(meta["countries"]), "seats": meta["total_seats"], "lists": len(lists),
+               "units": units, "languages": len(meta["languages"])}
+    return checker.problems, figures

@@ -162,7 +162,7 @@ def test_the_intake_accepts_every_country_and_the_seats_are_official(contract):
         assert refused == {} and len(results) == 28
         definition = load_election(ELECTION)
         bundle = build_bundle(definition, _counts(env.store, ELECTION), version="v0001",
-                              generated_at=datetime(2019, 5, 27, 3, tzinfo=timezone.utc), test=True)
+                              generated_at=datetime(2019, 5, 27, 3, tzinfo=timezone.utc))
         official = official_seats(ELECTION)
         settled = sorted(set(definition.countries) - set(NOT_SETTLEABLE))
         assert len(settled) == 27

@@ -97,7 +97,7 @@ def test_a_new_election_from_scratch_runs_its_night(dags, night_home, tmp_path, 
     assert sorted(states["ingest"]) == ["success"] * 3 and states["stage"] == ["success"], states
     version = pipeline.status("xx2029")["latest_version"]
 
-    thread, answer = respond_in_background("election_night_publish", "approve", ["Approve"])
+    thread, answer = respond_in_background("election_night_publish", "publish", ["Approve"])
     run = dags["election_night_publish"].test(run_conf={"version": version})
     thread.join(5)
     assert answer["status"] == 200, answer

@@ -60,7 +60,7 @@ def test_ep2024_synthetic_night_beside_ep2019(dags, night_home, monkeypatch):  #
         SimpleNamespace(extra={"election": "ep2024", "version": version})]})
     assert (described["election"], described["version"]) == ("ep2024", version)
 
-    thread, answer = respond_in_background("election_night_publish", "approve", ["Approve"])
+    thread, answer = respond_in_background("election_night_publish", "publish", ["Approve"])
     run = dags["election_night_publish"].test(run_conf={"version": version})
     thread.join(5)
     assert answer["status"] == 200, answer

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import tempfile
 import time
@@ -37,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DAG_ID = "election_night_publish"
 ELECTION = "ep2019"
 ADMIN, REVIEWER, OPERATOR, VIEWER, INTRUDER = "admin", "anna", "otto", "vera", "intruder"
-ROLE_REFUSAL = "Forbidden"  # the auth manager's refusal, before any respondent check
+ROLE_REFUSAL = '{"detail":"Forbidden"}'  # the auth manager's refusal by role, before any respondent check
 NOT_RESPONDENT = "is not a respondent for the task"  # the API server's: a role that may answer, a name not assigned
 
 
@@ -78,7 +77,7 @@ class AttackBench:
     # -- publish runs ----------------------------------------------------------------------------
     def _run_ids(self) -> set[str]:
         answer = self.user(ADMIN)._request("GET", "/api/v2/dags/~/dagRuns/~/hitlDetails",
-                                             query={"dag_id_pattern": DAG_ID})
+                                           query={"dag_id_pattern": DAG_ID})
         return {d["task_instance"]["dag_run_id"] for d in answer.get("hitl_details", [])}
 
     def start_publish(self, version: str, **env: str) -> subprocess.Popen:
@@ -128,9 +127,6 @@ class AttackBench:
         self.user(REVIEWER).answer(detail, "Reject")
         self.finish(process)
         assert self.task_state(detail) == "skipped"
-
-    def stop(self) -> None:
-        self.fab.stop()
 
 
 def _stage_wave(files: list[Path]) -> str:

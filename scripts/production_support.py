@@ -463,6 +463,7 @@ class CeleryAirflow:
     dags_folder: Path = ROOT / "dags"
     extra_env: dict[str, str] = field(default_factory=dict)
     users: dict[str, str] = field(default_factory=lambda: {"admin": "admin", "reviewer": "op"})
+    passwords: dict[str, str] = field(init=False, default_factory=dict)  # a random one per user, made at start
     processes: ProcessGroup = field(init=False)
     api_port: int = field(init=False, default=0)
     redis_port: int = field(init=False, default=0)
@@ -535,8 +536,10 @@ class CeleryAirflow:
                                        "--protected-mode", "yes"])
         wait_for(lambda: self._redis_ping(), 20, "redis-server")
         self.env = self._environment()
-        (self.home / "simple_auth_manager_passwords.json.generated").write_text(
-            json.dumps({user: user for user in self.users}))
+        import secrets
+
+        self.passwords = {user: secrets.token_urlsafe(18) for user in self.users}
+        (self.home / "simple_auth_manager_passwords.json.generated").write_text(json.dumps(self.passwords))
         migrate = subprocess.run([airflow_binary(), "db", "migrate"], env=self.env, capture_output=True,
                                  text=True, timeout=300)
         if migrate.returncode != 0:

@@ -19,18 +19,24 @@ os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
 os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(_SESSION_DIR / "af" / "plugins")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 # The reviewer restriction is on: approvals are answered as a user named in ENR_REVIEWERS.
-# Test users of the simple auth manager (in-process and loopback only; their passwords are their names).
+# Test users of the simple auth manager (in-process and loopback only), each with a random password
+# made for this session, in Airflow's own password file (owner-only); tests that log in read it with
+# enr.home.password_of(user). The approval gate's attacks run the production auth set-up instead
+# (FAB auth manager, tests/production_auth_support.py).
 AIRFLOW_TEST_USERS = {"admin": "admin", "reviewer": "op", "operator": "user", "viewer": "viewer",
                       "intruder": "op"}
 os.environ["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] = ",".join(f"{u}:{r}" for u, r in AIRFLOW_TEST_USERS.items())
 os.environ.pop("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", None)
+os.environ.pop("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", None)  # the file under AIRFLOW_HOME
 os.environ.setdefault("ENR_REVIEWERS", "reviewer")
+import json as _json  # noqa: E402
 import secrets as _secrets  # noqa: E402
 
 os.environ.setdefault("AIRFLOW__API_AUTH__JWT_SECRET", _secrets.token_urlsafe(64))  # >= 64 bytes, per session
 (_SESSION_DIR / "af").mkdir(parents=True, exist_ok=True)
-(_SESSION_DIR / "af" / "simple_auth_manager_passwords.json.generated").write_text(
-    "{" + ", ".join(f'"{u}": "{u}"' for u in AIRFLOW_TEST_USERS) + "}")
+_PASSWORDS = _SESSION_DIR / "af" / "simple_auth_manager_passwords.json.generated"
+_PASSWORDS.touch(mode=0o600)
+_PASSWORDS.write_text(_json.dumps({user: _secrets.token_urlsafe(18) for user in AIRFLOW_TEST_USERS}))
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
 os.environ["GX_ANALYTICS_ENABLED"] = "false"

@@ -48,13 +48,14 @@ def night_home(enr_home):
 
 
 def api_client(user: str):
-    """The core REST API in-process, logged in as ``user`` (test passwords are the user names)."""
+    """The core REST API in-process, logged in as ``user`` with the session's random password for it."""
     from fastapi.testclient import TestClient
 
     from airflow.api_fastapi.app import create_app
+    from enr.home import password_of
 
     client = TestClient(create_app(apps="core"))
-    token = client.post("/auth/token", json={"username": user, "password": user})
+    token = client.post("/auth/token", json={"username": user, "password": password_of(user)})
     assert token.status_code in (200, 201), token.text
     client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
     return client

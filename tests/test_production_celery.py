@@ -120,8 +120,8 @@ def test_night_on_celery_with_two_workers(night_home, monkeypatch):
                        **bucket_env})
         cluster.start(timeout=150)
         stamps = {"cluster healthy": time.monotonic() - started}
-        admin = AirflowAPI(base_url=cluster.base_url, username="admin", password="admin")
-        reviewer = AirflowAPI(base_url=cluster.base_url, username="reviewer", password="reviewer")
+        admin = AirflowAPI(base_url=cluster.base_url, username="admin", password=cluster.passwords["admin"])
+        reviewer = AirflowAPI(base_url=cluster.base_url, username="reviewer", password=cluster.passwords["reviewer"])
 
         def parsed() -> bool:
             try:

@@ -22,9 +22,9 @@ class AirflowAPIError(RuntimeError):
 
 @dataclass
 class AirflowAPI:
-    base_url: str = "http://127.0.0.1:8080"
-    username: str = "admin"
-    password: str = "admin"
+    base_url: str
+    username: str  # no default user or password: each caller names whom it acts as
+    password: str
     timeout: float = 30.0
     _token: str | None = field(default=None, repr=False)
 

@@ -42,8 +42,6 @@ STATEMENT: tuple[tuple[str, str], ...] = (
               "language of their country. In countries whose ballot papers use several languages (Belgium, "
               "Finland, Ireland, Luxembourg, Malta), the language of each name is not known, so a screen reader "
               "may pronounce it with the voice of the page's language (WCAG 3.1.2, language of parts).")),
-    ("li", N_("The accessibility statement itself is shown in English where its translation is not yet "
-              "available; such text is marked as English (WCAG 3.1.2).")),
     ("li", N_("The data files offered for download (CSV, JSON, XML, the NIST format, signatures) are "
               "machine-readable open data, not web pages; their content is also shown in the tables of the "
               "website.")),

@@ -445,12 +445,7 @@ def test_statement_in_24_languages_and_docs_match(site: dict) -> None:
         title = Formatter(lang).gettext("Accessibility statement")
         assert f"<h1>{title}</h1>" in html and f'<html lang="{lang}"' in html
         assert lang == "en" or title != "Accessibility statement", f"{lang}: the title is not translated"
-        for heading in headings:
-            assert re.search(r"<h2( lang=\"en\")?>" + re.escape(Formatter(lang).gettext(heading)) + "</h2>", html), \
-                (lang, heading)
-        if lang != "en":  # English fallback text is marked as English
-            assert html.count(' lang="en">') >= len(headings)
-        dated = next(m for k, m in accessibility.STATEMENT if "%(date)s" in m)
-        translated = Formatter(lang).gettext(dated) != dated
-        assert accessibility.prepared_text(lang if translated else "en") in html  # in the language of its sentence
+        for heading in headings:  # translated, so not marked as English (test_accessibility_statement.py)
+            assert f"<h2>{Formatter(lang).gettext(heading)}</h2>" in html, (lang, heading)
+        assert accessibility.prepared_text(lang) in html  # the date in the language of its sentence
         assert "2.1" in html and "EN 301 549" in html

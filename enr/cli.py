@@ -81,7 +81,6 @@ def cmd_init(args: argparse.Namespace) -> int:
     from enr.home import init_home
 
     election = args.election
-    os.environ["ENR_ELECTION"] = election
     for line in init_home(election, args.purpose, demo_keys=args.demo_keys, airflow=not args.no_airflow):
         print(f"  {line}")
     print(f"ready: start Airflow with `enr airflow`, then drop signed deliveries into the export bucket's inbox/")

@@ -479,6 +479,16 @@ def retry_backups(election: str) -> dict:
     return {version: _backup(store, election, version) for version in todo}
 
 
+def record_rejection(election: str, version: str, by: str, detail: dict) -> None:
+    """A reviewer rejected ``version``: its state becomes ``rejected`` (never published afterwards)."""
+    store = open_store()
+    try:
+        if store.version_status(election, version) == "pending_approval":
+            store.add_version_event(election, version, "rejected", by=by, detail=detail)
+    finally:
+        store.close()
+
+
 def rollback(election: str, version: str, by: str) -> dict:
     from publish.release import rollback as rollback_release
 

@@ -1,6 +1,6 @@
 """What the browser tests share: Debian's Chromium driven by Playwright, and a rendered site on loopback.
 
-* :func:`chromium_browser` (session fixture): one headless Chromium for the whole test session,
+* :func:`chromium_browser` (module fixture): one headless Chromium per test module,
   launched from ``/usr/bin/chromium`` (``.ci/run`` installs it); Playwright never downloads a browser.
 * :class:`Server`: a tiny threaded ``http.server`` on 127.0.0.1 with production's headers
   (docker/nginx/enr-site.conf): version folders immutable, a short-lived pointer, CORS for the widget.
@@ -87,9 +87,12 @@ class Problems(list):
         page.on("response", lambda r: self.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium_browser():
-    """Debian's Chromium through Playwright, once per session (not a skip when missing: CI must run it)."""
+    """Debian's Chromium through Playwright, once per test module (not a skip when missing: CI must run it).
+
+    Per module, not per session: Playwright's sync API keeps an asyncio loop running in the main
+    thread while it is started, which breaks later tests that run their own loop (s3fs, asyncio.run)."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():

@@ -158,6 +158,7 @@ def test_rejection_publishes_nothing(dags, night_home):
     assert _states(run)["publish"] == ["skipped"]
     status = pipeline.status("ep2019")
     assert status["current"] is None
+    assert status["versions"][-1]["status"] == "rejected" and status["pending"] == []
     bucket_public = Path(home / "bucket" / "public")
     assert not bucket_public.exists() or not any(bucket_public.rglob("manifest.json"))
 

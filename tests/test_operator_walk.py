@@ -30,7 +30,6 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(os.sys.executable).parent
 ELECTION = "ep2019"
-CHROMIUM = "/usr/bin/chromium"
 # The README's operator sequence, in its order (each must appear there verbatim).
 INIT = ".venv/bin/enr init --election ep2019 --purpose rehearsal --demo-keys"
 AIRFLOW = ".venv/bin/enr airflow &"
@@ -159,18 +158,6 @@ def _offered(night, version: str) -> dict | None:
     return waiting[0] if waiting else None
 
 
-def _browser():
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} missing: .ci/run installs Debian's chromium")
-    manager = sync_playwright().start()
-    browser = manager.chromium.launch(executable_path=CHROMIUM, args=[
-        "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"])
-    return manager, browser
-
-
 def _sign_in(page, base_url: str, user: str, password: str) -> None:
     page.goto(base_url + "/")
     page.get_by_label("Username").fill(user)
@@ -185,7 +172,8 @@ def _open_request(page, base_url: str, version: str) -> None:
     page.get_by_role("button", name="Approve").wait_for(timeout=60_000)
 
 
-def test_a_night_from_the_readme_approved_and_rejected_in_the_ui(operator_night, record_property) -> None:
+def test_a_night_from_the_readme_approved_and_rejected_in_the_ui(operator_night, chromium_browser,
+                                                                record_property) -> None:
     night = operator_night
     home, base_url = night["home"], night["base_url"]
     assert "declared a rehearsal area" in night["init"] and "Airflow metadata database" in night["init"]
@@ -202,16 +190,15 @@ def test_a_night_from_the_readme_approved_and_rejected_in_the_ui(operator_night,
     assert digest in detail["body"] and preview_url in detail["body"]
     assert "TEST data" in detail["body"] and "embargo passed" in detail["body"]
 
-    manager, browser = _browser()
+    context = chromium_browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
         _sign_in(page, base_url, "reviewer", night["passwords"]["reviewer"])
         _open_request(page, base_url, "v0001")
         # the request links to the pre-publication site: follow it as the reviewer does
         link = page.get_by_role("link", name=preview_url)
         assert link.get_attribute("href") == preview_url
-        review = browser.new_page()
-        review.context.add_cookies(page.context.cookies())
+        review = context.new_page()  # the same signed-in session, as a new tab
         response = review.goto(preview_url)
         assert response.status == 200
         assert review.locator("#manifest-sha256").inner_text() == digest
@@ -249,12 +236,13 @@ def test_a_night_from_the_readme_approved_and_rejected_in_the_ui(operator_night,
             "GET", f"/api/v2/dags/election_night_publish/dagRuns/{urllib.parse.quote(run)}/taskInstances/publish/-1"
                    f"/hitlDetails")
         assert answer["chosen_options"] == ["Reject"] and answer["responded_by_user"]["id"] == "reviewer"
+        rejected = next(v for v in _status(night)["versions"] if v["version"] == "v0002")
+        assert rejected["status"] == "rejected" and rejected["events"][-1]["by"] == "reviewer"
         assert _pointer(home)["version"] == "v0001"
         assert _tree_digest(home / "bucket" / "public") == public_before
         browser_token = _cookie(page)
     finally:
-        browser.close()
-        manager.stop()
+        context.close()
 
     # the pre-publication site's door: anonymous 401, forged 403, changed staging 409
     assert _get(preview_url)[0] == 401

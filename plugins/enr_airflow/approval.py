@@ -145,6 +145,11 @@ class PublicationApproval(ApprovalOperator):
                                        f"nothing is published")
         try:
             approval = check_decision(event, get_settings().reviewers, version)
+        except AirflowSkipException:  # a named reviewer's Reject: the store says so too
+            from plugins.enr_airflow.tasks import record_rejection
+
+            record_rejection(election, version, event)
+            raise
         except ApprovalRefused as exc:
             raise AirflowFailException(f"publication refused: {exc}") from exc
         log.info("%s %s approved by %s at %s", election, version, approval["responded_by"]["id"],

@@ -102,3 +102,12 @@ def approval_reviewers() -> list[dict] | None:
 
     reviewers = get_settings().reviewers
     return [{"id": user, "name": user} for user in reviewers] or None
+
+
+def record_rejection(election: str, version: str, event: dict) -> None:
+    """Record a reviewer's Reject of ``version`` in the results store (state ``rejected``)."""
+    user = event.get("responded_by_user") or {}
+    responded_at = event.get("responded_at")
+    _pipeline().record_rejection(election, version, by=user.get("name") or user.get("id"), detail={
+        "chosen_options": list(event.get("chosen_options") or []), "responded_by": user,
+        "responded_at": responded_at.isoformat() if hasattr(responded_at, "isoformat") else str(responded_at)})

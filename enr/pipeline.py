@@ -320,6 +320,7 @@ def stage(election: str, tallied: dict, *, incremental: bool = True) -> dict:
     from publish.build import build_version
     from publish.release import MixedVersion, bundle_test_flag
     from publish.release import stage as stage_release
+    from publish.release import staged_prefix
 
     version = tallied["version"]
     bucket = export_bucket()
@@ -337,7 +338,9 @@ def stage(election: str, tallied: dict, *, incremental: bool = True) -> dict:
         out = Path(tmp) / version
         _, digest = build_version(bundle, out, publisher, history=_history(election), reuse=reuse,
                                   fingerprints=fingerprints)
-        manifest_sha256 = stage_release(bucket, election, version, out)
+        # on object stores the backup is staged at the same time: replication then has nothing to copy
+        manifest_sha256 = stage_release(bucket, election, version, out,
+                                        backup=None if bucket.is_local else backup_bucket())
     bucket.write(_render_index_key(election, version),
                  json.dumps(fingerprints, sort_keys=True, separators=(",", ":")).encode())
     if manifest_sha256 != digest:
@@ -348,7 +351,7 @@ def stage(election: str, tallied: dict, *, incremental: bool = True) -> dict:
             store.add_version_event(election, older["version"], "superseded", detail={"by": version})
     log.info("stage %s %s: manifest %s", election, version, manifest_sha256)
     return {"election": election, "version": version, "manifest_sha256": manifest_sha256,
-            "staging_path": f"staging/{election}/{version}/"}
+            "staging_path": f"{staged_prefix(bucket, election, version)}/"}
 
 
 def describe_version(election: str, version: str, *, preview_base: str | None = None) -> dict:

@@ -49,6 +49,13 @@ def _bucket():
     return Bucket(get_settings().bucket_url)
 
 
+def _staged(bucket, election: str, version: str) -> str:
+    """Where the version is staged (in place under public/ on an object store, staging/ on a folder)."""
+    from publish.release import staged_prefix
+
+    return staged_prefix(bucket, election, version)
+
+
 def elections() -> list[str]:
     """Elections with versions in the store (the configured one first)."""
     from sqlalchemy import select
@@ -74,7 +81,7 @@ def versions(election: str) -> list[dict]:
 
 
 def _manifest(bucket, election: str, version: str) -> tuple[bytes, dict]:
-    data = bucket.read_or_none(f"staging/{election}/{version}/manifest.json")
+    data = bucket.read_or_none(f"{_staged(bucket, election, version)}/manifest.json")
     if data is None:
         raise NotFound(f"{election} {version}: nothing staged")
     return data, json.loads(data)
@@ -93,7 +100,7 @@ def staged_file(election: str, version: str, path: str) -> tuple[bytes, str]:
     entry = next((e for e in manifest.get("files", []) if e["path"] == path), None)
     if entry is None:
         raise NotFound(f"{election} {version}: {path} is not in the staged manifest")
-    data = bucket.read_or_none(f"staging/{election}/{version}/{path}")
+    data = bucket.read_or_none(f"{_staged(bucket, election, version)}/{path}")
     if data is None:
         raise NotFound(f"{election} {version}: {path} is missing from staging")
     digest = hashlib.sha256(data).hexdigest()

@@ -299,6 +299,85 @@ class Bucket:
             return
         dst.write_atomic(dst_key, self.read(src_key), durable, cache_control)
 
+    # -- object-store metadata: listing with ETags, the bucket's read policy ------------------
+    def _split(self, key: str = "") -> tuple[str, str]:
+        """(bucket name, object key) of ``key`` on an object store (the URL's path is part of the key)."""
+        full = self._rpath(_check_key(key) if key else "").path.strip("/")
+        name, _, rest = full.partition("/")
+        return name, rest
+
+    def objects(self, prefix: str) -> dict[str, tuple[int, str]]:
+        """Every object under the folder ``prefix``: ``{key: (size, etag)}`` from the store's listing
+        (ListObjectsV2: one request per 1,000 objects, no object read). The ETag is given without
+        quotes; for a single-part upload it is the MD5 of the bytes. Object stores only."""
+        prefix = _check_key(prefix)
+        if self.local_root is not None:
+            raise BucketError(f"{self.url}: a local folder has no object listing with ETags")
+        fs = self._remote_root().fs
+        name, base = self._split(prefix)
+        root_key = self._split()[1]
+        strip = len(root_key) + 1 if root_key else 0
+        found, token = {}, None
+        while True:
+            kwargs = {"Bucket": name, "Prefix": base + "/", **({"ContinuationToken": token} if token else {})}
+            try:
+                page = fs.call_s3("list_objects_v2", **kwargs)
+            except OSError as exc:
+                raise BucketError(f"{self.url}: cannot list {prefix}: {exc}") from exc
+            for item in page.get("Contents", []):
+                found[item["Key"][strip:]] = (int(item["Size"]), str(item.get("ETag", "")).strip('"'))
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                return found
+
+    def arn(self, key: str) -> str:
+        """The S3 resource name of ``key`` (or of a key pattern ending in ``*``) for a bucket policy."""
+        pattern = key.endswith("/*")
+        name, path = self._split(key[:-2] if pattern else key)
+        return f"arn:aws:s3:::{name}/{path}" + ("/*" if pattern else "")
+
+    def read_policy(self) -> dict | None:
+        """The bucket's policy document (None if it has none). Object stores only."""
+        if self.local_root is not None:
+            raise BucketError(f"{self.url}: a local folder has no bucket policy")
+        fs = self._remote_root().fs
+        try:
+            answer = fs.call_s3("get_bucket_policy", Bucket=self._split()[0])
+        except (OSError, ValueError) as exc:
+            if "NoSuchBucketPolicy" in repr(exc) or isinstance(exc, FileNotFoundError):
+                return None
+            raise BucketError(f"{self.url}: cannot read the bucket policy: {exc}") from exc
+        import json
+
+        return json.loads(answer["Policy"])
+
+    def write_policy(self, document: dict) -> None:
+        """Replace the bucket's policy document. Object stores only."""
+        import json
+
+        fs = self._remote_root().fs
+        try:
+            fs.call_s3("put_bucket_policy", Bucket=self._split()[0], Policy=json.dumps(document))
+        except OSError as exc:
+            raise BucketError(f"{self.url}: cannot write the bucket policy: {exc}") from exc
+
+    def anonymous_get(self, key: str, timeout: float = 5.0) -> tuple[int, bytes]:
+        """What an anonymous reader of the store gets for ``key``: (HTTP status, body). Path-style
+        URL on the connection's endpoint, no credentials: the bucket policy decides."""
+        import urllib.error
+        import urllib.request
+        from urllib.parse import quote
+
+        fs = self._remote_root().fs
+        fs.call_s3("head_bucket", Bucket=self._split()[0])  # opens the client: its endpoint is known after
+        endpoint = fs.s3.meta.endpoint_url.rstrip("/")
+        name, path = self._split(key)
+        try:
+            with urllib.request.urlopen(f"{endpoint}/{name}/{quote(path)}", timeout=timeout) as answer:
+                return answer.status, answer.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, b""
+
     def remove_temporary(self, prefix: str) -> int:
         """Delete temporary files a killed writer left under ``prefix`` (local folders only); how many."""
         if self.local_root is None:

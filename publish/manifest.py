@@ -92,14 +92,22 @@ def manifest_extra(bundle: dict) -> dict:
     }
 
 
+def _entry(path: str, data: bytes) -> dict:
+    """A manifest entry: the file's SHA-256 (what readers and the verifier check) and size, and its MD5,
+    which is the ETag an object store gives a single-part upload: publication on S3 checks the
+    objects against the manifest from the bucket's listing, without reading them back (a file with
+    the same size and MD5 but other bytes needs an MD5 second preimage, which nobody knows how to make)."""
+    return {"path": path, "sha256": sha256_bytes(data), "size": len(data),
+            "md5": hashlib.md5(data, usedforsecurity=False).hexdigest()}
+
+
 def write_manifest(version_dir: Path, extra: dict) -> tuple[Path, str]:
     """Write ``SHA256SUMS`` and ``manifest.json`` into ``version_dir``; returns (manifest path, its SHA-256)."""
     version_dir = Path(version_dir)
-    entries = [{"path": rel, "sha256": sha256_file(version_dir / rel), "size": (version_dir / rel).stat().st_size}
-               for rel in content_files(version_dir)]
+    entries = [_entry(rel, (version_dir / rel).read_bytes()) for rel in content_files(version_dir)]
     sums = sums_text(entries).encode("ascii")
     (version_dir / SUMS).write_bytes(sums)
-    files = entries + [{"path": SUMS, "sha256": sha256_bytes(sums), "size": len(sums)}]
+    files = entries + [_entry(SUMS, sums)]
     files.sort(key=lambda e: e["path"])
     reserved = {"schema", "files", "total_bytes"}
     clash = reserved & set(extra)

@@ -46,9 +46,9 @@ from html import escape
 from pathlib import Path
 from typing import Callable, Iterator
 
-from publish import feeds, model
+from publish import feeds, model, read_policy
 from publish.bucket import BULK_BATCH, CACHE_IMMUTABLE, CACHE_POINTER, Bucket
-from publish.manifest import (APPROVAL, APPROVAL_SIG, MANIFEST, MANIFEST_SIG, SUMS_SIG, canonical_json,
+from publish.manifest import (APPROVAL, APPROVAL_SIG, MANIFEST, MANIFEST_SIG, SUMS, SUMS_SIG, canonical_json,
                               read_manifest, sha256_file)
 
 log = logging.getLogger(__name__)
@@ -129,6 +129,14 @@ def _check_name(kind: str, value: str) -> str:
 
 def staging_prefix(election: str, version: str) -> str:
     return f"staging/{_check_name('election', election)}/{_check_name('version', version)}"
+
+
+def staged_prefix(bucket: Bucket, election: str, version: str) -> str:
+    """Where ``version`` is staged: on an object store **in place**, at its final keys
+    ``public/<election>/<version>/`` (unreadable by anyone until publication grants it in the bucket's
+    read policy: :mod:`publish.read_policy`), on a local folder in ``staging/<election>/<version>/``
+    (a folder has no read policy: publication links or copies it to ``public/``)."""
+    return staging_prefix(election, version) if bucket.is_local else public_prefix(election, version)
 
 
 def public_prefix(election: str, version: str | None = None) -> str:
@@ -276,6 +284,75 @@ def _verify_copy(bucket: Bucket, prefix: str, manifest: dict, error: type[Publis
     _refuse_mismatch(bucket, prefix, bad, error)
 
 
+_MD5 = re.compile(r"[0-9a-f]{32}")
+# what a version folder may hold besides the manifest's files
+_SEALS = (SUMS_SIG, MANIFEST_SIG)
+_BESIDE_MANIFEST = frozenset({MANIFEST, *_SEALS, APPROVAL, APPROVAL_SIG})
+
+
+def _verify_in_place(bucket: Bucket, prefix: str, manifest: dict, required: tuple[str, ...] = (),
+                     error: type[PublishError] = IntegrityError) -> dict[str, tuple[int, str]]:
+    """Check the objects under ``prefix`` of an object store against ``manifest`` from the store's
+    listing (a few requests, nothing read back): every file there with the manifest's size and MD5
+    (the ETag of a single-part upload), each of ``required`` present, and **nothing else** but the
+    seals and the approval (an object slipped into the folder would become public with it). A file
+    whose ETag is not a plain MD5 (a multipart upload) or whose entry has no MD5 (a manifest made
+    before it had them) is read and checked by its SHA-256 instead. Returns the listing."""
+    found = bucket.objects(prefix)
+    start = len(prefix) + 1
+    present = {key[start:]: value for key, value in found.items()}
+    entries = {entry["path"]: entry for entry in manifest["files"]}
+    bad, to_read = [], []
+    for path, entry in entries.items():
+        got = present.get(path)
+        if got is None or got[0] != entry["size"]:
+            bad.append(path)
+        elif entry.get("md5") and _MD5.fullmatch(got[1]):
+            if got[1] != entry["md5"]:
+                bad.append(path)
+        else:
+            to_read.append(path)
+    for chunk_start in range(0, len(to_read), BULK_BATCH):
+        chunk = to_read[chunk_start:chunk_start + BULK_BATCH]
+        for path, data in zip(chunk, bucket.read_many(f"{prefix}/{p}" for p in chunk)):
+            if not _matches(entries[path], data):
+                bad.append(path)
+    bad += [name for name in required if name not in present]
+    _refuse_mismatch(bucket, prefix, sorted(bad), error)
+    extra = sorted(path for path in present if path not in entries and path not in _BESIDE_MANIFEST)
+    if extra:
+        raise error(f"{bucket.url_of(prefix)}: {len(extra)} object(s) that the manifest does not list: "
+                    f"{', '.join(extra[:10])}; a version folder holds its manifest's files only")
+    return found
+
+
+def _upload(bucket: Bucket, prefix: str, source: Bucket, names: list[str], manifest: dict,
+            manifest_bytes: bytes) -> None:
+    """Stage on an object store: ``SHA256SUMS`` first (digests only, no result), which an anonymous
+    reader must be refused (:func:`publish.read_policy.check_hidden`; else it is deleted again and
+    nothing more is written), then every file PUT concurrently, checked from the listing (size and
+    MD5 against the manifest), then the manifest last."""
+    probe = f"{prefix}/{SUMS}"
+    bucket.write_atomic(probe, source.read(SUMS), cache_control=CACHE_IMMUTABLE)
+    try:
+        read_policy.check_hidden(bucket, probe)
+    except read_policy.ReadPolicyError:
+        bucket.delete(probe)
+        raise
+    for start in range(0, len(names), BULK_BATCH):
+        bucket.write_many({f"{prefix}/{name}": source.read(name) for name in names[start:start + BULK_BATCH]},
+                          cache_control=CACHE_IMMUTABLE)
+    _verify_in_place(bucket, prefix, manifest, required=tuple(n for n in _SEALS if n in names))
+    bucket.write_atomic(f"{prefix}/{MANIFEST}", manifest_bytes, cache_control=CACHE_IMMUTABLE)
+
+
+def _refuse_published(bucket: Bucket, election: str, version: str) -> None:
+    """A published version never changes: staging it again (in place, on an object store) is refused."""
+    if any(e.get("event") == "publish" and e.get("version") == version for e in _publications(bucket, election)):
+        raise VersionNotNewer(f"{election}/{version} is published; a published version never changes: stage a new "
+                              f"version")
+
+
 def _link(source: Path, target: Path) -> bool:
     """Hard-link a rendered file into a local bucket (same file system), atomically; False if not possible.
 
@@ -303,12 +380,19 @@ def _link(source: Path, target: Path) -> bool:
         return False
 
 
-def stage(bucket: Bucket, election: str, version: str, rendered_dir: Path) -> str:
-    """Copy a sealed, rendered folder to ``staging/<election>/<version>/``; the manifest's SHA-256.
+def stage(bucket: Bucket, election: str, version: str, rendered_dir: Path, *, backup: Bucket | None = None) -> str:
+    """Copy a sealed, rendered folder to where it is staged (:func:`staged_prefix`); the manifest's SHA-256.
 
-    Every staged file is read back and checked against the folder's manifest, which is written
-    last, so a stage that dies midway (or finds a file not matching) never shows a
-    complete-looking manifest over partial content.
+    Every staged file is checked against the folder's manifest (local folder: read back; object
+    store: from the listing, size and MD5), which is written last, so a stage that dies midway
+    (or finds a file not matching) never shows a complete-looking manifest over partial content.
+
+    On an object store the version goes straight to its final keys under ``public/``, where the
+    bucket's read policy refuses it to everyone until publication grants it; the stage checks with
+    its first object that an anonymous reader is refused there (:func:`publish.read_policy.check_hidden`)
+    and refuses to touch a published version. ``backup`` (an object store too): the version is staged
+    there as well, at the same time, so that replication after the publication has nothing left
+    to copy; a backup that fails here is only logged (:func:`replicate` copies what is missing).
     """
     rendered_dir = Path(rendered_dir)
     manifest_path = rendered_dir / MANIFEST
@@ -319,27 +403,68 @@ def stage(bucket: Bucket, election: str, version: str, rendered_dir: Path) -> st
     if manifest.get("election") != election or manifest.get("version") != version:
         raise PublishError(f"{rendered_dir}: manifest is for {manifest.get('election')}/{manifest.get('version')}, "
                            f"not {election}/{version}")
-    prefix = staging_prefix(election, version)
-    names = [entry["path"] for entry in manifest["files"]] + [n for n in (SUMS_SIG, MANIFEST_SIG)
-                                                              if (rendered_dir / n).is_file()]
+    prefix = staged_prefix(bucket, election, version)
+    names = [entry["path"] for entry in manifest["files"]] + [n for n in _SEALS if (rendered_dir / n).is_file()]
     source = Bucket(rendered_dir)
 
     if bucket.local_root is not None:
         for name in names:
             if not _link(rendered_dir / name, bucket.local_path(f"{prefix}/{name}")):
                 source.copy(name, f"{prefix}/{name}", dst=bucket, durable=False, cache_control=CACHE_IMMUTABLE)
-    else:  # concurrent PUTs on the object store's event loop
-        for start in range(0, len(names), BULK_BATCH):
-            bucket.write_many({f"{prefix}/{name}": source.read(name) for name in names[start:start + BULK_BATCH]},
-                              cache_control=CACHE_IMMUTABLE)
-    bucket.sync()
-    # every staged file read back and checked against the manifest (a render-folder file that does
-    # not match is caught here too) before the manifest is written
-    _verify_copy(bucket, prefix, manifest)
-    bucket.write_atomic(f"{prefix}/{MANIFEST}", manifest_bytes, cache_control=CACHE_IMMUTABLE)
+        bucket.sync()
+        # every staged file read back and checked against the manifest (a render-folder file that does
+        # not match is caught here too) before the manifest is written
+        _verify_copy(bucket, prefix, manifest)
+        bucket.write_atomic(f"{prefix}/{MANIFEST}", manifest_bytes, cache_control=CACHE_IMMUTABLE)
+    else:
+        _refuse_published(bucket, election, version)
+        mirror = None
+        if backup is not None and not backup.is_local:
+            mirror = threading.Thread(target=_stage_backup, name="enr-stage-backup",
+                                      args=(backup, election, version, prefix, source, names, manifest, manifest_bytes))
+            mirror.start()
+        try:
+            _upload(bucket, prefix, source, names, manifest, manifest_bytes)
+        finally:
+            if mirror is not None:
+                mirror.join()
     digest = _sha(manifest_bytes)
     log.info("staged election=%s version=%s files=%d manifest_sha256=%s", election, version, len(names) + 1, digest)
     return digest
+
+
+def _stage_backup(backup: Bucket, election: str, version: str, prefix: str, source: Bucket, names: list[str],
+                  manifest: dict, manifest_bytes: bytes) -> None:
+    """The backup's half of :func:`stage` (in its own thread): logged, never raised."""
+    try:
+        _refuse_published(backup, election, version)
+        _upload(backup, prefix, source, names, manifest, manifest_bytes)
+        log.info("staged election=%s version=%s on the backup %s too", election, version, backup.url)
+    except Exception as exc:  # noqa: BLE001 - the backup never stops the primary; replicate() copies later
+        log.warning("staging election=%s version=%s on the backup %s failed (replication will copy it): %s",
+                    election, version, backup.url, exc)
+
+
+def _grant(bucket: Bucket, election: str, version: str) -> None:
+    """Let anonymous readers of an object store read ``version`` and the election's pointer files, then
+    check as one of them that the version's manifest is there (a policy takes effect at once on
+    SeaweedFS and MinIO, within seconds on AWS: waited for, up to 15 s)."""
+    import time
+
+    if bucket.is_local:
+        return
+    base, target = public_prefix(election), public_prefix(election, version)
+    read_policy.grant(bucket, [f"{target}/*"] + [f"{base}/{name}" for name in (CURRENT, INDEX, PUBLICATIONS, ATOM)])
+    expected = _sha(bucket.read(f"{target}/{MANIFEST}"))
+    deadline = time.monotonic() + 15
+    while True:
+        status, body = bucket.anonymous_get(f"{target}/{MANIFEST}")
+        if status == 200 and _sha(body) == expected:
+            return
+        if time.monotonic() > deadline:
+            raise IntegrityError(f"{bucket.url_of(target)}: after the grant an anonymous reader gets {status} for "
+                                 f"manifest.json, not the published one; current.json not changed")
+        time.sleep(0.2)
 
 
 def _index_html(election: str, version: str, test: bool, synthetic: bool = False) -> bytes:
@@ -414,7 +539,7 @@ def publish_version(bucket: Bucket, election: str, version: str, approved_manife
 def _publish_version(bucket: Bucket, election: str, version: str, approved_manifest_sha256: str, *,
                      embargo: datetime, now: datetime, approval: dict, signer=None,
                      on_file: Callable[[str], None] | None = None) -> PublishResult:
-    staged = staging_prefix(election, version)
+    staged = staged_prefix(bucket, election, version)
     manifest_bytes = bucket.read_or_none(f"{staged}/{MANIFEST}")
     if manifest_bytes is None:
         raise NotStaged(f"{bucket.url_of(staged)}: no staged manifest.json")
@@ -457,10 +582,13 @@ def _publish_version(bucket: Bucket, election: str, version: str, approved_manif
     already = version in published
 
     target = public_prefix(election, version)
+    names = [entry["path"] for entry in manifest["files"]] + list(_SEALS)
+    if not bucket.is_local:
+        return _publish_in_place(bucket, election, version, manifest, manifest_bytes, digest, test, previous,
+                                 already, approval=approval, signer=signer, now=now, on_file=on_file)
     if bucket.remove_temporary(target):
         log.warning("removed temporary files of an interrupted publication election=%s version=%s", election, version)
-    names = [entry["path"] for entry in manifest["files"]] + [SUMS_SIG, MANIFEST_SIG]
-    for seal in (SUMS_SIG, MANIFEST_SIG):
+    for seal in _SEALS:
         if not bucket.exists(f"{staged}/{seal}"):
             raise NotStaged(f"{election}/{version}: the staged version has no {seal}")
     # the staged bytes are checked before a single one is copied: a file changed after the approval
@@ -477,16 +605,7 @@ def _publish_version(bucket: Bucket, election: str, version: str, approved_manif
     if on_file:
         on_file(MANIFEST)
     published_at = _iso(now)
-    if not already or not bucket.exists(f"{target}/{APPROVAL}"):
-        record = {"schema": "enr-approval/1", "election": election, "version": version, "manifest_sha256": digest,
-                  "published_at": published_at, "approval": approval}
-        record_bytes = canonical_json(record)
-        bucket.write_atomic(f"{target}/{APPROVAL}", record_bytes, cache_control=CACHE_IMMUTABLE)
-        if signer is not None:
-            bucket.write_atomic(f"{target}/{APPROVAL_SIG}", signer.sign_bytes(record_bytes),
-                                cache_control=CACHE_IMMUTABLE)
-        if on_file:
-            on_file(APPROVAL)
+    _write_approval(bucket, election, version, digest, published_at, approval, signer, already, on_file)
     try:
         _verify_copy(bucket, target, manifest)
         if _sha(bucket.read(f"{target}/{MANIFEST}")) != digest:
@@ -497,14 +616,56 @@ def _publish_version(bucket: Bucket, election: str, version: str, approved_manif
                 bucket.delete(key)
         raise
 
+    return _finish(bucket, election, version, manifest, digest, published_at, test, previous, already, len(names) + 1)
+
+
+def _write_approval(bucket: Bucket, election: str, version: str, digest: str, published_at: str, approval: dict,
+                    signer, already: bool, on_file: Callable[[str], None] | None) -> None:
+    """The signed record of the approval, ``approval.json`` (+ ``.asc``), beside the manifest."""
+    if already and bucket.exists(f"{public_prefix(election, version)}/{APPROVAL}"):
+        return
+    target = public_prefix(election, version)
+    record = {"schema": "enr-approval/1", "election": election, "version": version, "manifest_sha256": digest,
+              "published_at": published_at, "approval": approval}
+    record_bytes = canonical_json(record)
+    bucket.write_atomic(f"{target}/{APPROVAL}", record_bytes, cache_control=CACHE_IMMUTABLE)
+    if signer is not None:
+        bucket.write_atomic(f"{target}/{APPROVAL_SIG}", signer.sign_bytes(record_bytes), cache_control=CACHE_IMMUTABLE)
+    if on_file:
+        on_file(APPROVAL)
+
+
+def _publish_in_place(bucket: Bucket, election: str, version: str, manifest: dict, manifest_bytes: bytes, digest: str,
+                      test: bool, previous: dict | None, already: bool, *, approval: dict, signer, now: datetime,
+                      on_file: Callable[[str], None] | None) -> PublishResult:
+    """Publication on an object store, where the version was staged at its final keys: nothing is
+    copied. The objects are checked against the approved manifest from the listing (size and MD5
+    of every file, the seals present, nothing else in the folder), the signed approval is written
+    beside them, the bucket's read policy grants the folder (one write) and an anonymous read of
+    the manifest must give the approved bytes; only then the pointer flips."""
+    target = public_prefix(election, version)
+    _verify_in_place(bucket, target, manifest, required=_SEALS)
+    published_at = _iso(now)
+    _write_approval(bucket, election, version, digest, published_at, approval, signer, already, on_file)
+    if _sha(bucket.read(f"{target}/{MANIFEST}")) != digest:
+        raise IntegrityError(f"{bucket.url_of(target)}/manifest.json does not have the approved digest")
+    _grant(bucket, election, version)
+    return _finish(bucket, election, version, manifest, digest, published_at, test, previous, already,
+                   len(manifest["files"]) + len(_SEALS) + 1)
+
+
+def _finish(bucket: Bucket, election: str, version: str, manifest: dict, digest: str, published_at: str, test: bool,
+            previous: dict | None, already: bool, files: int) -> PublishResult:
+    """Flip the pointer to the checked version and say what was published."""
+    target = public_prefix(election, version)
     changes_doc = bucket.read_or_none(f"{target}/changes.json")
     changes = json.loads(changes_doc.decode("utf-8")).get("changes", []) if changes_doc else []
     _flip(bucket, election, version, digest, published_at, test, previous, "publish", changes,
           synthetic=bool(manifest.get("synthetic")))
     log.info("published election=%s version=%s manifest_sha256=%s previous=%s files=%d test=%s", election, version,
-             digest, previous.get("version") if previous else None, len(names) + 1, test)
+             digest, previous.get("version") if previous else None, files, test)
     return PublishResult(election=election, version=version, manifest_sha256=digest, published_at=published_at,
-                         files=len(names) + 1, previous_version=previous.get("version") if previous else None,
+                         files=files, previous_version=previous.get("version") if previous else None,
                          already_published=already)
 
 
@@ -523,10 +684,14 @@ def _rollback(bucket: Bucket, election: str, version: str, *, now: datetime | No
     if manifest_bytes is None or _sha(manifest_bytes) != published[version]["manifest_sha256"]:
         raise IntegrityError(f"{bucket.url_of(target)}: manifest missing or not the one published")
     manifest = read_manifest(manifest_bytes)
-    _verify_copy(bucket, target, manifest)
+    if bucket.is_local:
+        _verify_copy(bucket, target, manifest)
+    else:
+        _verify_in_place(bucket, target, manifest, required=_SEALS)
     previous = current(bucket, election)
     now = now or datetime.now(timezone.utc)
     check_clock(bucket, election, now)
+    _grant(bucket, election, version)
     moment = _iso(now)
     pointer = _flip(bucket, election, version, published[version]["manifest_sha256"], moment,
                     bool(manifest.get("test")), previous, "rollback",
@@ -540,41 +705,46 @@ def _rollback(bucket: Bucket, election: str, version: str, *, now: datetime | No
 def replicate(bucket: Bucket, backup_bucket: Bucket, election: str, version: str) -> dict:
     """Copy a published version to the backup bucket and check every digest there.
 
-    If it is the primary's current version, the backup's pointer and index follow, so the
-    backup can serve readers as it stands.
+    Only a version the primary's log records as published (with this manifest) is replicated: on
+    an object store a staged version sits under ``public/`` too, unreadable until granted. On
+    object stores the backup's objects are checked from its listing (size and MD5 against the
+    manifest); what :func:`stage` already put there is not copied again, what is missing or differs
+    is read from the primary (checked by SHA-256) and written. The backup's read policy then grants
+    the version. If it is the primary's current version, the backup's pointer and index follow, so
+    the backup can serve readers as it stands.
     """
     target = public_prefix(election, version)
     manifest_bytes = bucket.read_or_none(f"{target}/{MANIFEST}")
     if manifest_bytes is None:
         raise NotPublished(f"{bucket.url_of(target)}: no published manifest.json")
+    published = {e["version"]: e["manifest_sha256"] for e in _publications(bucket, election) if e["event"] == "publish"}
+    if published.get(version) != _sha(manifest_bytes):
+        raise NotPublished(f"{election}/{version}: the primary's log {bucket.url_of(public_prefix(election))}/"
+                           f"{PUBLICATIONS} does not record this manifest as published; nothing replicated")
     manifest = read_manifest(manifest_bytes)
     backup_area = area_purpose(backup_bucket)
     if backup_area["marked"] and backup_area["purpose"] != ("rehearsal" if manifest.get("test") else "election"):
         raise AreaMismatch(f"{election}/{version}: the backup {backup_bucket.url_of(AREA)} marks a "
                            f"{backup_area['purpose']} area; this version is {'TEST' if manifest.get('test') else 'REAL'}")
-    names = [k[len(target) + 1:] for k in bucket.list(target)]
-    names = [name for name in names if name != MANIFEST]
     if bucket.is_local and backup_bucket.is_local:
+        names = [k[len(target) + 1:] for k in bucket.list(target)]
+        names = [name for name in names if name != MANIFEST]
         _verify_copy(bucket, target, manifest)
         for name in names:
             bucket.copy(f"{target}/{name}", f"{target}/{name}", dst=backup_bucket, durable=False,
                         cache_control=CACHE_IMMUTABLE)
-    else:  # bulk GETs and PUTs (each store's requests concurrent on its own event loop); every byte
-        # copied is checked against the manifest on the way (one read of the primary, not two)
-        entries = {entry["path"]: entry for entry in manifest["files"]}
-        _refuse_mismatch(bucket, target, sorted(set(entries) - set(names)))
-        for start in range(0, len(names), BULK_BATCH):
-            chunk = names[start:start + BULK_BATCH]
-            keys = [f"{target}/{name}" for name in chunk]
-            data = bucket.read_many(keys)
-            _refuse_mismatch(bucket, target, [name for name, value in zip(chunk, data)
-                                              if not _matches(entries.get(name), value)])
-            backup_bucket.write_many(dict(zip(keys, data)), cache_control=CACHE_IMMUTABLE)
+        copied = len(names)
+    else:
+        copied = _replicate_objects(bucket, backup_bucket, target, manifest)
     backup_bucket.sync()
     backup_bucket.write_atomic(f"{target}/{MANIFEST}", manifest_bytes, cache_control=CACHE_IMMUTABLE)
-    _verify_copy(backup_bucket, target, manifest)
+    if backup_bucket.is_local:
+        _verify_copy(backup_bucket, target, manifest)
+    else:
+        _verify_in_place(backup_bucket, target, manifest, required=_SEALS)
     if _sha(backup_bucket.read(f"{target}/{MANIFEST}")) != _sha(manifest_bytes):
         raise IntegrityError(f"{backup_bucket.url_of(target)}/manifest.json differs from the primary's")
+    _grant(backup_bucket, election, version)
     pointer = current(bucket, election)
     followed = False
     if pointer and pointer["version"] == version:
@@ -584,10 +754,40 @@ def replicate(bucket: Bucket, backup_bucket: Bucket, election: str, version: str
                 bucket.copy(f"{base}/{name}", f"{base}/{name}", dst=backup_bucket, cache_control=CACHE_POINTER)
         backup_bucket.write_atomic(f"{base}/{CURRENT}", canonical_json(pointer), cache_control=CACHE_POINTER)
         followed = True
-    report = {"election": election, "version": version, "files": len(names), "manifest_sha256": _sha(manifest_bytes),
-              "backup": backup_bucket.url, "current_followed": followed, "ok": True}
-    log.info("replicated election=%s version=%s files=%d to=%s", election, version, len(names), backup_bucket.url)
+    files = len(manifest["files"]) + len(_SEALS) + 1
+    report = {"election": election, "version": version, "files": files, "copied": copied,
+              "manifest_sha256": _sha(manifest_bytes), "backup": backup_bucket.url, "current_followed": followed,
+              "ok": True}
+    log.info("replicated election=%s version=%s files=%d copied=%d to=%s", election, version, files, copied,
+             backup_bucket.url)
     return report
+
+
+def _replicate_objects(bucket: Bucket, backup_bucket: Bucket, target: str, manifest: dict) -> int:
+    """Bring the backup's ``target`` folder to the manifest's files plus the seals and the approval;
+    how many objects were written. The backup's listing tells which files are already there with the
+    manifest's size and MD5 (staged there by :func:`stage`); the others are read from the primary in
+    bulk, each checked by SHA-256 against the manifest, and written (concurrent GETs and PUTs)."""
+    entries = {entry["path"]: entry for entry in manifest["files"]}
+    there = {}
+    if not backup_bucket.is_local:
+        there = {key[len(target) + 1:]: value for key, value in backup_bucket.objects(target).items()}
+    missing = [path for path, entry in entries.items()
+               if not (entry.get("md5") and there.get(path) == (entry["size"], entry["md5"]))]
+    # the seals and the signed approval are small and always written (the approval only exists once published)
+    missing += [name for name in (*_SEALS, APPROVAL, APPROVAL_SIG)]
+    written = 0
+    for start in range(0, len(missing), BULK_BATCH):
+        chunk = missing[start:start + BULK_BATCH]
+        keys = [f"{target}/{name}" for name in chunk]
+        data = bucket.read_many(keys)
+        _refuse_mismatch(bucket, target, [name for name, value in zip(chunk, data)
+                                          if not _matches(entries.get(name), value)
+                                          and not (name == APPROVAL_SIG and value is None)])
+        present = {key: value for key, value in zip(keys, data) if value is not None}
+        backup_bucket.write_many(present, cache_control=CACHE_IMMUTABLE)
+        written += len(present)
+    return written
 
 
 def main(argv: list[str] | None = None) -> int:

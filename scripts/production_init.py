@@ -9,7 +9,8 @@ Idempotent; every other Airflow service starts only after it exited 0:
    the application role of ``ENR_STORE_URL`` granted SELECT and INSERT only;
 3. the export and backup buckets on their S3 endpoints (from the Airflow connections
    ``AIRFLOW_CONN_ENR_EXPORT_BUCKET`` / ``AIRFLOW_CONN_ENR_BACKUP_BUCKET``), each with the bucket
-   policy that lets anonymous readers (the nginx sites) GET ``public/*`` and nothing else;
+   policy that lets anonymous readers (the nginx sites) GET the election's pointer files and
+   nothing else until the publisher grants each published version (:func:`public_read_policy`);
 4. a check that the senders' trusted keyring is mounted (a warning only: keys may be imported later).
 
     python scripts/production_init.py [--skip-airflow-db] [--skip-store] [--skip-buckets]
@@ -32,17 +33,22 @@ log = logging.getLogger("enr.production_init")
 ROLES_FILE = Path(__file__).resolve().parent.parent / "docker" / "auth" / "roles.json"
 
 
-def public_read_policy(bucket: str) -> dict:
-    return {
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "PublicSiteRead",
-            "Effect": "Allow",
-            "Principal": "*",
-            "Action": ["s3:GetObject"],
-            "Resource": [f"arn:aws:s3:::{bucket}/public/*"],
-        }],
-    }
+def public_read_policy(bucket: str, elections: tuple[str, ...] | None = None, key_prefix: str = "") -> dict:
+    """The bucket policy a new bucket starts with: anonymous readers may GET the pointer files of
+    each election (``public/<election>/current.json``, ``index.html``, ``publications.json``,
+    ``publications.atom``) and nothing else. Versions are staged in place under ``public/`` and stay
+    unreadable until the publisher grants each published version (``public/<election>/<version>/*``)
+    in the same statement (publish/read_policy.py); never ``public/*``, which would let anyone read a
+    staged version before its approval. ``elections``: by default ``ENR_ELECTION`` (``ep2019``);
+    ``key_prefix``: the path of the bucket URL (``s3://bucket/<key_prefix>``)."""
+    from publish import read_policy
+    from publish.release import ATOM, CURRENT, INDEX, PUBLICATIONS
+
+    elections = elections or (os.environ.get("ENR_ELECTION") or "ep2019",)
+    prefix = key_prefix.strip("/") + "/" if key_prefix.strip("/") else ""
+    resources = [f"arn:aws:s3:::{bucket}/{prefix}public/{election}/{name}"
+                 for election in elections for name in (CURRENT, INDEX, PUBLICATIONS, ATOM)]
+    return {"Version": read_policy.VERSION, "Statement": [read_policy.statement(resources)]}
 
 
 def _retry(what: str, func, attempts: int = 30, delay: float = 2.0):
@@ -85,7 +91,13 @@ def _bucket_name(url: str) -> str:
     return rest.split("@", 1)[-1].split("/", 1)[0]
 
 
-def ensure_bucket(conn_env: str, bucket: str) -> None:
+def _key_prefix(url: str) -> str:
+    """``s3://conn_id@bucket/night/`` -> ``night/`` (the keys' common prefix)."""
+    rest = url.split("://", 1)[1].split("@", 1)[-1]
+    return rest.split("/", 1)[1] if "/" in rest else ""
+
+
+def ensure_bucket(conn_env: str, bucket: str, key_prefix: str = "") -> None:
     import boto3
     from botocore.config import Config
     from botocore.exceptions import ClientError
@@ -103,10 +115,20 @@ def ensure_bucket(conn_env: str, bucket: str) -> None:
             client.head_bucket(Bucket=bucket)
         except ClientError:
             client.create_bucket(Bucket=bucket)
-        client.put_bucket_policy(Bucket=bucket, Policy=json.dumps(public_read_policy(bucket)))
+        # a policy the publisher already extended (published versions) is kept: only a missing one,
+        # or the old blanket grant of public/* (staged versions readable), is replaced
+        try:
+            existing = json.loads(client.get_bucket_policy(Bucket=bucket)["Policy"])
+        except ClientError:
+            existing = None
+        blanket = any(r.endswith("/public/*") for item in (existing or {}).get("Statement", [])
+                      for r in ([item.get("Resource")] if isinstance(item.get("Resource"), str)
+                                else item.get("Resource", [])))
+        if existing is None or blanket:
+            client.put_bucket_policy(Bucket=bucket, Policy=json.dumps(public_read_policy(bucket, key_prefix=key_prefix)))
 
     _retry(f"bucket {bucket}", create)
-    log.info("bucket %s ready (anonymous GET on public/* only)", bucket)
+    log.info("bucket %s ready (anonymous GET of the pointer files and of published versions only)", bucket)
 
 
 def check_keyrings() -> None:
@@ -131,8 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_store:
         migrate_results_store()
     if not args.skip_buckets:
-        ensure_bucket("AIRFLOW_CONN_ENR_EXPORT_BUCKET", _bucket_name(os.environ["ENR_BUCKET_URL"]))
-        ensure_bucket("AIRFLOW_CONN_ENR_BACKUP_BUCKET", _bucket_name(os.environ["ENR_BACKUP_BUCKET_URL"]))
+        for conn_env, url in (("AIRFLOW_CONN_ENR_EXPORT_BUCKET", os.environ["ENR_BUCKET_URL"]),
+                              ("AIRFLOW_CONN_ENR_BACKUP_BUCKET", os.environ["ENR_BACKUP_BUCKET_URL"])):
+            ensure_bucket(conn_env, _bucket_name(url), _key_prefix(url))
     check_keyrings()
     log.info("production layout initialised")
     return 0

@@ -245,10 +245,18 @@ def served_site(nginx_bin, tmp_path_factory):
             "public/ep2019/publications.atom": b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"/>',
             "public/ep2019/index.html": b'<meta http-equiv="refresh" content="0; url=v0001/en/index.html">',
             "staging/ep2019/v0002/data/eu.json": b'{"embargoed": true}',
+            # staged in place for review (the S3 layout), not granted: unreadable until published
+            "public/ep2019/v0002/data/eu.json": b'{"embargoed": true}',
         }
         for key, body in objects.items():
             # No Content-Type on purpose: the site must not depend on what the writer set.
             client.put_object(Bucket="enr-export", Key=key, Body=body)
+        # v0001 is published: granted in the read policy as publish/read_policy.py does at publication
+        from publish import read_policy
+
+        policy = read_policy.with_grants(support.public_read_policy("enr-export"),
+                                         ["arn:aws:s3:::enr-export/public/ep2019/v0001/*"])
+        client.put_bucket_policy(Bucket="enr-export", Policy=json.dumps(policy))
         port = support.free_port()
         conf = support.render_nginx(base / "nginx", port=port, upstream=f"127.0.0.1:{s3.s3_port}",
                                     bucket="enr-export", access_log=True)
@@ -327,6 +335,7 @@ def test_redirects_errors_and_what_stays_private(served_site):
     assert status == 404 and "immutable" not in headers.get("cache-control", "")
     # Only public/ is served: staging (embargoed, not approved) is out of reach through the site...
     assert _get(port, "/staging/ep2019/v0002/data/eu.json")[0] == 404
+    assert _get(port, "/ep2019/v0002/data/eu.json")[0] == 404  # staged in place, not granted
     assert _get(port, "/ep2019/../staging/ep2019/v0002/data/eu.json")[0] in (400, 404)
     # ...and through the bucket's anonymous access.
     import urllib.error
@@ -334,6 +343,9 @@ def test_redirects_errors_and_what_stays_private(served_site):
 
     with pytest.raises(urllib.error.HTTPError) as denied:
         urllib.request.urlopen(f"{s3.endpoint}/enr-export/staging/ep2019/v0002/data/eu.json", timeout=5)
+    assert denied.value.code == 403
+    with pytest.raises(urllib.error.HTTPError) as denied:
+        urllib.request.urlopen(f"{s3.endpoint}/enr-export/public/ep2019/v0002/data/eu.json", timeout=5)
     assert denied.value.code == 403
     assert _get(port, "/ep2019/current.json", method="POST")[0] == 405
     assert _get(port, "/ep2019/current.json", method="DELETE")[0] == 405

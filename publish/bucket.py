@@ -369,7 +369,8 @@ class Bucket:
         from urllib.parse import quote
 
         fs = self._remote_root().fs
-        fs.call_s3("head_bucket", Bucket=self._split()[0])  # opens the client: its endpoint is known after
+        if getattr(fs, "_s3", None) is None:
+            fs.call_s3("head_bucket", Bucket=self._split()[0])  # opens the client: its endpoint is known after
         endpoint = fs.s3.meta.endpoint_url.rstrip("/")
         name, path = self._split(key)
         try:

@@ -159,6 +159,11 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _md5(data: bytes) -> str:
+    """The ETag an object store gives a single-part upload of ``data``."""
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
 AREA = "AREA.json"
 PURPOSES = ("election", "rehearsal")
 
@@ -445,7 +450,7 @@ def _stage_backup(backup: Bucket, election: str, version: str, prefix: str, sour
                     election, version, backup.url, exc)
 
 
-def _grant(bucket: Bucket, election: str, version: str) -> None:
+def _grant(bucket: Bucket, election: str, version: str, manifest_sha256: str) -> None:
     """Let anonymous readers of an object store read ``version`` and the election's pointer files, then
     check as one of them that the version's manifest is there (a policy takes effect at once on
     SeaweedFS and MinIO, within seconds on AWS: waited for, up to 15 s)."""
@@ -455,11 +460,10 @@ def _grant(bucket: Bucket, election: str, version: str) -> None:
         return
     base, target = public_prefix(election), public_prefix(election, version)
     read_policy.grant(bucket, [f"{target}/*"] + [f"{base}/{name}" for name in (CURRENT, INDEX, PUBLICATIONS, ATOM)])
-    expected = _sha(bucket.read(f"{target}/{MANIFEST}"))
     deadline = time.monotonic() + 15
     while True:
         status, body = bucket.anonymous_get(f"{target}/{MANIFEST}")
-        if status == 200 and _sha(body) == expected:
+        if status == 200 and _sha(body) == manifest_sha256:
             return
         if time.monotonic() > deadline:
             raise IntegrityError(f"{bucket.url_of(target)}: after the grant an anonymous reader gets {status} for "
@@ -644,12 +648,12 @@ def _publish_in_place(bucket: Bucket, election: str, version: str, manifest: dic
     beside them, the bucket's read policy grants the folder (one write) and an anonymous read of
     the manifest must give the approved bytes; only then the pointer flips."""
     target = public_prefix(election, version)
-    _verify_in_place(bucket, target, manifest, required=_SEALS)
+    listing = _verify_in_place(bucket, target, manifest, required=_SEALS)
+    if listing.get(f"{target}/{MANIFEST}") != (len(manifest_bytes), _md5(manifest_bytes)):
+        raise IntegrityError(f"{bucket.url_of(target)}/manifest.json is not the approved manifest")
     published_at = _iso(now)
     _write_approval(bucket, election, version, digest, published_at, approval, signer, already, on_file)
-    if _sha(bucket.read(f"{target}/{MANIFEST}")) != digest:
-        raise IntegrityError(f"{bucket.url_of(target)}/manifest.json does not have the approved digest")
-    _grant(bucket, election, version)
+    _grant(bucket, election, version, digest)
     return _finish(bucket, election, version, manifest, digest, published_at, test, previous, already,
                    len(manifest["files"]) + len(_SEALS) + 1)
 
@@ -691,7 +695,7 @@ def _rollback(bucket: Bucket, election: str, version: str, *, now: datetime | No
     previous = current(bucket, election)
     now = now or datetime.now(timezone.utc)
     check_clock(bucket, election, now)
-    _grant(bucket, election, version)
+    _grant(bucket, election, version, published[version]["manifest_sha256"])
     moment = _iso(now)
     pointer = _flip(bucket, election, version, published[version]["manifest_sha256"], moment,
                     bool(manifest.get("test")), previous, "rollback",
@@ -740,18 +744,16 @@ def replicate(bucket: Bucket, backup_bucket: Bucket, election: str, version: str
     backup_bucket.write_atomic(f"{target}/{MANIFEST}", manifest_bytes, cache_control=CACHE_IMMUTABLE)
     if backup_bucket.is_local:
         _verify_copy(backup_bucket, target, manifest)
-    else:
-        _verify_in_place(backup_bucket, target, manifest, required=_SEALS)
-    if _sha(backup_bucket.read(f"{target}/{MANIFEST}")) != _sha(manifest_bytes):
-        raise IntegrityError(f"{backup_bucket.url_of(target)}/manifest.json differs from the primary's")
-    _grant(backup_bucket, election, version)
+        if _sha(backup_bucket.read(f"{target}/{MANIFEST}")) != _sha(manifest_bytes):
+            raise IntegrityError(f"{backup_bucket.url_of(target)}/manifest.json differs from the primary's")
+    _grant(backup_bucket, election, version, _sha(manifest_bytes))  # on an object store: reads the manifest back
     pointer = current(bucket, election)
     followed = False
     if pointer and pointer["version"] == version:
         base = public_prefix(election)
-        for name in (PUBLICATIONS, ATOM, INDEX):
-            if bucket.exists(f"{base}/{name}"):
-                bucket.copy(f"{base}/{name}", f"{base}/{name}", dst=backup_bucket, cache_control=CACHE_POINTER)
+        names = [f"{base}/{name}" for name in (PUBLICATIONS, ATOM, INDEX)]
+        backup_bucket.write_many({key: data for key, data in zip(names, bucket.read_many(names)) if data is not None},
+                                 cache_control=CACHE_POINTER)
         backup_bucket.write_atomic(f"{base}/{CURRENT}", canonical_json(pointer), cache_control=CACHE_POINTER)
         followed = True
     files = len(manifest["files"]) + len(_SEALS) + 1
@@ -766,12 +768,18 @@ def replicate(bucket: Bucket, backup_bucket: Bucket, election: str, version: str
 def _replicate_objects(bucket: Bucket, backup_bucket: Bucket, target: str, manifest: dict) -> int:
     """Bring the backup's ``target`` folder to the manifest's files plus the seals and the approval;
     how many objects were written. The backup's listing tells which files are already there with the
-    manifest's size and MD5 (staged there by :func:`stage`); the others are read from the primary in
-    bulk, each checked by SHA-256 against the manifest, and written (concurrent GETs and PUTs)."""
+    manifest's size and MD5 (staged there by :func:`stage`) and that nothing else is (an object slipped
+    in would become public with the version: refused); the others are read from the primary in bulk,
+    each checked by SHA-256 against the manifest, and written (concurrent GETs and PUTs; a PUT that
+    returned is stored, and the anonymous read of the manifest after the grant closes the check)."""
     entries = {entry["path"]: entry for entry in manifest["files"]}
     there = {}
     if not backup_bucket.is_local:
         there = {key[len(target) + 1:]: value for key, value in backup_bucket.objects(target).items()}
+        extra = sorted(path for path in there if path not in entries and path not in _BESIDE_MANIFEST)
+        if extra:
+            raise IntegrityError(f"{backup_bucket.url_of(target)}: {len(extra)} object(s) that the manifest does not "
+                                 f"list: {', '.join(extra[:10])}; a version folder holds its manifest's files only")
     missing = [path for path, entry in entries.items()
                if not (entry.get("md5") and there.get(path) == (entry["size"], entry["md5"]))]
     # the seals and the signed approval are small and always written (the approval only exists once published)

@@ -335,7 +335,8 @@ def _upload(bucket: Bucket, prefix: str, source: Bucket, names: list[str], manif
             manifest_bytes: bytes) -> None:
     """Stage on an object store: ``SHA256SUMS`` first (digests only, no result), which an anonymous
     reader must be refused (:func:`publish.read_policy.check_hidden`; else it is deleted again and
-    nothing more is written), then every file PUT concurrently, checked from the listing (size and
+    nothing more is written), then what an earlier stage of the version left (an older manifest, a
+    file this render does not have) is removed, then every file PUT concurrently, checked from the listing (size and
     MD5 against the manifest), then the manifest last."""
     probe = f"{prefix}/{SUMS}"
     bucket.write_atomic(probe, source.read(SUMS), cache_control=CACHE_IMMUTABLE)
@@ -344,6 +345,11 @@ def _upload(bucket: Bucket, prefix: str, source: Bucket, names: list[str], manif
     except read_policy.ReadPolicyError:
         bucket.delete(probe)
         raise
+    # a stage run again (a retried task) starts from its own files only: an earlier manifest, or a
+    # file the new render does not have, is removed first (the folder is unpublished and unreadable)
+    keep = {f"{prefix}/{name}" for name in names}
+    for key in sorted(set(bucket.objects(prefix)) - keep):
+        bucket.delete(key)
     for start in range(0, len(names), BULK_BATCH):
         bucket.write_many({f"{prefix}/{name}": source.read(name) for name in names[start:start + BULK_BATCH]},
                           cache_control=CACHE_IMMUTABLE)

@@ -163,6 +163,10 @@ def test_an_object_slipped_into_the_staged_folder_is_never_published(s3, site, p
     assert release.current(bucket, ELECTION) == before
     _assert_unreadable(s3, site, "enr-export", "v0003")
     assert _anonymous(s3, "enr-export", f"public/{ELECTION}/v0003/en/login.html")[0] == 403
+    # staging the version again starts from its own files only: the slipped object is removed
+    _stage(bucket, "v0003")
+    assert not bucket.exists(f"public/{ELECTION}/v0003/en/login.html")
+    assert bucket.exists(f"public/{ELECTION}/v0003/en/index.html")
 
 
 def test_replicating_a_version_nobody_published_is_refused(s3, site, published_v1):

@@ -166,7 +166,10 @@ class Bucket:
         try:
             if self.local_root is not None:
                 return (self.local_root / key).read_bytes()
-            return self._rpath(key).read_bytes()
+            path = self._rpath(key)
+            # one GET (fsspec cat_file): a file object would check the ETag between its requests and
+            # fail on a pointer replaced in between; a single GET reads the old bytes or the new
+            return bytes(path.fs.cat_file(path.path))
         except FileNotFoundError:
             raise
         except OSError as exc:

@@ -165,13 +165,21 @@ def main() -> int:
             latency = time.monotonic() - landed
             publish_runs = api._request("GET", f"/api/v2/dags/{PUBLISH}/dagRuns",
                                         query={"limit": 1, "order_by": "-run_after"})["dag_runs"]
-            tasks = _task_times(api, INGEST, run_id, origin)
+            tasks = []
             if publish_runs:
                 run = publish_runs[0]
+                # the ingest run that staged the version (the triggered one, or a scheduled run whose
+                # sensor took the delivery first): the source of the asset event that started publish
+                events = api._request("GET", f"/api/v2/dags/{PUBLISH}/dagRuns/{run['dag_run_id']}/upstreamAssetEvents")
+                sources = sorted({e.get("source_run_id") for e in events.get("asset_events", [])
+                                  if e.get("source_run_id")})
+                for source in sources or [run_id]:
+                    tasks += _task_times(api, INGEST, source, origin)
                 tasks += [{"dag": PUBLISH, "task": "(run created)", "queued": _seconds(run.get("queued_at"), origin),
                            "start": _seconds(run.get("start_date"), origin), "end": None, "state": run.get("state")}]
                 tasks += _task_times(api, PUBLISH, run["dag_run_id"], origin)
             entry = {"wave": wave.label, "version": current_version(), "latency_s": round(latency, 2),
+                     "triggered_run": run_id,
                      "warmup": number == 0, "load": round(os.getloadavg()[0], 2), "tasks": tasks}
             samples.append(entry)
             print(json.dumps({k: v for k, v in entry.items() if k != "tasks"}), flush=True)

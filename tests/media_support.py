@@ -22,7 +22,7 @@ class Newsrooms:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 arrived = time.monotonic()
                 with outer.lock:
-                    outer.received.append({"path": self.path, "headers": dict(self.headers), "body": body,
+                    outer.received.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body,
                                            "at": arrived})
                 if self.path.startswith("/slow/"):
                     time.sleep(slow_seconds)

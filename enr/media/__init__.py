@@ -108,3 +108,22 @@ def subscriber_trouble() -> dict:
             "disabled": [{"id": s.id, "url": s.url, "reason": s.disabled_reason} for s in everyone if not s.active],
             "failing": [{"id": s.id, "url": s.url, "failures": s.consecutive_failures, "last_error": s.last_error}
                         for s in everyone if s.active and s.consecutive_failures]}
+
+
+def notification_summary(publication: dict) -> dict:
+    """What the subscribers concerned by ``publication`` acknowledged, from the attempts log."""
+    from enr.media.notification import webhook_id
+
+    reg = registry()
+    everyone = reg.all()
+    concerned = [s for s in everyone if s.wants(publication["countries"])]
+    ids = {s.id: webhook_id(s.id, publication["election"], publication["version"], publication["kind"])
+           for s in concerned}
+    acknowledged = reg.acknowledged(ids.values())
+    missing = sorted(sid for sid, msg in ids.items() if msg not in acknowledged)
+    out = {"election": publication["election"], "version": publication["version"], "kind": publication["kind"],
+           "concerned": len(concerned), "acknowledged": len(concerned) - len(missing), "not_acknowledged": missing,
+           "disabled": sorted(s.id for s in everyone if not s.active)}
+    log.info("notify %s %s (%s): %d of %d concerned subscribers acknowledged; %d disabled", out["election"],
+             out["version"], out["kind"], out["acknowledged"], out["concerned"], len(out["disabled"]))
+    return out

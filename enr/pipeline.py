@@ -554,7 +554,14 @@ def status(election: str) -> dict:
         "duplicates_total": sum(1 for d in deliveries if d["outcome"] == "duplicate"),
         "deliveries": deliveries,
         "corrections": store.corrections(election),
+        "media": _media_trouble(),
     }
+
+
+def _media_trouble() -> dict:
+    from enr.media import subscriber_trouble
+
+    return subscriber_trouble()
 
 
 def format_status(status: dict) -> str:
@@ -585,6 +592,12 @@ def format_status(status: dict) -> str:
                          + (f" ({c['reason']})" if c.get("reason") else ""))
         if len(status["corrections"]) > 20:
             lines.append(f"  ... and {len(status['corrections']) - 20} more")
+    media = status.get("media") or {}
+    if media.get("total"):
+        lines.append(f"media subscribers: {media['active']} active of {media['total']}")
+        lines += [f"  SUBSCRIBER DISABLED {d['id']} ({d['url']}): {d['reason']}" for d in media["disabled"]]
+        lines += [f"  SUBSCRIBER FAILING {f['id']} ({f['url']}): {f['failures']} failure(s) in a row, last: "
+                  f"{f['last_error']}" for f in media["failing"]]
     return "\n".join(lines)
 
 

@@ -195,8 +195,25 @@ def write_feeds(bundle: dict, out_dir: Path) -> list[Path]:
     return written
 
 
-def atom_feed(election: dict, publications: list[dict], base_url: str = "") -> bytes:
+def websub_links(election: str) -> dict:
+    """``{"hub": ..., "self_url": ...}`` for :func:`atom_feed` when a WebSub hub is configured
+    (``ENR_WEBSUB_HUB``, with ``ENR_PUBLIC_BASE_URL`` giving the feed's absolute address), else ``{}``.
+    Read from the environment each time a feed is written (docs/MEDIA.md)."""
+    import os
+
+    hub = os.environ.get("ENR_WEBSUB_HUB", "").strip()
+    base = os.environ.get("ENR_PUBLIC_BASE_URL", "").strip().rstrip("/")
+    if not (hub and base):
+        return {}
+    return {"hub": hub, "self_url": f"{base}/{election}/publications.atom"}
+
+
+def atom_feed(election: dict, publications: list[dict], base_url: str = "", *, hub: str | None = None,
+              self_url: str | None = None) -> bytes:
     """Atom 1.0 feed of publications, newest first.
+
+    With a WebSub ``hub``, the feed advertises it (``<link rel="hub">``) and its own absolute
+    address ``self_url`` (``<link rel="self">``, the topic subscribers register with the hub).
 
     ``election``: ``{"id", "name"}``. ``publications``: dicts with ``version``, ``published_at``
     (ISO 8601 with offset), ``manifest_sha256``, optional ``test``, ``event`` ("publish" or
@@ -218,7 +235,9 @@ def atom_feed(election: dict, publications: list[dict], base_url: str = "") -> b
     el(feed, "updated", utc_iso(ordered[0]["published_at"]) if ordered else "1970-01-01T00:00:00Z")
     author = el(feed, "author")
     el(author, "name", "enr-ep publisher")
-    el(feed, "link", rel="self", href=f"{base_url}publications.atom")
+    el(feed, "link", rel="self", href=self_url or f"{base_url}publications.atom")
+    if hub:
+        el(feed, "link", rel="hub", href=hub)
     for number, publication in enumerate(ordered):
         entry = el(feed, "entry")
         event = publication.get("event", "publish")

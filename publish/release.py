@@ -365,7 +365,8 @@ def _flip(bucket: Bucket, election: str, version: str, digest: str, published_at
                         "test": test, "changes": changes, **({"synthetic": True} if synthetic else {})})
     bucket.write_atomic(f"{base}/{PUBLICATIONS}", canonical_json(log_entries),  # type: ignore[arg-type]
                         cache_control=CACHE_POINTER)
-    bucket.write_atomic(f"{base}/{ATOM}", feeds.atom_feed({"id": election, "name": election}, log_entries),
+    bucket.write_atomic(f"{base}/{ATOM}", feeds.atom_feed({"id": election, "name": election}, log_entries,
+                                                          **feeds.websub_links(election)),
                         cache_control=CACHE_POINTER)
     return pointer
 

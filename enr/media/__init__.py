@@ -100,10 +100,13 @@ def subscriber_trouble() -> dict:
     """For ``enr status``: how many subscribers, and those disabled or failing (never a secret)."""
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
+    reg = registry()
     try:
-        everyone = registry().all()
+        everyone = reg.all()
     except (OperationalError, ProgrammingError):  # a store migrated before revision 0003
         return {"total": 0, "active": 0, "disabled": [], "failing": []}
+    finally:
+        reg.store.close()
     return {"total": len(everyone), "active": sum(1 for s in everyone if s.active),
             "disabled": [{"id": s.id, "url": s.url, "reason": s.disabled_reason} for s in everyone if not s.active],
             "failing": [{"id": s.id, "url": s.url, "failures": s.consecutive_failures, "last_error": s.last_error}

@@ -1,6 +1,6 @@
 """`make bench`: run the benchmarks and write BENCHMARKS.md at the repository root.
 
-    .venv/bin/python bench/run_all.py [--quick] [--skip seats,publish,night,latency,s3,rehearsal] [--reuse]
+    .venv/bin/python bench/run_all.py [--quick] [--skip seats,publish,night,latency,s3,notify,rehearsal] [--reuse]
 
 Runs, each as its own process:
 
@@ -14,6 +14,8 @@ Runs, each as its own process:
 * ``bench/bench_publish.py``: page weights and publish steps (bench/results/publish.md);
 * ``bench/bench_s3.py``: stage, publish + replicate and a one-country update on two S3 servers
   (SeaweedFS on loopback; bench/results/s3.md);
+* ``bench/bench_notify.py``: the media push, flip -> last healthy subscriber notified, for 250 and
+  2,500 loopback subscribers (bench/results/notify.md);
 * ``enr rehearse --scale municipal*1.35``: a whole 2019 night (estimate, waves, final, corrections,
   bad deliveries; ~8.7 M rows) through Airflow in a temporary home (bench/results/rehearsal.md);
 
@@ -235,10 +237,12 @@ def write_report(runs: list[dict], before: dict, after: dict, started: str) -> P
                   "store), top 25 by cumulative time:", "", "```", p["text"].strip()[:6000], "```", ""]
     rehearsal_text = (RESULTS / "rehearsal.md").read_text() if (RESULTS / "rehearsal.md").exists() else ""
     s3_text = (RESULTS / "s3.md").read_text() if (RESULTS / "s3.md").exists() else ""
+    notify_text = (RESULTS / "notify.md").read_text() if (RESULTS / "notify.md").exists() else ""
     for title, text in (("Full-EU rehearsal at municipal scale (bench/results/rehearsal.md)", rehearsal_text),
                         ("On S3-compatible buckets (bench/results/s3.md)", s3_text),
                         ("Seat engine (bench/results/seats.md)", seats_text),
                         ("Publishing (bench/results/publish.md)", publish_text),
+                        ("Media push (bench/results/notify.md)", notify_text),
                         ("Load test (bench/results/load.md)", load_text)):
         if text:
             body = "\n".join(("#" + l) if l.startswith("#") else l for l in text.strip().splitlines())
@@ -251,7 +255,7 @@ def write_report(runs: list[dict], before: dict, after: dict, started: str) -> P
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one run of each, smaller inputs (smoke test)")
-    parser.add_argument("--skip", default="", help="comma-separated: seats,publish,night,latency,s3,rehearsal")
+    parser.add_argument("--skip", default="", help="comma-separated: seats,publish,night,latency,s3,notify,rehearsal")
     parser.add_argument("--reuse", action="store_true", help="only rewrite BENCHMARKS.md from bench/results/")
     parser.add_argument("--scale", default="municipal*1.35",
                         help="unit scale of the night bench (municipal*1.35: >= 3 M rows for the full-EU wave)")
@@ -275,6 +279,8 @@ def main() -> int:
                             log_dir))
         if "s3" not in skip:
             runs.append(run("s3", [PY, "bench/bench_s3.py", "--runs", "1" if args.quick else "3"], log_dir))
+        if "notify" not in skip:
+            runs.append(run("notify", [PY, "bench/bench_notify.py", "--runs", "1" if args.quick else "3"], log_dir))
         if "rehearsal" not in skip:
             with tempfile.TemporaryDirectory(prefix="enr-bench-rehearsal-") as home:
                 command = [str(Path(PY).with_name("enr")), "rehearse", "--scale", "1" if args.quick else args.scale]

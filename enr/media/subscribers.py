@@ -187,9 +187,11 @@ class SubscriberRegistry:
                 equery = equery.where(MediaSubscriberEventRow.subscriber_id.in_(wanted))
             for ev in session.scalars(equery):
                 events[ev.subscriber_id] = ev  # the latest wins
-            last_ok = dict(session.execute(
-                select(WebhookAttemptRow.subscriber_id, func.max(WebhookAttemptRow.id))
-                .where(WebhookAttemptRow.ok.is_(True)).group_by(WebhookAttemptRow.subscriber_id)).all())
+            okquery = (select(WebhookAttemptRow.subscriber_id, func.max(WebhookAttemptRow.id))
+                       .where(WebhookAttemptRow.ok.is_(True)).group_by(WebhookAttemptRow.subscriber_id))
+            if wanted is not None:
+                okquery = okquery.where(WebhookAttemptRow.subscriber_id.in_(wanted))
+            last_ok = dict(session.execute(okquery).all())
             failures: dict[str, list[WebhookAttemptRow]] = {}
             fquery = select(WebhookAttemptRow).where(WebhookAttemptRow.ok.is_(False)).order_by(WebhookAttemptRow.id)
             if wanted is not None:

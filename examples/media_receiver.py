@@ -90,6 +90,10 @@ class MediaReceiver:
                 except Refused as exc:
                     log.warning("refused a webhook: %s", exc)
                     return self._answer(401)
+                try:
+                    message = json.loads(body)
+                except ValueError:
+                    return self._answer(400)
                 with receiver.lock:
                     receiver._forget_old()
                     if msg_id in receiver.seen:
@@ -97,7 +101,7 @@ class MediaReceiver:
                         return self._answer(208)
                     receiver.seen[msg_id] = time.time()
                 self._answer(204)
-                receiver.jobs.put((msg_id, json.loads(body)))
+                receiver.jobs.put((msg_id, message))
 
             def _answer(self, code: int):
                 self.send_response(code)

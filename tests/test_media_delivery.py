@@ -8,13 +8,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from enr.media import notification, signature
 from enr.media.delivery import deliver_batch, plan
 from enr.media.subscribers import SubscriberError, SubscriberRegistry
-from enr.store.models import MEDIA_TABLES
 from media_support import Newsrooms, dead_url, fake_publication
 
 
@@ -135,19 +132,3 @@ def test_bad_subscribers_are_refused(media):
         registry.add("https://x/z", subscriber_id="afp")
     listed = registry.get("afp").public()
     assert registry.get("afp").secret not in json.dumps(listed) and listed["secret"].startswith("whsec_")
-
-
-def test_the_media_tables_are_append_only(media):
-    store, bucket, registry, newsrooms = media
-    registry.add(dead_url(), subscriber_id="gone")
-    registry.disable("gone", by="desk")
-    fake_publication(bucket)
-    deliver_batch(store, plan(store, bucket, "ep2019")["publication"], ["gone"], base_url="https://r")
-    registry.enable("gone")
-    deliver_batch(store, plan(store, bucket, "ep2019")["publication"], ["gone"], base_url="https://r")
-    for table in MEDIA_TABLES:
-        for statement in (f"UPDATE {table} SET id = id", f"DELETE FROM {table}"):
-            with pytest.raises((IntegrityError, DBAPIError)):
-                with store.engine.begin() as conn:
-                    conn.execute(text(statement))
-    assert registry.get("gone").consecutive_failures == 1

@@ -111,3 +111,9 @@ def test_a_tampered_feed_is_not_used(setup):
     assert _send(setup, signature.headers(setup["secret"], "msg_2", setup["body"])) == 204
     [result] = _wait_for(setup["receiver"], 1)
     assert result["feeds"] == {"DE": "ok", "FR": "MISMATCH"}
+
+
+def test_a_signed_body_that_is_not_json_is_refused_without_being_remembered(setup):
+    body = b"not json"
+    assert _send(setup, signature.headers(setup["secret"], "msg_3", body), body) == 400
+    assert setup["receiver"].seen == {}

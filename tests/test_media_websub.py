@@ -81,3 +81,50 @@ def test_subscribers_command_and_status(enr_home, capsys):
     text = pipeline.format_status(pipeline.status("ep2019"))
     assert "media subscribers: 1 active of 2" in text
     assert "SUBSCRIBER DISABLED afp" in text and "on holiday" in text and "SUBSCRIBER FAILING gone" in text
+
+
+def test_a_rollback_starts_notify_media_through_the_rest_api_or_says_what_to_do(monkeypatch):
+    """`enr rollback` announces the rollback by starting notify_media with the version and kind (a
+    loopback stub of Airflow's API); without an API it prints the run to start by hand."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from enr.media.commands import announce_rollback
+
+    calls = []
+
+    class Api(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self._json({"metadatabase": {"status": "healthy"}})
+
+        def do_POST(self):  # noqa: N802
+            body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+            calls.append((self.path, body, self.headers.get("authorization")))
+            self._json({"access_token": "t0k"} if self.path == "/auth/token" else {"dag_run_id": "manual__1"})
+
+        def _json(self, doc):
+            data = json.dumps(doc).encode()
+            self.send_response(200)
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Api)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("ENR_AIRFLOW_URL", f"http://127.0.0.1:{server.server_address[1]}")
+        monkeypatch.setenv("ENR_AIRFLOW_PASSWORD", "pw")
+        assert announce_rollback("ep2019", "v0001") == "media: notify_media run manual__1 started for the rollback " \
+                                                       "to v0001"
+        assert calls[0][1] == {"username": "operator", "password": "pw"}
+        assert calls[1][0] == "/api/v2/dags/notify_media/dagRuns" and calls[1][2] == "Bearer t0k"
+        assert calls[1][1]["conf"] == {"election": "ep2019", "version": "v0001", "kind": "rollback"}
+    finally:
+        server.shutdown()
+        server.server_close()
+    monkeypatch.setenv("ENR_AIRFLOW_URL", dead_url().rsplit("/", 1)[0])
+    said = announce_rollback("ep2019", "v0001")
+    assert said.startswith("media NOT notified") and '"kind": "rollback"' in said

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from bad_deliveries.fixtures import store_url  # noqa: F401 (fixture)
+from test_store import store  # noqa: F401 (fixture: a migrated store on each backend)
 from enr.media.subscribers import Attempt, SubscriberRegistry
 from enr.store import Store
 from enr.store.models import MEDIA_TABLES
@@ -40,15 +41,7 @@ def _exercise(registry: SubscriberRegistry) -> None:
     assert registry.get("a").active and registry.get("a").consecutive_failures == 0
 
 
-@pytest.fixture
-def store(store_url):  # noqa: F811
-    s = Store(store_url)
-    s.migrate()
-    yield s
-    s.close()
-
-
-def test_state_is_derived_and_the_tables_are_append_only(store):
+def test_state_is_derived_and_the_tables_are_append_only(store):  # noqa: F811
     _exercise(SubscriberRegistry(store))
     for table in MEDIA_TABLES:
         for statement in (f"UPDATE {table} SET id = id", f"DELETE FROM {table}"):

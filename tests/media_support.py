@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 class Newsrooms:
     """``/ok/<n>`` answers 204, ``/slow/<n>`` sleeps ``slow_seconds`` first, ``/fail/<n>`` answers 500,
-    ``/redirect/<n>`` answers 307; every request is recorded with its arrival time (monotonic)."""
+    ``/redirect/<n>`` answers 307, ``/trickle/<n>`` sends its headers a byte every 0.2 s; every request is recorded with its arrival time (monotonic)."""
 
     def __init__(self, slow_seconds: float = 5.0) -> None:
         self.received: list[dict] = []
@@ -26,6 +26,16 @@ class Newsrooms:
                                            "at": arrived})
                 if self.path.startswith("/slow/"):
                     time.sleep(slow_seconds)
+                if self.path.startswith("/trickle/"):  # an answer that never ends, one byte at a time
+                    self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                    for _ in range(40):
+                        time.sleep(0.2)
+                        try:
+                            self.wfile.write(b"a")
+                            self.wfile.flush()
+                        except OSError:
+                            return
+                    return
                 code = 500 if self.path.startswith("/fail/") else 307 if self.path.startswith("/redirect/") else 204
                 self.send_response(code)
                 if code == 307:

@@ -132,3 +132,15 @@ def test_bad_subscribers_are_refused(media):
         registry.add("https://x/z", subscriber_id="afp")
     listed = registry.get("afp").public()
     assert registry.get("afp").secret not in json.dumps(listed) and listed["secret"].startswith("whsec_")
+
+
+def test_an_answer_trickling_forever_cannot_hold_the_batch(media):
+    store, bucket, registry, newsrooms = media
+    registry.add(f"{newsrooms.base}/trickle/1", subscriber_id="trickle")
+    registry.add(f"{newsrooms.base}/ok/1", subscriber_id="fine")
+    fake_publication(bucket)
+    planned = plan(store, bucket, "ep2019")
+    started = time.monotonic()
+    summary = deliver_batch(store, planned["publication"], planned["batches"][0], base_url="https://r", timeout=0.5)
+    assert time.monotonic() - started < 4.5  # the deadline: 2 x timeout + 2 s
+    assert summary["acknowledged"] == 1 and summary["failed"] == {"trickle": "no complete answer within 3 s"}

@@ -17,10 +17,12 @@ call is the one registered); the body of the answer is not read beyond 1 KiB.
 from __future__ import annotations
 
 import logging
+import math
+import queue
+import threading
 import time
 import urllib.error
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import datetime, timezone
 
 from enr.media import notification, signature
@@ -85,6 +87,45 @@ def _send(subscriber: Subscriber, msg_id: str, body: bytes, timeout: float) -> A
                    elapsed_ms=int((time.monotonic() - start) * 1000), at=at)
 
 
+def _send_all(jobs: list[tuple[Subscriber, str, bytes]], timeout: float) -> list[Attempt]:
+    """Send every job at once (at most :data:`MAX_THREADS` at a time) and wait for all of them, but
+    never longer than the deadline: an endpoint trickling its answer a byte at a time (each read
+    within the timeout) is recorded as failed and left behind. The sending threads are daemons, so
+    one left behind never holds the task's process either."""
+    results: dict[int, Attempt] = {}
+    pending: queue.SimpleQueue = queue.SimpleQueue()
+    for index, job in enumerate(jobs):
+        pending.put((index, job))
+    lock, finished = threading.Lock(), threading.Event()
+
+    def work() -> None:
+        while True:
+            try:
+                index, (subscriber, msg_id, body) = pending.get_nowait()
+            except queue.Empty:
+                return
+            attempt = _send(subscriber, msg_id, body, timeout)
+            with lock:
+                results[index] = attempt
+                if len(results) == len(jobs):
+                    finished.set()
+
+    threads = min(MAX_THREADS, len(jobs))
+    deadline = math.ceil(len(jobs) / threads) * (2 * timeout + 2) if jobs else 0
+    for _ in range(threads):
+        threading.Thread(target=work, name="webhook", daemon=True).start()
+    if jobs:
+        finished.wait(deadline)
+    with lock:
+        out = dict(results)
+    for index, (subscriber, msg_id, _) in enumerate(jobs):
+        if index not in out:
+            out[index] = Attempt(subscriber_id=subscriber.id, webhook_id=msg_id, ok=False, status_code=None,
+                                 error=f"no complete answer within {deadline:.0f} s", elapsed_ms=int(deadline * 1000),
+                                 at=datetime.now(timezone.utc))
+    return [out[i] for i in range(len(jobs))]
+
+
 def deliver_batch(store, publication: dict, subscriber_ids: list[str], *, base_url: str, timeout: float = 3.0,
                   disable_after: int = 10) -> dict:
     """Send ``publication`` to the subscribers of one batch that have not acknowledged it yet.
@@ -97,20 +138,7 @@ def deliver_batch(store, publication: dict, subscriber_ids: list[str], *, base_u
     ids = {s.id: notification.webhook_id(s.id, pub.election, pub.version, pub.kind) for s in subscribers}
     done = registry.acknowledged(ids.values())
     todo = [s for s in subscribers if ids[s.id] not in done]
-    attempts: list[Attempt] = []
-    if todo:
-        pool = ThreadPoolExecutor(max_workers=min(MAX_THREADS, len(todo)), thread_name_prefix="webhook")
-        futures = {pool.submit(_send, s, ids[s.id], notification.message(pub, s, base_url), timeout): s
-                   for s in todo}
-        finished, late = wait(futures, timeout=2 * timeout + 2)  # a trickling answer cannot hold the batch
-        pool.shutdown(wait=False, cancel_futures=True)
-        for future in finished:
-            attempts.append(future.result())
-        for future in late:
-            s = futures[future]
-            attempts.append(Attempt(subscriber_id=s.id, webhook_id=ids[s.id], ok=False, status_code=None,
-                                    error=f"no complete answer within {2 * timeout + 2:.0f} s",
-                                    elapsed_ms=int((2 * timeout + 2) * 1000), at=datetime.now(timezone.utc)))
+    attempts = _send_all([(s, ids[s.id], notification.message(pub, s, base_url)) for s in todo], timeout)
     disabled = registry.record(attempts, election=pub.election, version=pub.version, kind=pub.kind,
                                disable_after=disable_after)
     failed = {a.subscriber_id: a.error for a in attempts if not a.ok}

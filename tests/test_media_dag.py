@@ -64,5 +64,16 @@ def test_notify_media_through_airflow(dags, enr_home, monkeypatch):  # noqa: F81
         assert str(again.state) == "success"
         assert len([r for r in newsrooms.paths("/ok/") if r["path"] != "/ok/hub"]) == 120  # nothing twice
         assert all(len(registry.attempts(f"n{n:03d}")) == 1 for n in range(120))
+
+        # a rollback, announced as `enr rollback` does (a run with the version and kind in its conf),
+        # even though a newer publication followed it in the log
+        fake_publication(pipeline.export_bucket(), version="v0001", event="rollback")
+        fake_publication(pipeline.export_bucket(), version="v0002", published_at="2019-05-26T22:00:00+00:00")
+        before = len(newsrooms.received)
+        rolled = dags["notify_media"].test(run_conf={"election": "ep2019", "version": "v0001", "kind": "rollback"})
+        assert str(rolled.state) == "success"
+        bodies = [json.loads(r["body"]) for r in newsrooms.received[before:] if r["path"] != "/ok/hub"]
+        assert len(bodies) == 120 and {(b["type"], b["data"]["version"]) for b in bodies} == \
+            {("results.rolled_back", "v0001")}
     finally:
         newsrooms.close()

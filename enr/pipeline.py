@@ -24,6 +24,7 @@ from pathlib import Path
 
 from enr.definition import load_election
 from enr.settings import get_settings
+from enr.versions import version_key
 
 log = logging.getLogger(__name__)
 
@@ -292,7 +293,6 @@ def _render_index_key(election: str, version: str) -> str:
 
 def _reuse(bucket, store, election: str, version: str):
     """The newest earlier staged version to copy unchanged pages from (local buckets), or None."""
-    from publish.release import version_key
     from publish.site import Reuse
 
     if not bucket.is_local:
@@ -344,7 +344,7 @@ def stage(election: str, tallied: dict, *, incremental: bool = True) -> dict:
         raise PublicationRefused(f"{election} {version}: staged manifest {manifest_sha256} is not the built {digest}")
     store.add_version_event(election, version, "pending_approval", detail={"manifest_sha256": manifest_sha256})
     for older in store.pending_versions(election):
-        if older["version"] < version:
+        if version_key(older["version"]) < version_key(version):
             store.add_version_event(election, older["version"], "superseded", detail={"by": version})
     log.info("stage %s %s: manifest %s", election, version, manifest_sha256)
     return {"election": election, "version": version, "manifest_sha256": manifest_sha256,
@@ -414,7 +414,7 @@ def publish(election: str, version: str, manifest_sha256: str, approval: dict) -
 
     store = open_store()
     status = store.version_status(election, version)
-    newer = [v for v in store.versions(election) if v["version"] > version
+    newer = [v for v in store.versions(election) if version_key(v["version"]) > version_key(version)
              and v["status"] in ("pending_approval", "approved", "published")]
     if status == "superseded" or newer:
         by = newer[-1]["version"] if newer else "a newer version"

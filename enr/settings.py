@@ -22,10 +22,6 @@ class Settings:
     election: str
     reviewers: tuple[str, ...] = ()
 
-    @property
-    def bucket_is_local(self) -> bool:
-        return self.bucket_url.startswith("file://")
-
 
 def get_settings() -> Settings:
     home = Path(os.environ.get("ENR_HOME", PROJECT_ROOT / ".enr")).resolve()

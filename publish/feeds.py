@@ -24,6 +24,7 @@ import json
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+from enr.versions import version_key
 from publish import model, nist
 from publish.columns import COUNTRY_COLUMNS, EU_COLUMNS, TURNOUT_COLUMNS
 from publish.i18n import round_percent, utc_iso
@@ -231,7 +232,7 @@ def atom_feed(election: dict, publications: list[dict], base_url: str = "", *, h
     feed = ET.Element(f"{{{ATOM_NS}}}feed")
     el(feed, "id", f"urn:enr:{election['id']}:publications")
     el(feed, "title", f"{election.get('name', election['id'])}: publications")
-    ordered = sorted(publications, key=lambda p: (p["published_at"], p["version"]), reverse=True)
+    ordered = sorted(publications, key=lambda p: (p["published_at"], version_key(p["version"])), reverse=True)
     el(feed, "updated", utc_iso(ordered[0]["published_at"]) if ordered else "1970-01-01T00:00:00Z")
     author = el(feed, "author")
     el(author, "name", "enr-ep publisher")

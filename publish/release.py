@@ -46,6 +46,7 @@ from html import escape
 from pathlib import Path
 from typing import Callable, Iterator
 
+from enr.versions import version_key
 from publish import feeds, model
 from publish.bucket import BULK_BATCH, CACHE_IMMUTABLE, CACHE_POINTER, Bucket
 from publish.manifest import (APPROVAL, APPROVAL_SIG, MANIFEST, MANIFEST_SIG, SUMS_SIG, canonical_json,
@@ -134,11 +135,6 @@ def staging_prefix(election: str, version: str) -> str:
 def public_prefix(election: str, version: str | None = None) -> str:
     base = f"public/{_check_name('election', election)}"
     return f"{base}/{_check_name('version', version)}" if version else base
-
-
-def version_key(version: str) -> tuple:
-    """Order of versions: by the numbers in the id (``v0010`` after ``v0009``), then by text."""
-    return tuple(int(n) for n in re.findall(r"\d+", version)), version
 
 
 def _iso(moment: datetime) -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -24,6 +23,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from scripts.production_support import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -38,11 +39,6 @@ DROP_1 = ".venv/bin/enr drop night/*-0001.csv"
 STATUS = ".venv/bin/enr status"
 DROP_2 = ".venv/bin/enr drop night/*-0002.csv"
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _operator_env(home: Path, port: int) -> dict[str, str]:
@@ -94,7 +90,7 @@ def operator_night():
     """The README's sequence up to a running Airflow, in a fresh home; stopped at the end."""
     base = Path(tempfile.mkdtemp(prefix="enrw", dir="/tmp"))
     home = base / "home"
-    port = _free_port()
+    port = free_port()
     env = _operator_env(home, port)
     work = base / "cwd"
     work.mkdir()

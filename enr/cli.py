@@ -244,6 +244,7 @@ def cmd_lot(args: argparse.Namespace) -> int:
 def cmd_airflow(args: argparse.Namespace) -> int:
     from enr.airflow_env import airflow_environment, airflow_executable
     from enr.home import EMBEDDED_USERS, ensure_passwords, migrate_airflow, migrate_stores, require_initialised
+    from enr.supervise import run_supervised
 
     record = require_initialised("`enr airflow`")
     env = {**os.environ, **airflow_environment(port=args.port)}
@@ -255,9 +256,8 @@ def cmd_airflow(args: argparse.Namespace) -> int:
     base = f"http://127.0.0.1:{args.port}"
     print(f"Airflow UI on {base} — users {', '.join(EMBEDDED_USERS)}; their passwords are in {passwords}")
     print(f"  approvals: {base}/required_actions   pre-publication site: {base}/enr-preview/")
-    print("  stop with Ctrl-C", flush=True)
-    # become `airflow standalone` (same PID): signals reach it, nothing is left behind
-    os.execve(airflow_executable(), [airflow_executable(), "standalone"], env)
+    print("  stop with Ctrl-C (or `kill` this process): every Airflow process stops with it", flush=True)
+    return run_supervised([airflow_executable(), "standalone"], env)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -102,6 +102,7 @@ class _Site:
         self.previous_groups = {g["id"]: g for g in prev.get("groups", [])}
         # comparisons (issue 20): which Parliament the groups are compared with, EU turnout since 1979
         self.previous_groups_year = prev.get("groups_year")
+        self.comparison = {r["group"]: r for r in model.group_comparison(bundle) if r["comparison"] != "no_successor"}
         self.eu_turnout_history = turnout.history_points(prev.get("turnout_history"))
 
     def color(self, gid: str) -> str:
@@ -137,11 +138,11 @@ def _group_rows(site: _Site, fmt: Formatter) -> list[dict]:
 def _previous_cells(site: _Site, fmt: Formatter, gid: str, seats: int, missing: str) -> dict:
     """A group's seats in the previous Parliament and the change (its predecessors' seats, as the
     data maps them); "new" for a group without predecessor when the previous groups are known."""
-    prev = site.previous_groups.get(gid)
-    if prev:
-        return {"previous_text": fmt.number(prev["seats"]), "change_text": fmt.signed(seats - prev["seats"]),
-                "predecessors": ", ".join(i for i in prev.get("previous_ids", [gid]) if i != gid)}
-    if site.previous_groups and gid not in model.NOT_A_GROUP:
+    row = site.comparison.get(gid) or {"comparison": "not_compared"}
+    if row["comparison"] == "continuing":
+        return {"previous_text": fmt.number(row["seats_previous"]), "change_text": fmt.signed(seats - row["seats_previous"]),
+                "predecessors": ", ".join(i for i in row["previous_ids"] if i != gid)}
+    if row["comparison"] == "new":
         return {"previous_text": fmt.gettext("new"), "change_text": missing, "predecessors": ""}
     return {"previous_text": missing, "change_text": missing, "predecessors": ""}
 
@@ -477,11 +478,12 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
             group_rows.append({"icon": g["icon"], "name": g["name"], "label": g["id"],
                                "predecessors": cells["predecessors"], "previous": cells["previous_text"],
                                "now": g["seats_text"], "change": cells["change_text"]})
-        for gid, prev in site.previous_groups.items():
-            if gid not in site.seats:  # a group of the previous Parliament without successor
-                names = prev.get("names") or [prev.get("name", gid)]
-                group_rows.append({"icon": "", "name": fmt.group_name(gid, names[0]), "label": gid,
-                                   "predecessors": "", "previous": fmt.number(prev["seats"]),
+        for row in model.group_comparison(bundle):
+            if row["comparison"] == "no_successor":  # a group of the previous Parliament without successor
+                prev = site.previous_groups.get(row["group"], {})
+                names = prev.get("names") or [prev.get("name", row["group"])]
+                group_rows.append({"icon": "", "name": fmt.group_name(row["group"], names[0]), "label": row["group"],
+                                   "predecessors": "", "previous": fmt.number(row["seats_previous"]),
                                    "now": "\u2014", "change": fmt.gettext("no successor group")})
         country_rows = []
         for raw in site.countries:
@@ -489,7 +491,7 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
             previous = raw.get("previous") or {}
             country_rows.append({"slug": c["slug"], "name": c["name"],
                                  "seats_previous": fmt.number(previous.get("seats_total")), "seats": c["seats_total"],
-                                 "turnout_previous": fmt.percent(_fraction(previous.get("turnout"))),
+                                 "turnout_previous": fmt.percent(model.previous_turnout(raw)),
                                  "turnout": c["turnout_text"]})
         page("comparison.html", "comparison.html.j2", site.not_final, previous_year=site.previous_year or "",
              group_rows=group_rows, country_rows=country_rows,

@@ -296,3 +296,60 @@ def test_country_page_compares_seats_and_turnout():
     text = page_text(page)
     assert "Turnout 2014: 42.43%" in text and "Seats 2014: 74" in text
     assert "Turnout since 1979" in text
+
+
+# --- feeds and NIST -----------------------------------------------------------------------------------
+
+def test_feeds_carry_the_previous_figures():
+    from xml.etree import ElementTree as ET
+
+    data = rendered() / "data"
+    groups = {r["group"]: r for r in csv.DictReader((data / "comparison-groups.csv").open(encoding="utf-8"))}
+    assert groups["EPP"] == {**groups["EPP"], "comparison": "continuing", "seats_previous": "221", "seats": "186",
+                             "change": "-35", "previous_label": "constitutive session 2014"}
+    assert groups["RE"]["previous_groups"] == "ALDE" and groups["RE"]["seats_previous"] == "67"
+    assert groups["ID"]["comparison"] == "new" and groups["ID"]["seats_previous"] == ""
+    assert groups["EFDD"]["comparison"] == "no_successor" and groups["EFDD"]["seats"] == ""
+    assert groups["OTH"]["comparison"] == "not_compared"
+    document = json.loads((data / "comparison-groups.json").read_text(encoding="utf-8"))
+    assert [r["group"] for r in document["rows"]] == list(groups)
+    assert next(r for r in document["rows"] if r["group"] == "EPP")["change"] == -35
+    xml = ET.parse(data / "comparison-groups.xml").getroot()
+    epp = next(r for r in xml.findall("row") if r.findtext("group") == "EPP")
+    assert epp.findtext("seats_previous") == "221" and epp.find("change").text == "-35"
+    countries = {r["country"]: r for r in csv.DictReader((data / "comparison-countries.csv").open(encoding="utf-8"))}
+    assert countries["FR"]["turnout_previous"] == "42.43" and countries["FR"]["seats_total_previous"] == "74"
+    assert countries["HR"]["previous_year"] == "2014" and countries["HR"]["turnout_previous"] == "25.24"
+    history = list(csv.DictReader((data / "turnout-history.csv").open(encoding="utf-8")))
+    eu = [(r["year"], r["turnout"], r["source"]) for r in history if r["area"] == "EU"]
+    assert eu[0] == ("1979", "61.99", "history") and eu[-1] == ("2019", "50.67", "count")
+    assert len([r for r in history if r["area"] == "DE"]) == 9
+    assert ET.parse(data / "turnout-history.xml").getroot().find("row/area").text == "EU"
+    eu_doc = json.loads((data / "eu.json").read_text(encoding="utf-8"))
+    assert eu_doc["previous"]["groups_label"] == "constitutive session 2014"
+    assert eu_doc["previous"]["turnout_history"][-1] == {"year": 2014, "turnout": "42.61"}
+
+
+def test_the_nist_report_carries_the_comparisons_and_validates():
+    from jsonschema import Draft4Validator
+
+    schema = json.loads((ROOT / "data" / "schemas" / "NIST_V2_election_results_reporting.json").read_text("utf-8"))
+    report = json.loads((rendered() / "data" / "nist-v2.json").read_text("utf-8"))
+    errors = list(Draft4Validator(schema).iter_errors(report))
+    assert not errors, [e.message[:200] for e in errors[:3]]
+
+    def ids(entity: dict) -> dict[str, dict]:
+        return {e.get("OtherType"): e for e in entity.get("ExternalIdentifier", [])}
+
+    parties = {p["@id"]: p for p in report["Party"]}
+    epp = ids(parties["group-epp"])
+    assert epp["enr-previous-seats"]["Value"] == "221" and epp["enr-previous-seats"]["Label"] == "constitutive session 2014"
+    assert ids(parties["group-re"])["enr-previous-groups"]["Value"] == "ALDE"
+    assert ids(parties["group-id"])["enr-comparison"]["Value"] == "new" and "enr-previous-seats" not in ids(parties["group-id"])
+    efdd = ids(parties["group-previous-efdd"])
+    assert efdd["enr-comparison"]["Value"] == "no_successor" and efdd["enr-previous-seats"]["Value"] == "48"
+    units = {u["@id"]: u for u in report["GpUnit"]}
+    assert ids(units["gpu-eu"])["enr-turnout-pct-1979"]["Value"] == "61.99"
+    assert ids(units["gpu-eu"])["enr-turnout-pct-2014"]["Value"] == "42.61"
+    assert ids(units["gpu-fr"])["enr-turnout-pct-2014"]["Value"] == "42.43"
+    assert "enr-turnout-pct-2019" not in ids(units["gpu-fr"])  # tonight's is VotersParticipated / VotersRegistered

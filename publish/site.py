@@ -181,6 +181,16 @@ def _turnout_block(site: _Site, fmt: Formatter, chart_id: str, country: dict | N
             "headers": [s.label for s in series], "rows": turnout.table_rows(series, fmt), "eu_note": eu_label}
 
 
+def _eu_turnout_context(site: _Site, fmt: Formatter) -> dict:
+    """The EU page's turnout against the previous election, and "so far" while countries are missing."""
+    reporting, total = int(site.bundle["eu"].get("countries_reporting") or 0), len(site.countries)
+    last = site.eu_turnout_history[-1] if site.eu_turnout_history else None
+    return {"turnout_note": fmt.gettext("EU tonight: %(count)s of %(total)s countries reporting so far",
+                                        count=fmt.number(reporting), total=fmt.number(total)) if reporting < total else "",
+            "turnout_previous_year": str(last[0]) if last else "",
+            "turnout_previous": fmt.percent_points(last[1]) if last else ""}
+
+
 def _country_view(site: _Site, fmt: Formatter, country: dict) -> dict:
     code = country["code"]
     base_lists = sorted(country.get("lists", []), key=lambda e: (-(e.get("seats") or 0), -(e.get("votes") or 0),
@@ -460,7 +470,8 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
                  "total_raw": site.total, "majority": fmt.number(site.majority), "majority_raw": site.majority,
                  "reporting": fmt.number(eu.get("countries_reporting")), "countries_total": fmt.number(len(countries)),
                  "turnout_text": fmt.percent(model.turnout(eu.get("registered"), eu.get("voters"))),
-                 "registered": fmt.number(eu.get("registered")), "voters": fmt.number(eu.get("voters"))})
+                 "registered": fmt.number(eu.get("registered")), "voters": fmt.number(eu.get("voters")),
+                 **_eu_turnout_context(site, fmt)})
         for c in countries:
             raw = site.by_code[c["code"]]
             since = None

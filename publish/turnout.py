@@ -20,10 +20,12 @@ from decimal import Decimal
 from fractions import Fraction
 from html import escape
 
+from babel.numbers import format_percent
+
 from publish.i18n import Formatter, round_percent
 
 WIDTH, HEIGHT = 640, 280
-LEFT, RIGHT, TOP, BOTTOM = 52, 24, 16, 64
+LEFT, RIGHT, TOP, BOTTOM = 64, 24, 16, 64
 EU_STYLE = {"color": "#1f4e79", "dash": "", "marker": "circle"}
 COUNTRY_STYLE = {"color": "#a34700", "dash": "7 4", "marker": "square"}
 
@@ -85,7 +87,7 @@ def render_chart(chart_id: str, series: list[Series], fmt: Formatter, title: str
         y = _y(Decimal(tick))
         out.append(f'<line x1="{LEFT}" y1="{y}" x2="{WIDTH - RIGHT}" y2="{y}" stroke="#c8c8c8" stroke-width="1"/>')
         out.append(f'<text x="{LEFT - 6}" y="{y + 4}" text-anchor="end" font-size="12" fill="#333333">'
-                   f'{escape(fmt.percent_points(Decimal(tick)))}</text>')
+                   f'{escape(format_percent(Decimal(tick) / 100, locale=fmt.locale))}</text>')
     for year in years:
         x = _x(year, first, last)
         out.append(f'<text x="{x}" y="{HEIGHT - BOTTOM + 18}" text-anchor="middle" font-size="12" '

@@ -208,6 +208,8 @@ def test_eu_page_fills_the_previous_parliament_column():
     assert id_row[3] == "new" and id_row[4] == ""
     oth = _group_row(rows, "OTH")
     assert oth[3] == ""  # not a group: neither compared nor "new"
+    text = page_text(rendered() / "en" / "index.html")
+    assert "Turnout 2014: 42.61% · Turnout since 1979" in text and "countries reporting so far" not in text
 
 
 @pytest.mark.parametrize("lang,new,label", [("de", "neu", "Konstituierende Sitzung 2014"),
@@ -281,6 +283,7 @@ def test_a_partial_night_labels_the_eu_turnout_as_countries_reporting_so_far():
     html = (out / "en" / "comparison.html").read_text(encoding="utf-8")
     assert "EU tonight: 3 of 28 countries reporting so far" in html
     assert "3 von 28" in (out / "de" / "comparison.html").read_text(encoding="utf-8")
+    assert "EU tonight: 3 of 28 countries reporting so far" in page_text(out / "en" / "index.html")
     turnout = _rows(html, table_id="turnout-since-table")
     assert turnout[-1][0] == "2019 (this election)"
     bundle = tally_bundle(only={"DE", "FR", "MT"})
@@ -353,3 +356,19 @@ def test_the_nist_report_carries_the_comparisons_and_validates():
     assert ids(units["gpu-eu"])["enr-turnout-pct-2014"]["Value"] == "42.61"
     assert ids(units["gpu-fr"])["enr-turnout-pct-2014"]["Value"] == "42.43"
     assert "enr-turnout-pct-2019" not in ids(units["gpu-fr"])  # tonight's is VotersParticipated / VotersRegistered
+
+
+def test_check_election_names_a_bad_comparison_file_line_and_rule(tmp_path):
+    from enr.check_election import check_election
+
+    folder = tmp_path / "ep2024"
+    shutil.copytree(ROOT / "elections" / "ep2024", folder)
+    rows = (HIST / "ep_turnout_1979_2019.csv").read_text(encoding="utf-8").splitlines()
+    rows[5] = rows[5].replace(",parlgov", "").rsplit(",", 1)[0] + ",-3,parlgov"
+    (folder / "turnout.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    meta = json.loads((folder / "election.json").read_text(encoding="utf-8"))
+    meta["previous"]["turnout"] = "./turnout.csv"
+    (folder / "election.json").write_text(json.dumps(meta), encoding="utf-8")
+    problems, _ = check_election(folder)
+    assert [(Path(p.file).name, p.row, p.rule) for p in problems] == [("turnout.csv", 6, "previous.parse")]
+    assert "EP 1979" in problems[0].message and "-3" in problems[0].message

@@ -180,18 +180,45 @@ def test_bad_group_files_are_refused(tmp_path):
         previous_groups(bad, groups, year=2014)
 
 
-def test_the_tally_goes_on_without_comparisons_when_the_history_is_bad(tmp_path, monkeypatch, caplog):
-    """A broken historical file is logged with its rule; the pipeline's tally still runs."""
-    from enr.definition import load_election
-    from historical_loader.context import election_context
-    from historical_loader.errors import HistoryValidationError
+def test_the_pipeline_tally_carries_the_comparisons_and_goes_on_without_them_when_a_file_is_bad(
+        enr_home, tmp_path, monkeypatch, caplog):
+    """Through enr.pipeline.tally (as the DAG runs it): the bundle holds the comparisons; with a broken
+    historical file the error is logged with file, line and rule, and the version is still tallied."""
+    from enr import pipeline, replay
 
-    definition = load_election("ep2019")
-    bad = tmp_path / "eu.csv"
-    bad.write_text("election_year,turnout_pct\n1979,61.99\n1983,50\n", encoding="utf-8")
-    with pytest.raises(HistoryValidationError, match=r"eu.csv EP 1983 EU: rule parse.*line 3"):
-        election_context({**definition.previous, "eu_turnout": str(bad)}, definition.resolve,
-                         election_year=2019, groups=definition.group_ids())
+    keys = pipeline.ensure_demo_keys()
+    pipeline.open_store().migrate()
+    night = replay.write_night(enr_home / "outbox", waves=("final:100",), countries=["MT"],
+                               sender_home=keys["sender_home"])
+    pipeline.drop_into_inbox(night.waves[0].files)
+    assert pipeline.ingest_country("ep2019", "MT")["accepted"]
+    tallied = pipeline.tally("ep2019")
+    bundle = json.loads(pipeline.export_bucket().read(tallied["bundle_path"]))
+    assert {g["id"]: g["seats"] for g in bundle["eu"]["previous"]["groups"]}["EPP"] == 221
+    malta = next(c for c in bundle["countries"] if c["code"] == "MT")
+    assert malta["previous"]["turnout_pct"] == "74.8" and len(malta["previous"]["turnout_history"]) == 3
+
+    elections = tmp_path / "elections"
+    shutil.copytree(ROOT / "elections" / "ep2019", elections / "ep2019")
+    (elections / "ep2019" / "eu.csv").write_text("election_year,turnout_pct\n1979,61.99\n1983,50\n", encoding="utf-8")
+    meta = json.loads((elections / "ep2019" / "election.json").read_text(encoding="utf-8"))
+    meta["previous"]["eu_turnout"] = "./eu.csv"
+    (elections / "ep2019" / "election.json").write_text(json.dumps(meta), encoding="utf-8")
+    from enr.definition import load_election
+
+    monkeypatch.setenv("ENR_ELECTIONS_DIR", str(elections))
+    load_election.cache_clear()
+    try:
+        with caplog.at_level("ERROR", logger="enr.pipeline"):
+            tallied = pipeline.tally("ep2019", force=True)
+    finally:
+        monkeypatch.delenv("ENR_ELECTIONS_DIR")
+        load_election.cache_clear()
+    assert tallied is not None
+    bundle = json.loads(pipeline.export_bucket().read(tallied["bundle_path"]))
+    assert "turnout_history" not in bundle["eu"]["previous"] and "groups" not in bundle["eu"]["previous"]
+    assert next(c for c in bundle["countries"] if c["code"] == "MT")["previous"]["seats_total"] == 6
+    assert re.search(r"comparisons left out: .*eu\.csv EP 1983 EU: rule parse: .*\(line 3\)", caplog.text), caplog.text
 
 
 # --- the site ---------------------------------------------------------------------------------------

@@ -399,3 +399,16 @@ def test_check_election_names_a_bad_comparison_file_line_and_rule(tmp_path):
     problems, _ = check_election(folder)
     assert [(Path(p.file).name, p.row, p.rule) for p in problems] == [("turnout.csv", 6, "previous.parse")]
     assert "EP 1979" in problems[0].message and "-3" in problems[0].message
+
+
+def test_every_comparison_string_is_translated_in_the_23_other_languages():
+    from publish.i18n import LANGUAGES, translations
+
+    strings = ["Constitutive session %(year)s", "new", "no successor group", "previously %(groups)s",
+               "Turnout since 1979", "EU tonight: %(count)s of %(total)s countries reporting so far",
+               "this election", "Year"]
+    missing = [(lang, s) for lang in LANGUAGES if lang != "en" for s in strings if translations(lang).gettext(s) == s]
+    assert missing == []
+    placeholders = [(lang, s) for lang in LANGUAGES for s in strings
+                    if sorted(re.findall(r"%\(\w+\)s", translations(lang).gettext(s))) != sorted(re.findall(r"%\(\w+\)s", s))]
+    assert placeholders == []

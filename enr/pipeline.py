@@ -201,6 +201,8 @@ def _state_key(counts: dict, lots: dict) -> str:
 def tally(election: str, *, force: bool = False) -> dict | None:
     """Tally every country from the latest accepted counts; None when nothing changed."""
     from enr.tally import MixedTestAndReal, build_bundle, is_test_version
+    from historical_loader.context import election_context
+    from historical_loader.errors import HistoryValidationError
     from historical_loader.previous import previous_results
 
     definition = load_election(election)
@@ -226,8 +228,14 @@ def tally(election: str, *, force: bool = False) -> dict | None:
     if definition.previous.get("source"):
         previous = previous_results(definition.resolve(definition.previous["source"]),
                                     int(definition.election_date[:4]))
+    try:
+        context = election_context(definition.previous, definition.resolve,
+                                   election_year=int(definition.election_date[:4]), groups=definition.group_ids())
+    except HistoryValidationError as exc:  # the night goes on without the comparisons; the reason is logged
+        log.error("%s: comparisons left out: %s", election, exc)
+        context = None
     bundle = build_bundle(definition, counts, version=version, generated_at=_now(), lots=lots,
-                          previous=previous, previous_bundle=previous_bundle)
+                          previous=previous, previous_bundle=previous_bundle, context=context)
     bundle_path = f"tally/{election}/{version}/bundle.json"
     payload = json.dumps(bundle, ensure_ascii=False, sort_keys=True, indent=1).encode()
     export_bucket().write(bundle_path, payload)

@@ -136,8 +136,12 @@ def _empty_country(definition: Election, code: str) -> dict:
 
 
 def build_bundle(definition: Election, counts: dict[str, CountryCounts], *, version: str, generated_at: datetime,
-                 lots: dict | None = None, previous: dict | None = None, previous_bundle: dict | None = None) -> dict:
+                 lots: dict | None = None, previous: dict | None = None, previous_bundle: dict | None = None,
+                 context: dict | None = None) -> dict:
     """The whole tally: every country (reported or not), the EU aggregate, what changed.
+
+    ``context`` (:func:`historical_loader.context.election_context`): turnout since 1979 and the
+    previous Parliament's groups, merged into each country's ``previous`` and ``eu.previous``.
 
     Raises :class:`MixedTestAndReal` when some countries' data is test and others' real."""
     test = is_test_version(counts, definition.id)
@@ -153,6 +157,9 @@ def build_bundle(definition: Election, counts: dict[str, CountryCounts], *, vers
             entry = _empty_country(definition, code)
         if previous and code in previous:
             entry["previous"] = previous[code]
+        if context and code in context.get("countries", {}):  # turnout of the previous election, since 1979
+            entry.setdefault("previous", {"year": context["countries"][code]["turnout_year"]})
+            entry["previous"] = {**entry["previous"], **context["countries"][code]}
         countries.append(entry)
     list_groups = {(e.country, e.list_id): e.ep_group or "OTH" for e in definition.lists}  # OTH: seats, no group
     eu = aggregate(allocations, list_groups, country_seats={c: v.seats for c, v in definition.countries.items()},
@@ -178,7 +185,7 @@ def build_bundle(definition: Election, counts: dict[str, CountryCounts], *, vers
             "previous": {"seats_total": sum(p["seats_total"] for p in (previous or {}).values()),
                          "year": max((p["year"] for p in (previous or {}).values()), default=None),
                          "seats_by_country": {c: p["seats_total"] for c, p in (previous or {}).items()},
-                         "countries_gone": gone},
+                         "countries_gone": gone, **((context or {}).get("eu") or {})},
         },
         "deliveries": [{"country": c.country, "sequence": c.sequence, "sha256": c.sha256, "status": c.status}
                        for c in sorted(counts.values(), key=lambda c: c.country)],

@@ -7,6 +7,9 @@ Every tabular feed takes its column order from :mod:`publish.columns` (declared 
     data/turnout.{json,csv,xml}      one row per country: status, data time, turnout (TURNOUT_COLUMNS)
     data/countries/<cc>.{json,csv,xml}  one row per list (COUNTRY_COLUMNS)
     data/nist-v2.json                the same results as NIST SP 1500-100 v2 (see :mod:`publish.nist`)
+    data/comparison-groups.{json,csv,xml}     seats by group against the previous Parliament (COMPARISON_GROUP_COLUMNS)
+    data/comparison-countries.{json,csv,xml}  seats and turnout against the previous election (COMPARISON_COUNTRY_COLUMNS)
+    data/turnout-history.{json,csv,xml}       EU and country turnout since 1979, and tonight's (TURNOUT_HISTORY_COLUMNS)
     changes.json                     what changed against the previous version (bundle["changes"])
 
 Plus :func:`atom_feed`, the Atom feed of publications that :mod:`publish.release` rewrites beside
@@ -21,12 +24,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+from decimal import Decimal
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from enr.versions import version_key
 from publish import model, nist
-from publish.columns import COUNTRY_COLUMNS, EU_COLUMNS, TURNOUT_COLUMNS
+from publish.columns import (COMPARISON_COUNTRY_COLUMNS, COMPARISON_GROUP_COLUMNS, COUNTRY_COLUMNS, EU_COLUMNS,
+                             TURNOUT_COLUMNS, TURNOUT_HISTORY_COLUMNS)
 from publish.i18n import round_percent, utc_iso
 
 FEED_SCHEMA = "enr-feed/1"
@@ -87,6 +92,64 @@ def turnout_rows(bundle: dict) -> list[dict]:
             "synthetic": bool(bundle.get("synthetic")),
         }
         rows.append({column: values[column] for column in TURNOUT_COLUMNS})
+    return rows
+
+
+def _row_head(bundle: dict) -> dict:
+    return {"election": bundle["election"]["id"], "version": bundle["version"], "test": bool(bundle.get("test")),
+            "synthetic": bool(bundle.get("synthetic"))}
+
+
+def comparison_group_rows(bundle: dict) -> list[dict]:
+    """Each group against the previous Parliament (:func:`publish.model.group_comparison`), labelled
+    with what the previous figure is (e.g. ``constitutive session 2014``)."""
+    label = (bundle["eu"].get("previous") or {}).get("groups_label") or ""
+    rows = []
+    for row in model.group_comparison(bundle):
+        values = {**_row_head(bundle), "group": row["group"], "comparison": row["comparison"],
+                  "previous_groups": ";".join(row["previous_ids"]),
+                  "previous_label": label if row["seats_previous"] is not None else None,
+                  "seats_previous": row["seats_previous"], "seats": row["seats"], "change": row["change"]}
+        rows.append({column: values[column] for column in COMPARISON_GROUP_COLUMNS})
+    return rows
+
+
+def comparison_country_rows(bundle: dict) -> list[dict]:
+    rows = []
+    for country in sorted(bundle["countries"], key=lambda c: c["code"]):
+        previous = country.get("previous") or {}
+        values = {**_row_head(bundle), "country": country["code"], "status": country.get("status", "none"),
+                  "previous_year": previous.get("year"), "seats_total_previous": previous.get("seats_total"),
+                  "seats_total": country.get("seats_total"), "turnout_previous": _pct(model.previous_turnout(country)),
+                  "turnout": _pct(model.turnout(country.get("registered"), country.get("voters")))}
+        rows.append({column: values[column] for column in COMPARISON_COUNTRY_COLUMNS})
+    return rows
+
+
+def turnout_history_rows(bundle: dict) -> list[dict]:
+    """EU turnout of every past election and tonight's (over the countries reporting so far), then each
+    country's past elections and tonight's count."""
+    year = int(str(bundle["election"].get("election_date", ""))[:4] or 0)
+    eu = bundle["eu"]
+    total = len(bundle["countries"])
+    rows = []
+
+    def add(area: str, row_year: int, turnout: str | None, source: str, reporting: int | None = None) -> None:
+        values = {**_row_head(bundle), "area": area, "year": row_year, "turnout": turnout, "source": source,
+                  "countries_reporting": reporting, "countries_total": total if area == "EU" else None}
+        rows.append({column: values[column] for column in TURNOUT_HISTORY_COLUMNS})
+
+    for past in (eu.get("previous") or {}).get("turnout_history") or []:
+        add("EU", past["year"], f"{Decimal(past['turnout_pct']):.2f}", "history")
+    tonight = _pct(model.turnout(eu.get("registered"), eu.get("voters")))
+    if tonight is not None:
+        add("EU", year, tonight, "count", int(eu.get("countries_reporting") or 0))
+    for country in sorted(bundle["countries"], key=lambda c: c["code"]):
+        for past in (country.get("previous") or {}).get("turnout_history") or []:
+            add(country["code"], past["year"], f"{Decimal(past['turnout_pct']):.2f}", "history")
+        own = _pct(model.turnout(country.get("registered"), country.get("voters")))
+        if own is not None:
+            add(country["code"], year, own, "count")
     return rows
 
 
@@ -155,7 +218,18 @@ def eu_document(bundle: dict) -> dict:
             "all_final": model.all_final(bundle),
             "statuses": {c["code"]: c.get("status", "none") for c in sorted(bundle["countries"], key=lambda c: c["code"])},
             "colors": {g["id"]: model.safe_color(g.get("color")) for g in bundle["election"].get("groups", [])},
-            "columns": list(EU_COLUMNS), "rows": eu_rows(bundle)}
+            "columns": list(EU_COLUMNS), "rows": eu_rows(bundle),
+            "previous": _previous_summary(bundle)}
+
+
+def _previous_summary(bundle: dict) -> dict:
+    """What the EU figures are compared with: the previous Parliament (labelled) and past EU turnout."""
+    previous = bundle["eu"].get("previous") or {}
+    return {"year": previous.get("year"), "groups_label": previous.get("groups_label") or None,
+            "groups_date": previous.get("groups_date") or None,
+            "groups": comparison_group_rows(bundle),
+            "turnout_history": [{"year": r["year"], "turnout": f"{Decimal(r['turnout_pct']):.2f}"}
+                                for r in previous.get("turnout_history") or []]}
 
 
 def changes_document(bundle: dict) -> dict:
@@ -192,6 +266,12 @@ def write_feeds(bundle: dict, out_dir: Path) -> list[Path]:
                                                                 "as_of": country.get("as_of")},
                                                    COUNTRY_COLUMNS, rows))
     write("data/nist-v2.json", to_json(nist.election_report(bundle), compact=True))
+    for name, columns, rows in (("comparison-groups", COMPARISON_GROUP_COLUMNS, comparison_group_rows(bundle)),
+                                ("comparison-countries", COMPARISON_COUNTRY_COLUMNS, comparison_country_rows(bundle)),
+                                ("turnout-history", TURNOUT_HISTORY_COLUMNS, turnout_history_rows(bundle))):
+        write(f"data/{name}.json", to_json({**head, "columns": list(columns), "rows": rows}))
+        write(f"data/{name}.csv", to_csv(columns, rows))
+        write(f"data/{name}.xml", to_xml(name.replace("-", "_"), head, columns, rows))
     write("changes.json", to_json(changes_document(bundle)))
     return written
 

@@ -39,7 +39,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from publish import accessibility, feeds, hemicycle, model, widget
+from publish import accessibility, feeds, hemicycle, model, turnout, widget
 from publish.i18n import DEFAULT_LANGUAGE, LANGUAGES, Formatter, ballot_language, utc_iso
 
 log = logging.getLogger(__name__)
@@ -100,6 +100,10 @@ class _Site:
         prev = bundle["eu"].get("previous") or {}
         self.previous_year = prev.get("year")
         self.previous_groups = {g["id"]: g for g in prev.get("groups", [])}
+        # comparisons (issue 20): which Parliament the groups are compared with, EU turnout since 1979
+        self.previous_groups_year = prev.get("groups_year")
+        self.comparison = {r["group"]: r for r in model.group_comparison(bundle) if r["comparison"] != "no_successor"}
+        self.eu_turnout_history = turnout.history_points(prev.get("turnout_history"))
 
     def color(self, gid: str) -> str:
         return model.safe_color(self.groups_meta.get(gid, {}).get("color"))
@@ -125,11 +129,66 @@ def _group_rows(site: _Site, fmt: Formatter) -> list[dict]:
             "icon": hemicycle.legend_icon(site.shapes[gid], site.color(gid)),
             "seats_raw": seats, "seats_text": fmt.number(seats),
             "share_text": fmt.percent(model.seat_share(seats, site.total)),
-            "previous_text": fmt.number(prev["seats"]) if prev else "",
-            "change_text": fmt.signed(seats - prev["seats"]) if prev else "",
+            **_previous_cells(site, fmt, gid, seats, missing=""),
             "by_country": by_country,
         })
     return rows
+
+
+def _previous_cells(site: _Site, fmt: Formatter, gid: str, seats: int, missing: str) -> dict:
+    """A group's seats in the previous Parliament and the change (its predecessors' seats, as the
+    data maps them); "new" for a group without predecessor when the previous groups are known."""
+    row = site.comparison.get(gid) or {"comparison": "not_compared"}
+    if row["comparison"] == "continuing":
+        return {"previous_text": fmt.number(row["seats_previous"]), "change_text": fmt.signed(seats - row["seats_previous"]),
+                "predecessors": ", ".join(i for i in row["previous_ids"] if i != gid)}
+    if row["comparison"] == "new":
+        return {"previous_text": fmt.gettext("new"), "change_text": missing, "predecessors": ""}
+    return {"previous_text": missing, "change_text": missing, "predecessors": ""}
+
+
+def _turnout_series(site: _Site, fmt: Formatter, country: dict | None = None) -> list[turnout.Series]:
+    """The EU line (past elections + tonight over the countries reporting) and, for a country page,
+    the country's line (its past elections + tonight's count) against the EU's past elections only:
+    a country's page must not change when another country reports (incremental staging)."""
+    year = int(_year(site.bundle) or 0)
+    eu = site.bundle["eu"]
+    tonight = None if country is not None else turnout.percent_of(model.turnout(eu.get("registered"), eu.get("voters")))
+    points = list(site.eu_turnout_history) + ([(year, tonight)] if tonight is not None else [])
+    series = [turnout.Series("eu", fmt.country_name("EU") if fmt.country_name("EU") != "EU" else "EU", points,
+                             dict(turnout.EU_STYLE), year if tonight is not None else None)]
+    if country is not None:
+        own = turnout.percent_of(model.turnout(country.get("registered"), country.get("voters")))
+        past = turnout.history_points((country.get("previous") or {}).get("turnout_history"))
+        series.insert(0, turnout.Series(country["code"].lower(), fmt.country_name(country["code"]),
+                                        past + ([(year, own)] if own is not None else []),
+                                        dict(turnout.COUNTRY_STYLE), year if own is not None else None))
+    return series
+
+
+def _turnout_block(site: _Site, fmt: Formatter, chart_id: str, country: dict | None = None) -> dict | None:
+    """Chart + table of turnout since 1979 (None when the bundle has no history)."""
+    series = _turnout_series(site, fmt, country)
+    if not site.eu_turnout_history and not (country and (country.get("previous") or {}).get("turnout_history")):
+        return None
+    reporting, total = int(site.bundle["eu"].get("countries_reporting") or 0), len(site.countries)
+    eu_label = (fmt.gettext("EU tonight: %(count)s of %(total)s countries reporting so far",
+                            count=fmt.number(reporting), total=fmt.number(total))
+                if reporting < total and country is None else "")
+    return {"id": chart_id, "table_id": f"{chart_id}-table",
+            "svg": turnout.render_chart(chart_id, series, fmt, fmt.gettext("Turnout since 1979"),
+                                        described_by=f"{chart_id}-table"),
+            "headers": [s.label for s in series], "rows": turnout.table_rows(series, fmt), "eu_note": eu_label}
+
+
+def _eu_turnout_context(site: _Site, fmt: Formatter) -> dict:
+    """The EU page's turnout against the previous election, and "so far" while countries are missing."""
+    reporting, total = int(site.bundle["eu"].get("countries_reporting") or 0), len(site.countries)
+    last = site.eu_turnout_history[-1] if site.eu_turnout_history else None
+    return {"turnout_note": fmt.gettext("EU tonight: %(count)s of %(total)s countries reporting so far",
+                                        count=fmt.number(reporting), total=fmt.number(total)) if reporting < total else "",
+            "turnout_previous_year": str(last[0]) if last else "",
+            "turnout_previous": fmt.percent_points(last[1]) if last else ""}
 
 
 def _country_view(site: _Site, fmt: Formatter, country: dict) -> dict:
@@ -207,6 +266,7 @@ def _country_view(site: _Site, fmt: Formatter, country: dict) -> dict:
         "steps": steps, "ties": ties, "unresolved": any(not t["resolved"] for t in ties),
         "corrections": corrections,
         "history_href": f"../history/{code.lower()}.html" if code in site.history_countries else "",
+        "turnout_since": _turnout_block(site, fmt, "turnout-since", country),
     }
 
 
@@ -304,7 +364,8 @@ def _sources_digest() -> str:
                 if path.is_file():
                     digest.update(path.relative_to(HERE).as_posix().encode())
                     digest.update(path.read_bytes())
-    for name in ("site.py", "i18n.py", "hemicycle.py", "model.py", "history.py", "widget.py", "accessibility.py"):
+    for name in ("site.py", "i18n.py", "hemicycle.py", "model.py", "history.py", "widget.py", "accessibility.py",
+                 "turnout.py"):
         digest.update((HERE / name).read_bytes())
     return digest.hexdigest()
 
@@ -357,6 +418,8 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
             "language_name": fmt.language_name(lang),
             "generated_local": fmt.local_time(bundle["generated_at"]), "generated_utc": utc_iso(bundle["generated_at"]),
             "previous_year_label": str(site.previous_year or ""), "has_history": history is not None,
+            "previous_groups_label": (fmt.gettext("Constitutive session %(year)s", year=site.previous_groups_year)
+                                      if site.previous_groups_year else str(site.previous_year or "")),
         }
 
         def page(rel: str, template: str, not_final: bool, since: dict | None = None, **values: object) -> None:
@@ -407,7 +470,8 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
                  "total_raw": site.total, "majority": fmt.number(site.majority), "majority_raw": site.majority,
                  "reporting": fmt.number(eu.get("countries_reporting")), "countries_total": fmt.number(len(countries)),
                  "turnout_text": fmt.percent(model.turnout(eu.get("registered"), eu.get("voters"))),
-                 "registered": fmt.number(eu.get("registered")), "voters": fmt.number(eu.get("voters"))})
+                 "registered": fmt.number(eu.get("registered")), "voters": fmt.number(eu.get("voters")),
+                 **_eu_turnout_context(site, fmt)})
         for c in countries:
             raw = site.by_code[c["code"]]
             since = None
@@ -421,25 +485,28 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
         # comparison
         group_rows = []
         for g in groups:
-            prev = site.previous_groups.get(g["id"])
+            cells = _previous_cells(site, fmt, g["id"], g["seats_raw"], missing="\u2014")
             group_rows.append({"icon": g["icon"], "name": g["name"], "label": g["id"],
-                               "previous": fmt.number(prev["seats"]) if prev else "\u2014", "now": g["seats_text"],
-                               "change": fmt.signed(g["seats_raw"] - prev["seats"]) if prev else "\u2014"})
-        for gid, prev in site.previous_groups.items():
-            if gid not in site.seats:
-                group_rows.append({"icon": "", "name": fmt.group_name(gid, prev.get("name", gid)),
-                                   "label": prev.get("name", gid), "previous": fmt.number(prev["seats"]),
-                                   "now": "\u2014", "change": "\u2014"})
+                               "predecessors": cells["predecessors"], "previous": cells["previous_text"],
+                               "now": g["seats_text"], "change": cells["change_text"]})
+        for row in model.group_comparison(bundle):
+            if row["comparison"] == "no_successor":  # a group of the previous Parliament without successor
+                prev = site.previous_groups.get(row["group"], {})
+                names = prev.get("names") or [prev.get("name", row["group"])]
+                group_rows.append({"icon": "", "name": fmt.group_name(row["group"], names[0]), "label": row["group"],
+                                   "predecessors": "", "previous": fmt.number(row["seats_previous"]),
+                                   "now": "\u2014", "change": fmt.gettext("no successor group")})
         country_rows = []
         for raw in site.countries:
             c = country_by_code[raw["code"]]
             previous = raw.get("previous") or {}
             country_rows.append({"slug": c["slug"], "name": c["name"],
                                  "seats_previous": fmt.number(previous.get("seats_total")), "seats": c["seats_total"],
-                                 "turnout_previous": fmt.percent(_fraction(previous.get("turnout"))),
+                                 "turnout_previous": fmt.percent(model.previous_turnout(raw)),
                                  "turnout": c["turnout_text"]})
         page("comparison.html", "comparison.html.j2", site.not_final, previous_year=site.previous_year or "",
-             group_rows=group_rows, country_rows=country_rows)
+             group_rows=group_rows, country_rows=country_rows,
+             turnout_since=_turnout_block(site, fmt, "turnout-since"))
         page("methodology.html", "methodology.html.j2", site.not_final, countries=countries)
         all_corrections = [x for c in countries for x in c["corrections"]]
         page("corrections.html", "corrections.html.j2", site.not_final, corrections=all_corrections,

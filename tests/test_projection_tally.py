@@ -1,0 +1,96 @@
+"""The projection and the timeline in the tally (enr/tally.py): bases per country, withheld
+estimates, the projection's time, the timeline carried in the bundle for publication."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+
+import pytest
+
+from enr.definition import DefinitionError, load_election
+from enr.replay import wave_rows
+from enr.tally import CountryCounts, build_bundle
+from historical_loader.previous import previous_results
+
+CEST = timezone(timedelta(hours=2))
+ELECTION = "ep2019"
+
+
+@lru_cache(maxsize=None)
+def _counts(country: str, wave: str) -> CountryCounts:
+    rows = wave_rows(ELECTION, country, wave)
+    units = rows.drop_duplicates("unit_id")
+    status = wave.split(":")[0]
+    return CountryCounts(
+        country=country, status=status, sequence=1, sha256=f"{country}-{wave}", as_of="2019-05-26T18:30:00+00:00",
+        votes=rows[["constituency", "list_id", "votes"]],
+        totals={"registered": int(units["registered"].sum()), "voters": int(units["voters"].sum()),
+                "valid": None, "blank": None, "invalid": int(units["invalid"].sum())},
+        units_reporting=int((units["unit_id"] != "_national").sum()), units_total=len(units))
+
+
+def _bundle(at: datetime, **waves: str) -> dict:
+    definition = load_election(ELECTION)
+    previous = previous_results(definition.resolve(definition.previous["source"]), 2019)
+    counts = {cc: _counts(cc, wave) for cc, wave in waves.items()}
+    return build_bundle(definition, counts, version="v0001", generated_at=at, previous=previous)
+
+
+def test_each_country_on_its_best_basis_and_an_estimate_not_allowed_withheld():
+    bundle = _bundle(datetime(2019, 5, 26, 20, 30, tzinfo=CEST), AT="estimate", DK="provisional:50", UK="estimate")
+    projection = bundle["projection"]
+    assert projection["type"] == "projection" and projection["as_of"] == "2019-05-26T20:30:00+02:00"
+    countries = projection["countries"]
+    assert countries["AT"]["basis"] == "estimate" and countries["DK"]["basis"] == "count"
+    assert countries["AT"]["groups"] == {
+        item["ep_group"]: sum(l["seats"] for l in next(c for c in bundle["countries"] if c["code"] == "AT")["lists"]
+                              if l["ep_group"] == item["ep_group"])
+        for item in next(c for c in bundle["countries"] if c["code"] == "AT")["lists"] if item["seats"]}
+    # the UK forbids publishing an estimate: withheld, and the UK stands at its outgoing delegation
+    assert bundle["withheld"] == [{"country": "UK", "sequence": 1, "status": "estimate", "rule": "estimates_allowed"}]
+    assert next(c for c in bundle["countries"] if c["code"] == "UK")["status"] == "none"
+    assert countries["UK"]["basis"] == "outgoing"
+    # FR at its 2014 delegation, each party in the group of the list continuing it (outgoing_lists.csv)
+    fr = countries["FR"]
+    assert fr["basis"] == "outgoing"
+    assert fr["groups"]["ID"] == 24 and fr["groups"]["EPP"] == 20 and fr["groups"]["S&D"] == 12
+    assert sum(fr["groups"].values()) == 74
+    assert projection["seats_projected"] + projection["seats_unprojected"] == 751
+    assert sum(g["seats"] for g in projection["groups"]) == projection["seats_projected"]
+    assert projection["seats_unprojected"] == 0  # every 2019 member state has a 2014 result
+    assert projection["countries_by_basis"]["estimate"] == ["AT"]
+    assert projection["countries_by_basis"]["count"] == ["DK"]
+
+
+def test_the_timeline_travels_in_the_bundle():
+    bundle = _bundle(datetime(2019, 5, 26, 20, 30, tzinfo=CEST), AT="estimate")
+    timeline = bundle["election"]["timeline"]
+    assert timeline["projection_from"] == "2019-05-26T20:15:00+02:00"
+    assert timeline["embargo"] == "2019-05-26T23:00:00+02:00"
+    assert timeline["countries"]["IT"] == {"polls_close": "2019-05-26T23:00:00+02:00", "estimates_allowed": True}
+    assert timeline["countries"]["UK"]["estimates_allowed"] is False
+    assert bundle["eu"]["as_of"] == "2019-05-26T20:30:00+02:00"
+
+
+def test_no_projection_before_its_time():
+    bundle = _bundle(datetime(2019, 5, 26, 20, 14, 59, tzinfo=CEST), AT="estimate")
+    assert "projection" not in bundle
+    assert next(c for c in bundle["countries"] if c["code"] == "AT")["status"] == "estimate"
+
+
+def test_a_definition_time_without_offset_is_refused(tmp_path, monkeypatch):
+    import json
+    import shutil
+
+    shutil.copytree(load_election(ELECTION).path, tmp_path / ELECTION)
+    meta_path = tmp_path / ELECTION / "election.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta["countries"]["AT"]["polls_close"] = "2019-05-26T17:00:00"
+    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    monkeypatch.setenv("ENR_ELECTIONS_DIR", str(tmp_path))
+    load_election.cache_clear()
+    try:
+        with pytest.raises(DefinitionError, match=r"countries\.AT\.polls_close: '2019-05-26T17:00:00' has no UTC"):
+            load_election(ELECTION)
+    finally:
+        load_election.cache_clear()

@@ -22,9 +22,17 @@ COUNTRY_COLUMNS: tuple[str, ...] = (
 EU_COLUMNS: tuple[str, ...] = (
     "election", "version", "test", "group", "group_name", "seats", "seat_share",
     "majority", "seats_total", "countries", "synthetic",
+    "as_of", "seats_by_type",  # issue 20: the figures' time, and seats per result type ("estimate:7;final:100")
 )
 
 TURNOUT_COLUMNS: tuple[str, ...] = (
     "election", "version", "test", "country", "status", "as_of", "seats_total",
     "registered", "voters", "valid", "blank", "invalid", "turnout", "units_reporting", "units_total", "synthetic",
+)
+
+#: issue 20: ``data/projection.{json,csv,xml}``, the EU projection by group (``type`` is always
+#: ``projection``), with the seats resting on a count, a national estimate, the outgoing Parliament
+PROJECTION_COLUMNS: tuple[str, ...] = (
+    "election", "version", "test", "type", "as_of", "group", "group_name", "seats", "counted", "estimate",
+    "outgoing", "majority", "seats_total", "synthetic",
 )

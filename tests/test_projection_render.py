@@ -90,3 +90,34 @@ def test_the_labels_are_translated(site, lang, words):
     page = (site / lang / "index.html").read_text()
     for word in words:
         assert word in page
+
+
+def test_the_feeds_carry_the_type_and_time_of_every_figure(site):
+    import csv
+    import io
+    import json
+
+    with (site / "data" / "projection.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["type"], r["group"], r["seats"], r["counted"], r["estimate"], r["outgoing"]) for r in rows] == \
+        [("projection", "S&D", "551", "8", "0", "543"), ("projection", "EPP", "200", "9", "7", "184")]
+    assert {r["as_of"] for r in rows} == {"2019-05-26T18:35:00+00:00"}
+    projection = json.loads((site / "data" / "projection.json").read_text())
+    assert projection["type"] == "projection" and projection["as_of"] == "2019-05-26T18:35:00+00:00"
+    eu = json.loads((site / "data" / "eu.json").read_text())
+    assert eu["as_of"] == "2019-05-26T18:40:00+00:00" and eu["estimated"] is True
+    assert eu["projection"]["type"] == "projection"
+    epp = next(r for r in csv.DictReader(io.StringIO((site / "data" / "eu.csv").read_text())) if r["group"] == "EPP")
+    assert epp["as_of"] == "2019-05-26T18:40:00+00:00" and epp["seats_by_type"].startswith("estimate:")
+    country = json.loads((site / "data" / "countries" / "at.json").read_text())
+    assert country["country"]["status"] == "estimate" and country["country"]["as_of"]
+    widget = json.loads((site / "widget" / "i18n" / "de.json").read_text())
+    assert widget["s"]["type_mixed"] == "Ausgezählte Ergebnisse und nationale Schätzungen"
+
+
+def test_no_projection_feed_without_a_projection():
+    out = scratch_dir("enrproj0-")
+    render_site(build_bundle("v0002", only={"MT"}, hostile_name=False), out, languages=["en"])
+    assert not (out / "data" / "projection.json").exists()
+    page = (out / "en" / "index.html").read_text()
+    assert 'aria-labelledby="projection"' not in page and "Result type: Counted results ·" in page

@@ -18,15 +18,7 @@ ELECTION = "ep2019"
 
 @lru_cache(maxsize=None)
 def _counts(country: str, wave: str) -> CountryCounts:
-    rows = wave_rows(ELECTION, country, wave)
-    units = rows.drop_duplicates("unit_id")
-    status = wave.split(":")[0]
-    return CountryCounts(
-        country=country, status=status, sequence=1, sha256=f"{country}-{wave}", as_of="2019-05-26T18:30:00+00:00",
-        votes=rows[["constituency", "list_id", "votes"]],
-        totals={"registered": int(units["registered"].sum()), "voters": int(units["voters"].sum()),
-                "valid": None, "blank": None, "invalid": int(units["invalid"].sum())},
-        units_reporting=int((units["unit_id"] != "_national").sum()), units_total=len(units))
+    return _counts_of(ELECTION, country, wave)
 
 
 def _bundle(at: datetime, **waves: str) -> dict:
@@ -78,19 +70,61 @@ def test_no_projection_before_its_time():
     assert next(c for c in bundle["countries"] if c["code"] == "AT")["status"] == "estimate"
 
 
-def test_a_definition_time_without_offset_is_refused(tmp_path, monkeypatch):
-    import json
+def _refused_definition(tmp_path, monkeypatch, edit, words: str) -> None:
+    """A copy of ep2019 changed by ``edit(folder)`` is refused by the loader with ``words``."""
     import shutil
 
     shutil.copytree(load_election(ELECTION).path, tmp_path / ELECTION)
-    meta_path = tmp_path / ELECTION / "election.json"
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    meta["countries"]["AT"]["polls_close"] = "2019-05-26T17:00:00"
-    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    edit(tmp_path / ELECTION)
     monkeypatch.setenv("ENR_ELECTIONS_DIR", str(tmp_path))
     load_election.cache_clear()
     try:
-        with pytest.raises(DefinitionError, match=r"countries\.AT\.polls_close: '2019-05-26T17:00:00' has no UTC"):
+        with pytest.raises(DefinitionError, match=words):
             load_election(ELECTION)
     finally:
         load_election.cache_clear()
+
+
+def test_a_definition_time_without_offset_is_refused(tmp_path, monkeypatch):
+    import json
+
+    def edit(folder):
+        meta = json.loads((folder / "election.json").read_text(encoding="utf-8"))
+        meta["countries"]["AT"]["polls_close"] = "2019-05-26T17:00:00"
+        (folder / "election.json").write_text(json.dumps(meta), encoding="utf-8")
+
+    _refused_definition(tmp_path, monkeypatch, edit, r"countries\.AT\.polls_close: '2019-05-26T17:00:00' has no UTC")
+
+
+def test_an_outgoing_list_row_naming_no_list_is_refused(tmp_path, monkeypatch):
+    def edit(folder):
+        with (folder / "outgoing_lists.csv").open("a", encoding="utf-8") as handle:
+            handle.write("FR,XYZ,no_such_list,made up\n")
+
+    _refused_definition(tmp_path, monkeypatch, edit,
+                        r"outgoing_lists.csv row 15: list 'no_such_list' is not a list of 'FR'")
+
+
+def test_ep2024_outgoing_delegations_scaled_to_the_2024_seats():
+    definition = load_election("ep2024")
+    previous = previous_results(definition.resolve(definition.previous["source"]), 2024)
+    counts = {"AT": _counts_of("ep2024", "AT", "estimate")}
+    bundle = build_bundle(definition, counts, version="v0001", generated_at=datetime(2024, 6, 9, 20, 30, tzinfo=CEST),
+                          previous=previous)
+    projection = bundle["projection"]
+    assert projection["seats_projected"] == 720 and projection["seats_unprojected"] == 0
+    fr = projection["countries"]["FR"]  # 74 seats in 2019, 81 in 2024
+    assert fr["basis"] == "outgoing" and sum(fr["groups"].values()) == 81
+    assert fr["groups"]["PfE"] >= 22  # the Rassemblement national's 2019 delegation, now in PfE
+    assert "UK" not in projection["countries"]
+
+
+def _counts_of(election: str, country: str, wave: str) -> CountryCounts:
+    rows = wave_rows(election, country, wave)
+    units = rows.drop_duplicates("unit_id")
+    return CountryCounts(
+        country=country, status=wave.split(":")[0], sequence=1, sha256=f"{country}-{wave}", as_of="2019-05-26T18:30:00+00:00",
+        votes=rows[["constituency", "list_id", "votes"]],
+        totals={"registered": int(units["registered"].sum()), "voters": int(units["voters"].sum()),
+                "valid": None, "blank": None, "invalid": int(units["invalid"].sum())},
+        units_reporting=int((units["unit_id"] != "_national").sum()), units_total=len(units))

@@ -115,3 +115,40 @@ def check_timeline(bundle: dict, *, test: bool, embargo: datetime, now: datetime
         if now < start:
             raise ProjectionTooEarly(f"{where}: the EU projection at {_iso(now)}, before {_iso(start)}, the time "
                                      f"from which it may be published; nothing published")
+
+
+def earliest_publication(bundle: dict, embargo: datetime) -> datetime | None:
+    """From when the timeline lets a real ``bundle`` out: the latest of the embargo (if it holds a
+    count), each estimate's poll closing and the projection's time; None when it never may (an
+    estimate the definition does not allow). What the reviewer is told (:func:`reviewer_line`);
+    :func:`check_timeline` is the rule that decides."""
+    election = bundle.get("election") or {}
+    timeline = election.get("timeline")
+    bundle_embargo = _time(election.get("embargo"), "bundle")
+    embargo = max(embargo, bundle_embargo) if bundle_embargo else embargo
+    reported = [c for c in bundle.get("countries", []) if (c.get("status") or "none") != "none"]
+    if not timeline:
+        return embargo
+    moments = [embargo] if any(result_type(c) == "count" for c in reported) else []
+    for country in reported:
+        if result_type(country) != "estimate":
+            continue
+        rule = (timeline.get("countries") or {}).get(country["code"]) or {}
+        if rule.get("estimates_allowed") is not True:
+            return None
+        moments.append(_time(rule.get("polls_close"), "bundle") or embargo)
+    if bundle.get("projection"):
+        moments.append(_time(timeline.get("projection_from"), "bundle") or embargo)
+    return max(moments, default=embargo)
+
+
+def reviewer_line(bundle: dict, *, test: bool, embargo: datetime, now: datetime) -> str:
+    """One line for the approval request: when this version may be published, by the timeline."""
+    if test:
+        return "Timeline: a test version is not bound by the night's timeline (rehearsal area only)"
+    start = earliest_publication(bundle, embargo)
+    if start is None:
+        return "Timeline: this version can never be published (an estimate where the definition does not allow one)"
+    when = "now" if now >= start else f"from {_iso(start)}"
+    return f"Timeline: this version may be published {when} (estimates after their polls close, the projection " \
+           f"from its time, counts after the embargo)"

@@ -94,6 +94,8 @@ def test_estimates_then_projection_then_counts_on_the_timeline(night, enr_home):
     clock.now = datetime(2019, 5, 26, 22, 0, tzinfo=CEST)
     pipeline.drop_into_inbox(_files(deliveries, 0, {"IT"}))
     second = _version({"IT"})
+    request = pipeline.describe_version(ELECTION, second["version"])  # what the reviewer is told
+    assert "Timeline: this version may be published from 2019-05-26T21:00:00+00:00" in request["body"]
     with pytest.raises(pipeline.PublicationRefused, match="national estimate of IT .* polls are open until"):
         _publish(second)
     current = release.current(pipeline.export_bucket(), ELECTION)

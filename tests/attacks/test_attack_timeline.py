@@ -164,3 +164,38 @@ def test_the_embargo_passed_every_lawful_figure_leaves(tmp_path):
     bucket = area(tmp_path, "election")
     assert publish(bucket, "e0005", _stage(bucket, "e0005"), now=AFTER).version == "e0005"
     assert EMBARGO < AFTER
+
+
+@pytest.mark.parametrize("version, earliest", [
+    ("e0001", datetime(2019, 5, 26, 20, 15, tzinfo=CEST)),   # the projection's time
+    ("e0002", datetime(2019, 5, 26, 23, 0, tzinfo=CEST)),    # IT's polls
+    ("e0003", None),                                          # the UK: never
+    ("e0004", EMBARGO), ("e0005", EMBARGO),                   # counts
+    ("e0006", datetime(2019, 5, 26, 17, 0, tzinfo=CEST)),    # AT's polls
+])
+def test_the_reviewer_is_told_from_when_a_version_may_leave(version, earliest):
+    bundle = BUNDLES[version]()
+    assert timeline.earliest_publication(bundle, EMBARGO) == earliest
+    line = timeline.reviewer_line(bundle, test=False, embargo=EMBARGO, now=AT_2030)
+    if earliest is None:
+        assert "can never be published" in line
+    elif earliest <= AT_2030:
+        assert "may be published now" in line
+    else:
+        assert f"from {earliest.astimezone(timezone.utc).isoformat()}" in line
+
+
+@pytest.mark.parametrize("version", sorted(BUNDLES))
+def test_what_the_reviewer_is_told_is_what_publication_decides(version):
+    """At the announced time the rule lets the version out, one second before it does not."""
+    bundle = BUNDLES[version]()
+    earliest = timeline.earliest_publication(bundle, EMBARGO)
+    check = lambda now: timeline.check_timeline(bundle, test=False, embargo=EMBARGO, now=now, where=version)  # noqa: E731
+    if earliest is None:
+        for now in (AT_2030, AFTER, AFTER + timedelta(days=30)):
+            with pytest.raises(timeline.EstimateNotAllowed):
+                check(now)
+        return
+    check(earliest)
+    with pytest.raises((timeline.TimelineRefused, release.EmbargoNotLifted)):
+        check(earliest - timedelta(seconds=1))

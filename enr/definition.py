@@ -158,6 +158,19 @@ def _country(meta_path: Path, code: str, facts: dict) -> Country:
     return Country(code=code, seats=int(facts["seats"]), polls_close=close, estimates_allowed=allowed)
 
 
+def _check_timeline(meta_path: Path, embargo: datetime, countries: dict[str, Country],
+                    projection_from: datetime | None) -> None:
+    """The timeline's order: no country's polls close after the embargo (counts would leave while
+    people still vote), and the projection's time is not after it."""
+    for code, country in countries.items():
+        if country.polls_close is not None and country.polls_close > embargo:
+            raise DefinitionError(f"{meta_path} countries.{code}.polls_close: {country.polls_close.isoformat()} is "
+                                  f"after the embargo {embargo.isoformat()}")
+    if projection_from is not None and projection_from > embargo:
+        raise DefinitionError(f"{meta_path} projection_from: {projection_from.isoformat()} is after the embargo "
+                              f"{embargo.isoformat()}")
+
+
 def _flag(value: str | None) -> bool:
     return (value or "").strip() in {"1", "true", "True", "yes"}
 
@@ -190,6 +203,8 @@ def load_election(election_id: str) -> Election:
                                party_abbrev=row.get("party_abbrev", ""), ep_group=group,
                                alliance=row.get("alliance", "") or "", minority=_flag(row.get("minority")),
                                independent=_flag(row.get("independent"))))
+    _check_timeline(meta_path, datetime.fromisoformat(meta["embargo"]), countries,
+                    _moment(meta.get("projection_from"), f"{meta_path} projection_from"))
     list_ids = {(entry.country, entry.list_id) for entry in lists}
     outgoing: dict[str, dict[str, str]] = {}
     for lineno, row in enumerate(_read_csv(folder / "outgoing_lists.csv"), start=2):

@@ -96,6 +96,24 @@ def test_a_definition_time_without_offset_is_refused(tmp_path, monkeypatch):
     _refused_definition(tmp_path, monkeypatch, edit, r"countries\.AT\.polls_close: '2019-05-26T17:00:00' has no UTC")
 
 
+@pytest.mark.parametrize("key, value, words", [
+    ("IT", "2019-05-26T23:00:01+02:00", r"countries\.IT\.polls_close: 2019-05-26T23:00:01\+02:00 is after the embargo"),
+    (None, "2019-05-26T23:15:00+02:00", r"projection_from: 2019-05-26T23:15:00\+02:00 is after the embargo"),
+])
+def test_a_timeline_past_the_embargo_is_refused(tmp_path, monkeypatch, key, value, words):
+    import json
+
+    def edit(folder):
+        meta = json.loads((folder / "election.json").read_text(encoding="utf-8"))
+        if key:
+            meta["countries"][key]["polls_close"] = value
+        else:
+            meta["projection_from"] = value
+        (folder / "election.json").write_text(json.dumps(meta), encoding="utf-8")
+
+    _refused_definition(tmp_path, monkeypatch, edit, words)
+
+
 def test_an_outgoing_list_row_naming_no_list_is_refused(tmp_path, monkeypatch):
     def edit(folder):
         with (folder / "outgoing_lists.csv").open("a", encoding="utf-8") as handle:

@@ -121,3 +121,12 @@ def test_no_projection_feed_without_a_projection():
     assert not (out / "data" / "projection.json").exists()
     page = (out / "en" / "index.html").read_text()
     assert 'aria-labelledby="projection"' not in page and "Result type: Counted results ·" in page
+
+
+def test_the_nist_report_says_on_what_the_eu_seats_rest(site):
+    import json
+
+    report = json.loads((site / "data" / "nist-v2.json").read_text())
+    contest = next(c for e in report["Election"] for c in e["Contest"] if c["@id"] == "contest-eu-groups")
+    ids = {x["OtherType"]: x["Value"] for x in contest["ExternalIdentifier"]}
+    assert ids == {"enr-as-of": "2019-05-26T18:40:00Z", "enr-status": "estimate,final"}

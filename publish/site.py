@@ -306,6 +306,7 @@ def _sources_digest() -> str:
                     digest.update(path.read_bytes())
     for name in ("site.py", "i18n.py", "hemicycle.py", "model.py", "history.py", "widget.py", "accessibility.py"):
         digest.update((HERE / name).read_bytes())
+    digest.update((HERE / "projection_view.py").read_bytes())  # issue 20: the EU page's projection section
     return digest.hexdigest()
 
 

@@ -130,3 +130,22 @@ def test_the_nist_report_says_on_what_the_eu_seats_rest(site):
     contest = next(c for e in report["Election"] for c in e["Contest"] if c["@id"] == "contest-eu-groups")
     ids = {x["OtherType"]: x["Value"] for x in contest["ExternalIdentifier"]}
     assert ids == {"enr-as-of": "2019-05-26T18:40:00Z", "enr-status": "estimate,final"}
+
+
+def test_axe_finds_no_violation_on_the_eu_page_with_a_projection(site, chromium_browser):
+    """WCAG 2.1 AA (axe-core) on the EU page carrying both hemicycles, in English and Greek."""
+    from axe_playwright_python.base import AXE_SCRIPT
+
+    context = chromium_browser.new_context(viewport={"width": 1280, "height": 900})
+    context.add_init_script(AXE_SCRIPT)
+    page = context.new_page()
+    try:
+        for lang in ("en", "el"):
+            page.goto((site / lang / "index.html").as_uri())
+            assert page.locator("section.projection svg.hemicycle").count() == 1
+            result = page.evaluate("(options) => axe.run(document, options)", {
+                "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
+                "resultTypes": ["violations"]})
+            assert [v["id"] for v in result["violations"]] == [], (lang, result["violations"])
+    finally:
+        context.close()

@@ -22,6 +22,7 @@ COUNTRY_COLUMNS: tuple[str, ...] = (
 EU_COLUMNS: tuple[str, ...] = (
     "election", "version", "test", "group", "group_name", "seats", "seat_share",
     "majority", "seats_total", "countries", "synthetic",
+    "as_of", "seats_by_type",  # issue 20: the figures' time, and seats per result type ("estimate:7;final:100")
 )
 
 TURNOUT_COLUMNS: tuple[str, ...] = (
@@ -47,4 +48,11 @@ COMPARISON_COUNTRY_COLUMNS: tuple[str, ...] = (
 TURNOUT_HISTORY_COLUMNS: tuple[str, ...] = (
     "election", "version", "test", "area", "year", "turnout", "source", "countries_reporting", "countries_total",
     "synthetic",
+)
+
+#: issue 20: ``data/projection.{json,csv,xml}``, the EU projection by group (``type`` is always
+#: ``projection``), with the seats resting on a count, a national estimate, the outgoing Parliament
+PROJECTION_COLUMNS: tuple[str, ...] = (
+    "election", "version", "test", "type", "as_of", "group", "group_name", "seats", "counted", "estimate",
+    "outgoing", "majority", "seats_total", "synthetic",
 )

@@ -6,6 +6,7 @@ Every tabular feed takes its column order from :mod:`publish.columns` (declared 
     data/eu.{json,csv,xml}           seats by political group (EU_COLUMNS)
     data/turnout.{json,csv,xml}      one row per country: status, data time, turnout (TURNOUT_COLUMNS)
     data/countries/<cc>.{json,csv,xml}  one row per list (COUNTRY_COLUMNS)
+    data/projection.{json,csv,xml}   the EU projection by group, when the version has one (PROJECTION_COLUMNS)
     data/nist-v2.json                the same results as NIST SP 1500-100 v2 (see :mod:`publish.nist`)
     data/comparison-groups.{json,csv,xml}     seats by group against the previous Parliament (COMPARISON_GROUP_COLUMNS)
     data/comparison-countries.{json,csv,xml}  seats and turnout against the previous election (COMPARISON_COUNTRY_COLUMNS)
@@ -31,7 +32,7 @@ from xml.etree import ElementTree as ET
 from enr.versions import version_key
 from publish import model, nist
 from publish.columns import (COMPARISON_COUNTRY_COLUMNS, COMPARISON_GROUP_COLUMNS, COUNTRY_COLUMNS, EU_COLUMNS,
-                             TURNOUT_COLUMNS, TURNOUT_HISTORY_COLUMNS)
+                             PROJECTION_COLUMNS, TURNOUT_COLUMNS, TURNOUT_HISTORY_COLUMNS)
 from publish.i18n import round_percent, utc_iso
 
 FEED_SCHEMA = "enr-feed/1"
@@ -73,8 +74,27 @@ def eu_rows(bundle: dict) -> list[dict]:
             "majority": bundle["eu"].get("majority"), "seats_total": total,
             "countries": ";".join(f"{cc}:{n}" for cc, n in sorted((group.get("by_country") or {}).items())),
             "synthetic": bool(bundle.get("synthetic")),
+            "as_of": bundle["eu"].get("as_of") or bundle["generated_at"],
+            "seats_by_type": ";".join(f"{st}:{n}" for st, n in sorted((group.get("by_status") or {}).items())),
         }
         rows.append({column: values[column] for column in EU_COLUMNS})
+    return rows
+
+
+def projection_rows(bundle: dict) -> list[dict]:
+    """The EU projection (``bundle["projection"]``, :func:`enr.tally.eu_projection`), one row per group."""
+    projection = bundle.get("projection") or {}
+    names = {g["id"]: g.get("name", g["id"]) for g in bundle["election"].get("groups", [])}
+    rows = []
+    for group in sorted(projection.get("groups", []), key=lambda g: (-(g.get("seats") or 0), g["id"])):
+        basis = group.get("by_basis") or {}
+        values = {"election": bundle["election"]["id"], "version": bundle["version"], "test": bool(bundle.get("test")),
+                  "type": "projection", "as_of": projection.get("as_of"), "group": group["id"],
+                  "group_name": names.get(group["id"], group["id"]), "seats": group.get("seats") or 0,
+                  "counted": basis.get("count", 0), "estimate": basis.get("estimate", 0),
+                  "outgoing": basis.get("outgoing", 0), "majority": projection.get("majority"),
+                  "seats_total": projection.get("seats_total"), "synthetic": bool(bundle.get("synthetic"))}
+        rows.append({column: values[column] for column in PROJECTION_COLUMNS})
     return rows
 
 
@@ -219,7 +239,12 @@ def eu_document(bundle: dict) -> dict:
             "statuses": {c["code"]: c.get("status", "none") for c in sorted(bundle["countries"], key=lambda c: c["code"])},
             "colors": {g["id"]: model.safe_color(g.get("color")) for g in bundle["election"].get("groups", [])},
             "columns": list(EU_COLUMNS), "rows": eu_rows(bundle),
-            "previous": _previous_summary(bundle)}
+            "previous": _previous_summary(bundle),
+            # issue 20: the figures' type and time; estimated: some seats rest on a national estimate
+            "as_of": eu.get("as_of") or bundle["generated_at"],
+            "estimated": any((g.get("by_status") or {}).get("estimate") for g in eu.get("groups", [])),
+            "projection": ({k: v for k, v in bundle["projection"].items() if k != "countries"}
+                           if bundle.get("projection") else None)}
 
 
 def _previous_summary(bundle: dict) -> dict:
@@ -265,6 +290,13 @@ def write_feeds(bundle: dict, out_dir: Path) -> list[Path]:
                                                                 "status": country.get("status", "none"),
                                                                 "as_of": country.get("as_of")},
                                                    COUNTRY_COLUMNS, rows))
+    if bundle.get("projection"):
+        projection = projection_rows(bundle)
+        write("data/projection.json", to_json({**head, "type": "projection", "as_of": bundle["projection"].get("as_of"),
+                                               "countries": bundle["projection"].get("countries", {}),
+                                               "columns": list(PROJECTION_COLUMNS), "rows": projection}))
+        write("data/projection.csv", to_csv(PROJECTION_COLUMNS, projection))
+        write("data/projection.xml", to_xml("projection", head, PROJECTION_COLUMNS, projection))
     write("data/nist-v2.json", to_json(nist.election_report(bundle), compact=True))
     for name, columns, rows in (("comparison-groups", COMPARISON_GROUP_COLUMNS, comparison_group_rows(bundle)),
                                 ("comparison-countries", COMPARISON_COUNTRY_COLUMNS, comparison_country_rows(bundle)),

@@ -228,7 +228,12 @@ def election_report(bundle: dict, languages: list[str] | None = None) -> dict:
                             "ExternalIdentifier": [_ext("ep-group", row["group"]), *_comparison(row, previous_label)]})
     contests.append({"@id": "contest-eu-groups", "@type": "ElectionResults.PartyContest", "ElectionDistrictId": "gpu-eu",
                      "Name": f"{election['id']} seats by political group", "VoteVariation": "proportional",
-                     "ContestSelection": group_selections})
+                     "ContestSelection": group_selections,
+                     # issue 20: the EU seats' time and the result types they rest on (estimate, provisional ...)
+                     "ExternalIdentifier": [
+                         _ext("enr-as-of", utc_iso(bundle["eu"].get("as_of") or bundle["generated_at"])),
+                         _ext("enr-status", ",".join(sorted({st for g in bundle["eu"].get("groups", [])
+                                                             for st in (g.get("by_status") or {})})) or "none")]})
 
     polling_days = election.get("polling_days") or [election.get("election_date")]
     report = {

@@ -423,9 +423,6 @@ def _publish_version(bucket: Bucket, election: str, version: str, approved_manif
     test = bool(manifest.get("test"))
     check_area(bucket, election, test)
     check_clock(bucket, election, now)
-    if not test and now < embargo:
-        raise EmbargoNotLifted(f"{election}/{version}: embargo until {_iso(embargo)}, now {_iso(now)}; a real "
-                               f"version is never published before it (staging and approval may)")
     bundle_entry = next((e for e in manifest["files"] if e["path"] == "data/bundle.json"), None)
     if bundle_entry is None:
         raise NotStaged(f"{election}/{version}: the staged version has no data/bundle.json")
@@ -437,6 +434,8 @@ def _publish_version(bucket: Bucket, election: str, version: str, approved_manif
     if bool(staged_bundle.get("test")) != test or countries_test != test:
         raise MixedVersion(f"{election}/{version}: the manifest's test flag ({test}) disagrees with the bundle's "
                            f"({bool(staged_bundle.get('test'))}) or its countries' ({countries_test})")
+    from publish.timeline import check_timeline  # the embargo, estimates and projection (publish/timeline.py)
+    check_timeline(staged_bundle, test=test, embargo=embargo, now=now, where=f"{election}/{version}")
     ties = model.unresolved_ties(staged_bundle)
     if ties:
         where = ", ".join(f"{code} seat {tie.get('seat')} ({' / '.join(map(str, tie.get('lists', [])))})"

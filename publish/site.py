@@ -39,7 +39,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from publish import accessibility, feeds, hemicycle, model, turnout, widget
+from publish import accessibility, feeds, hemicycle, model, projection_view, turnout, widget
 from publish.i18n import DEFAULT_LANGUAGE, LANGUAGES, Formatter, ballot_language, utc_iso
 
 log = logging.getLogger(__name__)
@@ -365,7 +365,7 @@ def _sources_digest() -> str:
                     digest.update(path.relative_to(HERE).as_posix().encode())
                     digest.update(path.read_bytes())
     for name in ("site.py", "i18n.py", "hemicycle.py", "model.py", "history.py", "widget.py", "accessibility.py",
-                 "turnout.py"):
+                 "turnout.py", "projection_view.py"):
         digest.update((HERE / name).read_bytes())
     return digest.hexdigest()
 
@@ -455,6 +455,10 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
                           for combo, total in model.coalitions(site.seats, site.majority)]
         svg_groups = [{"key": g["key"], "label": f"{g['name']} ({g['id']}): {g['seats_text']}", "color": g["color"],
                        "seats": g["seats_raw"], "shape": g["shape"]} for g in groups]
+        estimated = projection_view.counted_projected(bundle)  # seats resting on an estimate: outlined
+        for g in svg_groups:
+            g["projected"] = estimated.get(next(x["id"] for x in groups if x["key"] == g["key"]), 0)
+            g["projected_label"] = f"{g['label']} — {fmt.gettext('National estimate')}: {fmt.number(g['projected'])}"
         svg = hemicycle.render_svg(svg_groups, site.total, site.majority,
                                    fmt.gettext("Hemicycle: seats by political group"),
                                    fmt.gettext("Majority: %(majority)s of %(total)s seats",
@@ -466,6 +470,9 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
                    for ch in bundle.get("changes", [])]
         page("index.html", "eu.html.j2", site.not_final, groups=groups, calc=calc, coalitions=coalition_rows,
              hemicycle=svg, countries=countries, changes=changes,
+             projection=projection_view.projection_context(bundle, fmt, groups, site.total, site.majority),
+             eu_type={"as_of": _when(fmt, bundle["eu"].get("as_of") or bundle["generated_at"]),
+                      "estimated": any(estimated.values()), "legend": projection_view.legend(fmt)},
              eu={"allocated": fmt.number(eu.get("seats_allocated")), "total": fmt.number(site.total),
                  "total_raw": site.total, "majority": fmt.number(site.majority), "majority_raw": site.majority,
                  "reporting": fmt.number(eu.get("countries_reporting")), "countries_total": fmt.number(len(countries)),

@@ -383,7 +383,6 @@ def describe_version(election: str, version: str, *, preview_base: str | None = 
         f"EU seats allocated: {bundle['eu']['seats_allocated']} of {bundle['eu']['seats_total']}; "
         f"countries reporting: {bundle['eu']['countries_reporting']}",
         f"Unresolved ties: {bundle['unresolved_ties']}",
-        _timeline_line(election, bundle),
         "**What changed**",
     ]
     items = [f"- {c['country']}: {c['what']}" + (f" {c.get('list_id', '')} {c.get('before')} → {c.get('after')}"
@@ -395,13 +394,6 @@ def describe_version(election: str, version: str, *, preview_base: str | None = 
     return {"election": election, "version": version, "manifest_sha256": info["manifest_sha256"],
             "body": body, "changes": len(changes), "preview_url": url, "test": facts["test"],
             "embargo_passed": facts["embargo"].passed}
-
-
-def _timeline_line(election: str, bundle: dict) -> str:
-    """When the night's timeline lets this version out (publish/timeline.py), for the reviewer."""
-    from publish.timeline import reviewer_line
-
-    return reviewer_line(bundle, test=bool(bundle.get("test")), embargo=load_election(election).embargo, now=_now())
 
 
 # -- publish ---------------------------------------------------------------------------------------

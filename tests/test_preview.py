@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from html import escape
 from datetime import timedelta
 
 import pytest
@@ -68,7 +69,7 @@ def test_the_review_shows_the_staged_digest_the_changes_and_the_deliveries(two_v
     assert second["manifest_sha256"] in html and "TEST data" in html and "DK" in html
     # the night's timeline (publish/timeline.py): a test version is not bound by it, and the page says so
     assert facts["timeline"].startswith("Timeline: a test version is not bound")
-    assert f'<p id="timeline">{facts["timeline"]}</p>' in html
+    assert f'<p id="timeline">{escape(facts["timeline"])}</p>' in html
 
 
 def test_the_embargo_is_counted_down_before_it_passes(two_versions):

@@ -15,6 +15,8 @@ from a bucket, or opened from disk; no page loads anything from another origin):
     <lang>/history/index.html, <lang>/history/<cc>.html
                                     only if ``history`` is given (rendered by :mod:`publish.history`)
     assets/style.css, assets/majority.js
+    cards/<lang>/eu.png, cards/<lang>/<cc>.png
+                                    social cards, 1200 x 630 (see :mod:`publish.cards`)
     data/...                        feeds (see :mod:`publish.feeds`)
     changes.json                    what changed against the previous version
     widget/...                      media widget (see :mod:`publish.widget`)
@@ -345,9 +347,6 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
     written: list[Path] = []
     prints: dict = fingerprints if fingerprints is not None else {}
     reused = 0
-    painter = cards.Painter(lambda rel, data: write(rel, data))
-    renderer = cards.renderer_version()
-    election_id = bundle["election"]["id"]
 
     def write(rel: str, text: str | bytes) -> None:
         path = out_dir / rel
@@ -356,6 +355,10 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
             text = text.encode("utf-8")
         path.write_bytes(text)
         written.append(path)
+
+    painter = cards.Painter(write)
+    renderer = cards.renderer_version()
+    election_id = bundle["election"]["id"]
 
     def copy_unchanged(key: str, fingerprint: str) -> bool:
         """Copy ``key`` from the previous version when its fingerprint is the same (True if copied)."""

@@ -492,7 +492,6 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
         page("accessibility.html", "accessibility.html.j2", site.not_final,
              statement_title=fmt.gettext(accessibility.TITLE),
              statement=accessibility.blocks(fmt.catalog.gettext, lang))
-    painter.close()  # the cards still being encoded (on an error, its idle threads end with it)
 
     # root language chooser (lang = default language; each link carries its own lang)
     default = DEFAULT_LANGUAGE if DEFAULT_LANGUAGE in languages else languages[0]

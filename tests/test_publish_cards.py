@@ -246,8 +246,7 @@ def test_names_reach_the_card_as_text_and_long_ones_are_cut(site):
     assert "Title &amp; &lt;Co&gt;" in text
     assert "\u2026" in panel  # the long name was cut to fit
     painted: dict[str, bytes] = {}
-    with cards.Painter(painted.__setitem__) as painter:
-        painter.paint("x.png", card)
+    cards.Painter(painted.__setitem__).paint("x.png", card)
     assert png_header(painted["x.png"])[:2] == (1200, 630)
     name, size = cards.fit("W" * 200, 400, 30, 20)
     assert name.endswith("\u2026") and size == 20 and cards.text_width(name, size) <= 400

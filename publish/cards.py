@@ -16,7 +16,8 @@ rows of seats do not depend on the language, so that *panel* (``card-panel.svg.j
 per render and each language's text (``card.svg.j2``) is drawn over a copy of it. A card then
 costs its few lines of text and its PNG encoding (~15-18 ms of CPU) instead of ~200 ms for the
 EU's 751 markers drawn again in every language; a full render of 29 pages x 24 languages draws
-696 cards (~12 s of CPU), an incremental one only those whose context changed.
+696 cards (~12 s of CPU, shared with one helper process on a machine with two CPUs or more, see
+:class:`Painter`), an incremental one only those whose context changed.
 
 Text is drawn in one named font family, :data:`FONT_FAMILY` (DejaVu Sans: Latin with every
 diacritic of the 24 languages, Greek and Cyrillic), measured with the same cairo font so long
@@ -29,8 +30,13 @@ without it the pages carry the title and description tags but no image tag.
 """
 from __future__ import annotations
 
+import json
 import logging
+import os
 import struct
+import subprocess
+import sys
+import tempfile
 import zlib
 from functools import lru_cache
 from pathlib import Path
@@ -313,16 +319,29 @@ def renderer_version() -> str:
     return f"cairosvg {cairosvg.__version__}, cairo {cairocffi.cairo_version_string()}, {FONT_FAMILY}"
 
 
-class Painter:
-    """Draws cards for one render and hands each PNG to ``write(path, data)``.
+HELPER_MIN_CARDS = 120  # fewer cards are drawn quicker in one process than by starting a helper
 
-    Each distinct panel (hemicycle and rows, the same in every language) is drawn once. Encoding
-    the PNGs in a thread beside the drawing was tried and withdrawn: on this loaded 2-core machine
-    it cost more wall time than it saved (40 s against 25 s for the 696 cards of a full render).
+
+class Painter:
+    """Draws the cards of one render; each distinct panel (hemicycle and rows, the same in every
+    language) is drawn once.
+
+    ``paint`` queues a card; ``close`` draws them all and writes each PNG with ``write(path,
+    data)``. With ``folder`` (the version folder being rendered) and at least
+    :data:`HELPER_MIN_CARDS` cards, a share of them is drawn by ``helpers`` other Python processes
+    (default: one fewer than the CPUs this process may use, at most one), started with
+    ``python -c`` (not ``multiprocessing``: no fork of a threaded process, no re-import of the
+    caller's ``__main__``, allowed in a daemon process), each writing its PNGs under
+    ``folder/cards/``. A helper that fails is logged and its cards are drawn here: the bytes are
+    the same either way. Encoding the PNGs in a thread was tried and withdrawn: on the loaded
+    2-core machine it cost more wall time than it saved (40 s against 25 s for 696 cards).
     """
 
-    def __init__(self, write) -> None:
+    def __init__(self, write, folder: Path | None = None, helpers: int | None = None) -> None:
         self._write = write
+        self._folder = folder
+        self._helpers = default_helpers() if helpers is None else helpers
+        self._jobs: list[tuple[str, dict]] = []
         self._panels: dict = {}
         self.drawn = 0
 
@@ -334,10 +353,105 @@ class Painter:
         return self._panels[svg]
 
     def paint(self, path: str, card: dict) -> None:
-        """Draw a card context (from :func:`eu_card` or :func:`country_card`) and write its PNG to ``path``."""
+        """Queue a card context (from :func:`eu_card` or :func:`country_card`) to be drawn to ``path``."""
+        self._jobs.append((path, card))
+
+    def _draw(self, path: str, card: dict) -> None:
         self._write(path, _png(draw(compose_svg(card), under=self.panel(card))))
         self.drawn += 1
 
+    def close(self) -> list[Path]:
+        """Draw every queued card; returns the files that helpers wrote (``write`` saw the others)."""
+        jobs, self._jobs = self._jobs, []
+        running: list = []
+        if self._folder is not None and self._helpers > 0 and len(jobs) >= HELPER_MIN_CARDS:
+            shares = _shares(jobs, self._helpers + 1)
+            jobs = shares[0]
+            for share in shares[1:]:
+                try:
+                    running.append((_start_helper(self._folder, share), share))
+                except OSError as exc:
+                    log.warning("card helper not started (%s): drawing its %d cards here", exc, len(share))
+                    jobs = jobs + share
+        try:
+            for path, card in jobs:
+                self._draw(path, card)
+        except BaseException:
+            for (process, job_file), _ in running:  # no helper outlives a failed render
+                process.kill()
+                process.communicate()
+                os.unlink(job_file)
+            raise
+        helped: list[Path] = []
+        for (process, job_file), share in running:
+            try:
+                out, err = process.communicate(timeout=900)
+                paths = json.loads(out) if process.returncode == 0 else None
+            except (subprocess.TimeoutExpired, ValueError) as exc:
+                process.kill()
+                process.communicate()
+                paths, err = None, str(exc).encode()
+            finally:
+                os.unlink(job_file)
+            if paths != [path for path, _ in share]:
+                log.warning("card helper failed (exit %s): %s; drawing its %d cards here", process.returncode,
+                            err.decode(errors="replace")[-500:], len(share))
+                for path, card in share:
+                    self._draw(path, card)
+                continue
+            helped += [self._folder / path for path in paths]
+            self.drawn += len(paths)
+        return helped
+
+
+def default_helpers() -> int:
+    """Helper processes for a large batch of cards: one if this process may use two CPUs or more."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(1, cpus - 1)
+
+
+def _shares(jobs: list[tuple[str, dict]], count: int) -> list[list[tuple[str, dict]]]:
+    """``jobs`` in ``count`` shares of about the same size, the cards of one panel in the same share."""
+    groups: dict[str, list] = {}
+    for path, card in jobs:
+        key = json.dumps([card["hemicycle"], card["rows"]], sort_keys=True)
+        groups.setdefault(key, []).append((path, card))
+    shares: list[list] = [[] for _ in range(count)]
+    for group in sorted(groups.values(), key=len, reverse=True):
+        min(shares, key=len).extend(group)
+    return shares
+
+
+def _start_helper(folder: Path, jobs: list[tuple[str, dict]]):
+    handle, job_file = tempfile.mkstemp(prefix="enr-cards-", suffix=".json")
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        json.dump({"folder": str(folder), "jobs": jobs}, out)
+    code = "from publish.cards import helper_main; helper_main()"
+    process = subprocess.Popen([sys.executable, "-c", code, job_file], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return process, job_file
+
+
+def helper_main() -> None:
+    """A helper process: draw the cards named in the job file (argv[1]) under its folder's ``cards/``,
+    then print the paths written, as JSON."""
+    task = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
+    folder = Path(task["folder"])
+    written: list[str] = []
+
+    def write(path: str, data: bytes) -> None:
+        if not path.startswith(f"{FOLDER}/") or ".." in path.split("/"):
+            raise CardError(f"{path}: a card is written under {FOLDER}/ only")
+        target = folder / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        written.append(path)
+
+    painter = Painter(write, helpers=0)
+    for path, card in task["jobs"]:
+        painter.paint(path, card)
+    painter.close()
+    sys.stdout.write(json.dumps(written))
+
 
 __all__ = ["CardError", "HEIGHT", "Painter", "WIDTH", "card_path", "card_url", "compose_svg", "country_card", "draw", "panel_svg",
-           "eu_card", "fit", "page_meta", "public_base", "render_png", "renderer_version", "text_width"]
+           "eu_card", "fit", "helper_main", "page_meta", "public_base", "render_png", "renderer_version", "text_width"]

@@ -356,7 +356,7 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
         path.write_bytes(text)
         written.append(path)
 
-    painter = cards.Painter(write)
+    painter = cards.Painter(write, out_dir)
     renderer = cards.renderer_version()
     election_id = bundle["election"]["id"]
 
@@ -492,6 +492,7 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
         page("accessibility.html", "accessibility.html.j2", site.not_final,
              statement_title=fmt.gettext(accessibility.TITLE),
              statement=accessibility.blocks(fmt.catalog.gettext, lang))
+    written += painter.close()  # the social cards, drawn now (by a helper process too for a full render)
 
     # root language chooser (lang = default language; each link carries its own lang)
     default = DEFAULT_LANGUAGE if DEFAULT_LANGUAGE in languages else languages[0]

@@ -246,10 +246,54 @@ def test_names_reach_the_card_as_text_and_long_ones_are_cut(site):
     assert "Title &amp; &lt;Co&gt;" in text
     assert "\u2026" in panel  # the long name was cut to fit
     painted: dict[str, bytes] = {}
-    cards.Painter(painted.__setitem__).paint("x.png", card)
+    painter = cards.Painter(painted.__setitem__)
+    painter.paint("x.png", card)
+    assert painted == {}  # queued until close
+    painter.close()
     assert png_header(painted["x.png"])[:2] == (1200, 630)
     name, size = cards.fit("W" * 200, 400, 30, 20)
     assert name.endswith("\u2026") and size == 20 and cards.text_width(name, size) <= 400
     assert cards.fit("EPP", 400, 30, 20) == ("EPP", 30)
     with pytest.raises(cards.CardError):
         cards.render_png('<svg xmlns="http://www.w3.org/2000/svg"><text>unclosed</svg>')
+
+
+def _cards(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted((folder / "cards").rglob("*.png"))}
+
+
+def test_a_helper_process_draws_the_same_bytes_and_a_failed_one_is_replaced(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from publish.site import render_site
+
+    bundle = build_bundle(only={"EL", "BG", "MT", "DE"})
+    monkeypatch.setattr(cards, "default_helpers", lambda: 0)
+    render_site(bundle, tmp_path / "alone", languages=["en", "el"])
+    alone = _cards(tmp_path / "alone")
+    assert len(alone) == 2 * 5  # the EU and 4 countries in 2 languages
+
+    started: list = []
+    real_start = cards._start_helper
+
+    def spy(folder, jobs):
+        started.append(len(jobs))
+        return real_start(folder, jobs)
+
+    monkeypatch.setattr(cards, "default_helpers", lambda: 1)
+    monkeypatch.setattr(cards, "HELPER_MIN_CARDS", 4)
+    monkeypatch.setattr(cards, "_start_helper", spy)
+    render_site(bundle, tmp_path / "helped", languages=["en", "el"])
+    assert started and 0 < started[0] < len(alone)  # a share went to a helper process
+    assert _cards(tmp_path / "helped") == alone  # the same bytes from another process
+
+    def broken(folder, jobs):  # a helper that dies before drawing anything
+        handle = tmp_path / "jobs.json"
+        handle.write_text("[]")
+        return subprocess.Popen([sys.executable, "-c", "import sys; sys.exit(3)"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE), str(handle)
+
+    monkeypatch.setattr(cards, "_start_helper", broken)
+    render_site(bundle, tmp_path / "replaced", languages=["en", "el"])
+    assert _cards(tmp_path / "replaced") == alone  # its cards were drawn by the render itself

@@ -344,7 +344,7 @@ def stage(election: str, tallied: dict, *, incremental: bool = True) -> dict:
     with tempfile.TemporaryDirectory(prefix="enr-render-") as tmp, signer() as publisher:
         out = Path(tmp) / version
         _, digest = build_version(bundle, out, publisher, history=_history(election), reuse=reuse,
-                                  fingerprints=fingerprints)
+                                  fingerprints=fingerprints, public_base_url=get_settings().public_base_url)
         manifest_sha256 = stage_release(bucket, election, version, out)
     bucket.write(_render_index_key(election, version),
                  json.dumps(fingerprints, sort_keys=True, separators=(",", ":")).encode())

@@ -148,7 +148,7 @@ def legend_icon(shape: str, color: str, size: int = 14, projected: bool = False)
 
 
 def render_svg(groups: list[dict], total: int, majority: int, title: str, majority_label: str,
-               described_by: str = "", id_prefix: str = "") -> str:
+               described_by: str = "", id_prefix: str = "", majority_line: bool = True) -> str:
     """Inline SVG of the chamber.
 
     ``groups``: dicts with ``id``, ``label``, ``color``, ``seats``, ``shape`` in chamber order, and
@@ -157,7 +157,8 @@ def render_svg(groups: list[dict], total: int, majority: int, title: str, majori
     Empty (unallocated) seats are drawn as hollow grey circles. The figure is one image whose name
     is ``title`` and the majority line; ``described_by`` names the id of the table that gives the
     same seats as text (WCAG 1.1.1: the table is the figure's long description). ``id_prefix``
-    keeps the ids of a second hemicycle on the same page unique.
+    keeps the ids of a second hemicycle on the same page unique. ``majority_line=False`` leaves out
+    the dashed line at the majority (a country's social card).
     """
     seats, r = layout(total)
     described = f' aria-describedby="{escape(described_by)}"' if described_by else ""
@@ -191,8 +192,9 @@ def render_svg(groups: list[dict], total: int, majority: int, title: str, majori
         for seat in seats[cursor:]:
             parts.append(f'<circle cx="{seat.x:g}" cy="{seat.y:g}" r="{r * 0.8:.2f}"/>')
         parts.append("</g>")
-    parts.append(f'<line x1="{CENTER_X:g}" y1="{CENTER_Y - OUTER - 6:g}" x2="{CENTER_X:g}" y2="{CENTER_Y - OUTER * 0.3:g}" '
-                 f'stroke="#000" stroke-dasharray="3 2" stroke-width="0.8"/>')
+    if majority_line:
+        parts.append(f'<line x1="{CENTER_X:g}" y1="{CENTER_Y - OUTER - 6:g}" x2="{CENTER_X:g}" y2="{CENTER_Y - OUTER * 0.3:g}" '
+                     f'stroke="#000" stroke-dasharray="3 2" stroke-width="0.8"/>')
     parts.append(f'<text id="{id_prefix}hemi-majority" x="{CENTER_X:g}" y="{CENTER_Y + 21:g}" text-anchor="middle" '
                  f'font-size="13" font-weight="bold">{escape(majority_label)}</text>')
     parts.append("</svg>")

@@ -15,6 +15,8 @@ from a bucket, or opened from disk; no page loads anything from another origin):
     <lang>/history/index.html, <lang>/history/<cc>.html
                                     only if ``history`` is given (rendered by :mod:`publish.history`)
     assets/style.css, assets/majority.js
+    cards/<lang>/eu.png, cards/<lang>/<cc>.png
+                                    social cards, 1200 x 630 (see :mod:`publish.cards`)
     data/...                        feeds (see :mod:`publish.feeds`)
     changes.json                    what changed against the previous version
     widget/...                      media widget (see :mod:`publish.widget`)
@@ -39,7 +41,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from publish import accessibility, feeds, hemicycle, model, projection_view, turnout, widget
+from publish import accessibility, cards, feeds, hemicycle, model, projection_view, turnout, widget
 from publish.i18n import DEFAULT_LANGUAGE, LANGUAGES, Formatter, ballot_language, utc_iso
 
 log = logging.getLogger(__name__)
@@ -97,6 +99,9 @@ class _Site:
         self.countries = sorted(bundle["countries"], key=lambda c: c["code"])
         self.by_code = {c["code"]: c for c in self.countries}
         self.not_final = not model.all_final(bundle)
+        reported = [c.get("status") for c in self.countries if c.get("status") in model.STATUSES[1:]]
+        # the EU result's stage: that of its least advanced country with results
+        self.stage = min(reported, key=model.STATUSES.index) if reported else "none"
         prev = bundle["eu"].get("previous") or {}
         self.previous_year = prev.get("year")
         self.previous_groups = {g["id"]: g for g in prev.get("groups", [])}
@@ -310,7 +315,7 @@ def _switcher(languages: tuple[str, ...], rel: str, root: str) -> list[dict]:
 
 def render_site(bundle: dict, out_dir: Path, languages: list[str] | None = None,
                 history: dict | None = None, *, reuse: "Reuse | None" = None,
-                fingerprints: dict | None = None) -> list[Path]:
+                fingerprints: dict | None = None, public_base_url: str | None = None) -> list[Path]:
     """Render the whole version (pages in every language, assets, feeds, widget) into ``out_dir``.
 
     ``languages`` defaults to the election's languages (all 24). ``history`` is optional: the
@@ -330,9 +335,15 @@ def render_site(bundle: dict, out_dir: Path, languages: list[str] | None = None,
     ``since_version``), not the site version, so a delivery for one country leaves the other
     countries' pages unchanged. Reused bytes are by construction those a full render writes
     (same template, same context); ``tests/test_incremental.py`` checks it.
+
+    **Social cards** (:mod:`publish.cards`): a PNG per language for the EU page and for each
+    country, fingerprinted and reused like the pages (a country's cards are drawn again only when
+    what they show changes). ``public_base_url`` (``ENR_PUBLIC_BASE_URL``, the public root) makes
+    the pages' ``og:image`` absolute; without it the pages have no image tags.
     """
     with _RENDER_LOCK:
-        return _render_site(bundle, Path(out_dir), languages, history, reuse, fingerprints)
+        return _render_site(bundle, Path(out_dir), languages, history, reuse, fingerprints,
+                            cards.public_base(public_base_url))
 
 
 @dataclass(frozen=True)
@@ -365,7 +376,7 @@ def _sources_digest() -> str:
                     digest.update(path.relative_to(HERE).as_posix().encode())
                     digest.update(path.read_bytes())
     for name in ("site.py", "i18n.py", "hemicycle.py", "model.py", "history.py", "widget.py", "accessibility.py",
-                 "turnout.py", "projection_view.py"):
+                 "turnout.py", "projection_view.py", "cards.py"):
         digest.update((HERE / name).read_bytes())
     return digest.hexdigest()
 
@@ -383,7 +394,8 @@ def history_digest(history: dict | None, languages: list[str]) -> str | None:
 
 
 def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, history: dict | None,
-                 reuse: Reuse | None = None, fingerprints: dict | None = None) -> list[Path]:
+                 reuse: Reuse | None = None, fingerprints: dict | None = None,
+                 public_base: str | None = None) -> list[Path]:
     model.check_bundle(bundle)
     out_dir.mkdir(parents=True, exist_ok=True)
     languages = list(languages or bundle["election"].get("languages") or LANGUAGES)
@@ -404,6 +416,29 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
         path.write_bytes(text)
         written.append(path)
 
+    painter = cards.Painter(write, out_dir)
+    renderer = cards.renderer_version()
+    election_id = bundle["election"]["id"]
+
+    def copy_unchanged(key: str, fingerprint: str) -> bool:
+        """Copy ``key`` from the previous version when its fingerprint is the same (True if copied)."""
+        nonlocal reused
+        prints[key] = fingerprint
+        if reuse is None or reuse.fingerprints.get(key) != fingerprint:
+            return False
+        data = reuse.read(key)
+        if data is None:
+            return False
+        target = out_dir / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:  # the checked bytes of the previous version; a hard link where the file system allows
+            os.link(reuse.folder / key, target)
+            written.append(target)
+        except OSError:
+            write(key, data)
+        reused += 1
+        return True
+
     for name in ("style.css", "majority.js"):
         write(f"assets/{name}", (STATIC / name).read_bytes())
 
@@ -423,27 +458,30 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
         }
 
         def page(rel: str, template: str, not_final: bool, since: dict | None = None, **values: object) -> None:
-            nonlocal reused
             depth = (f"{lang}/{rel}").count("/")
             root = "../" * depth
             context = {**common, **(since or {}), "root": root, "lang_root": f"{root}{lang}/",
                        "switcher": _switcher(tuple(languages), rel, root), "not_final": not_final, **values}
             key = f"{lang}/{rel}"
-            fingerprint = _fingerprint(template, context)
-            prints[key] = fingerprint
-            if reuse is not None and reuse.fingerprints.get(key) == fingerprint:
-                data = reuse.read(key)
-                if data is not None:
-                    target = out_dir / key
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    try:  # the checked bytes of the previous version; a hard link where the file system allows
-                        os.link(reuse.folder / key, target)
-                        written.append(target)
-                    except OSError:
-                        write(key, data)
-                    reused += 1
-                    return
-            write(key, env.get_template(template).render(context))
+            if not copy_unchanged(key, _fingerprint(template, context)):
+                write(key, env.get_template(template).render(context))
+
+        def card(name: str, context: dict, version: str) -> dict:
+            """Write (or copy) one social card; returns what the page's meta tags say about it."""
+            key = cards.card_path(lang, name)
+            if not copy_unchanged(key, _fingerprint(cards.TEMPLATE, {**context, "renderer": renderer})):
+                painter.paint(key, context)
+            return cards.page_meta(context, cards.card_url(public_base, election_id, version, key))
+
+        eu = bundle["eu"]
+        common["card"] = card("eu", cards.eu_card(
+            fmt, site_title=common["site_title"], test=site.test, groups=groups, total=site.total,
+            majority=site.majority, stage=fmt.status_label(site.stage), time_text=common["generated_local"],
+            allocated_text=fmt.gettext("Seats allocated: %(allocated)s of %(total)s",
+                                       allocated=fmt.number(eu.get("seats_allocated")), total=fmt.number(site.total)),
+            reporting_text=fmt.gettext("Countries reporting: %(count)s of %(total)s",
+                                       count=fmt.number(eu.get("countries_reporting")),
+                                       total=fmt.number(len(countries)))), site.version)
 
         # EU page
         running = 0
@@ -464,7 +502,6 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
                                    fmt.gettext("Majority: %(majority)s of %(total)s seats",
                                                majority=fmt.number(site.majority), total=fmt.number(site.total)),
                                    described_by="groups-table")
-        eu = bundle["eu"]
         changes = [{"country_name": fmt.country_name(ch["country"]) if ch.get("country") else "",
                     "slug": (ch.get("country") or "").lower(), "what": _change_text(fmt, ch)}
                    for ch in bundle.get("changes", [])]
@@ -486,7 +523,10 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
                 since = {"version": raw["since_version"],
                          "generated_local": fmt.local_time(raw.get("since_generated_at") or bundle["generated_at"]),
                          "generated_utc": utc_iso(raw.get("since_generated_at") or bundle["generated_at"])}
-            page(f"country/{c['slug']}.html", "country.html.j2", not c["final"], since=since, c=c)
+            country_card = card(c["slug"], cards.country_card(fmt, site_title=common["site_title"], test=site.test,
+                                                              country=c, seats_total=raw.get("seats_total"),
+                                                              shapes=site.shapes), raw.get("since_version") or site.version)
+            page(f"country/{c['slug']}.html", "country.html.j2", not c["final"], since=since, c=c, card=country_card)
         for g in groups:
             page(f"group/{g['key']}.html", "group.html.j2", site.not_final, g=g)
         # comparison
@@ -525,6 +565,7 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
         page("accessibility.html", "accessibility.html.j2", site.not_final,
              statement_title=fmt.gettext(accessibility.TITLE),
              statement=accessibility.blocks(fmt.catalog.gettext, lang))
+    written += painter.close()  # the social cards, drawn now (by a helper process too for a full render)
 
     # root language chooser (lang = default language; each link carries its own lang)
     default = DEFAULT_LANGUAGE if DEFAULT_LANGUAGE in languages else languages[0]
@@ -567,8 +608,8 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
             written += render_history(history, out_dir, languages)
     written += feeds.write_feeds(bundle, out_dir)
     written += widget.write_widget(bundle, out_dir, languages)
-    log.info("rendered election=%s version=%s languages=%d files=%d reused=%d seconds=%.2f",
-             bundle["election"]["id"], site.version, len(languages), len(written), reused,
+    log.info("rendered election=%s version=%s languages=%d files=%d reused=%d cards_drawn=%d seconds=%.2f",
+             bundle["election"]["id"], site.version, len(languages), len(written), reused, painter.drawn,
              time.perf_counter() - started)
     return written
 

@@ -171,9 +171,19 @@ def _environment() -> Environment:
                        keep_trailing_newline=True)
 
 
+def _cairo():
+    """cairocffi, or one line saying what the machine lacks (it loads the system's libcairo2)."""
+    try:
+        import cairocffi
+    except OSError as exc:
+        raise CardError(f"the social cards need the system's cairo library ({exc}); on Debian: "
+                        f"apt-get install libcairo2 fonts-dejavu-core") from None
+    return cairocffi
+
+
 @lru_cache(maxsize=1)
 def _measure():
-    import cairocffi as cairo
+    cairo = _cairo()
 
     return cairo.Context(cairo.ImageSurface(cairo.FORMAT_RGB24, 1, 1))
 
@@ -181,7 +191,7 @@ def _measure():
 @lru_cache(maxsize=8192)
 def text_width(text: str, size: float, bold: bool = False) -> float:
     """Width in pixels of ``text`` in :data:`FONT_FAMILY` at ``size`` (the renderer's own font metrics)."""
-    import cairocffi as cairo
+    cairo = _cairo()
 
     context = _measure()
     context.select_font_face(FONT_FAMILY, cairo.FONT_SLANT_NORMAL,
@@ -283,7 +293,7 @@ def draw(svg: str, under=None):
     language-independent layer) where the document is transparent. CairoSVG runs in its safe
     mode: no external files, no XML entities. A document it cannot read raises :class:`CardError`.
     """
-    import cairocffi as cairo
+    cairo = _cairo()
     from cairosvg.parser import Tree
     from cairosvg.surface import PNGSurface
 
@@ -313,7 +323,7 @@ def render_png(svg: str) -> bytes:
 
 def renderer_version() -> str:
     """What besides the card's context decides its pixels (part of a card's fingerprint)."""
-    import cairocffi
+    cairocffi = _cairo()
     import cairosvg
 
     return f"cairosvg {cairosvg.__version__}, cairo {cairocffi.cairo_version_string()}, {FONT_FAMILY}"

@@ -30,6 +30,7 @@ without it the pages carry the title and description tags but no image tag.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -321,6 +322,7 @@ def render_png(svg: str) -> bytes:
     return _png(draw(svg))
 
 
+@lru_cache(maxsize=1)
 def renderer_version() -> str:
     """What besides the card's context decides its pixels (part of a card's fingerprint)."""
     cairocffi = _cairo()
@@ -347,13 +349,48 @@ class Painter:
     2-core machine it cost more wall time than it saved (40 s against 25 s for 696 cards).
     """
 
-    def __init__(self, write, folder: Path | None = None, helpers: int | None = None) -> None:
+    def __init__(self, write, folder: Path | None = None, helpers: int | None = None,
+                 cache: Path | None | bool = True) -> None:
         self._write = write
         self._folder = folder
         self._helpers = default_helpers() if helpers is None else helpers
         self._jobs: list[tuple[str, dict]] = []
         self._panels: dict = {}
+        self._cache = cache_folder() if cache is True else (cache or None)
         self.drawn = 0
+        self.cached = 0
+
+    def _cache_path(self, card: dict) -> Path | None:
+        """Where the PNG of this exact card is kept: named by the SHA-256 of both its SVG layers and the
+        renderer (:func:`renderer_version`), so the same inputs always find the same pixels."""
+        if self._cache is None:
+            return None
+        key = hashlib.sha256("\0".join((panel_svg(card), compose_svg(card), renderer_version())).encode()).hexdigest()
+        return self._cache / key[:2] / f"{key}.png"
+
+    def _remember(self, card: dict, data: bytes) -> None:
+        target = self._cache_path(card)
+        if target is None or target.exists():
+            return
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+            temporary.write_bytes(data)
+            os.replace(temporary, target)  # readers see the whole PNG or none
+        except OSError as exc:  # a full or read-only cache never stops a render
+            log.warning("card cache %s not written: %s", self._cache, exc)
+
+    def _from_cache(self, path: str, card: dict) -> bool:
+        source = self._cache_path(card)
+        try:
+            data = source.read_bytes() if source is not None else None
+        except OSError:
+            return False
+        if not data or not data.startswith(b"\x89PNG\r\n\x1a\n"):
+            return False
+        self._write(path, data)
+        self.cached += 1
+        return True
 
     def panel(self, card: dict):
         """The card's panel drawn on a cairo surface (once per distinct panel)."""
@@ -367,12 +404,15 @@ class Painter:
         self._jobs.append((path, card))
 
     def _draw(self, path: str, card: dict) -> None:
-        self._write(path, _png(draw(compose_svg(card), under=self.panel(card))))
+        data = _png(draw(compose_svg(card), under=self.panel(card)))
+        self._write(path, data)
+        self._remember(card, data)
         self.drawn += 1
 
     def close(self) -> list[Path]:
         """Draw every queued card; returns the files that helpers wrote (``write`` saw the others)."""
         jobs, self._jobs = self._jobs, []
+        jobs = [(path, card) for path, card in jobs if not self._from_cache(path, card)]
         running: list = []
         if self._folder is not None and self._helpers > 0 and len(jobs) >= HELPER_MIN_CARDS:
             shares = _shares(jobs, self._helpers + 1)
@@ -411,7 +451,21 @@ class Painter:
                 continue
             helped += [self._folder / path for path in paths]
             self.drawn += len(paths)
+            for path, card in share:
+                self._remember(card, (self._folder / path).read_bytes())
         return helped
+
+
+def cache_folder() -> Path | None:
+    """Where drawn cards are kept for the next render: ``ENR_CARD_CACHE`` (empty: no cache), else
+    ``$XDG_CACHE_HOME/enr/cards`` (``~/.cache/enr/cards``). A card is only looked up by the digest
+    of everything that decides its pixels, so one cache may serve every home and election; a country
+    whose results did not change keeps its cards from one version to the next, on any bucket."""
+    configured = os.environ.get("ENR_CARD_CACHE")
+    if configured is not None:
+        return Path(configured) if configured.strip() else None
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "enr" / "cards"
 
 
 def default_helpers() -> int:

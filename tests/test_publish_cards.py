@@ -269,6 +269,7 @@ def test_a_helper_process_draws_the_same_bytes_and_a_failed_one_is_replaced(tmp_
     from publish.site import render_site
 
     bundle = build_bundle(only={"EL", "BG", "MT", "DE"})
+    monkeypatch.setenv("ENR_CARD_CACHE", "")  # every card drawn, none taken from the cache
     monkeypatch.setattr(cards, "default_helpers", lambda: 0)
     render_site(bundle, tmp_path / "alone", languages=["en", "el"])
     alone = _cards(tmp_path / "alone")
@@ -297,3 +298,35 @@ def test_a_helper_process_draws_the_same_bytes_and_a_failed_one_is_replaced(tmp_
     monkeypatch.setattr(cards, "_start_helper", broken)
     render_site(bundle, tmp_path / "replaced", languages=["en", "el"])
     assert _cards(tmp_path / "replaced") == alone  # its cards were drawn by the render itself
+
+
+def test_a_card_drawn_once_is_taken_from_the_cache_and_a_damaged_entry_is_drawn_again(site, tmp_path):
+    """The cache is keyed by everything that decides the pixels: same card, same bytes, not drawn twice."""
+    card = cards.country_card(Formatter("el"), site_title="Ευρωεκλογές", test=False, shapes={"EPP": "circle"},
+                              country={"name": "Κύπρος", "status_label": "Final", "as_of": {"utc": "", "local": ""},
+                                       "seats_total": "6", "turnout_text": "44%",
+                                       "lists": [{"party_abbrev": "DISY", "list_name": "", "seats_raw": 2,
+                                                  "seats": "2", "color": "#3399FF", "group_id": "EPP"}]},
+                              seats_total=6)
+
+    def paint(cache: Path | None, the_card: dict = card) -> tuple[bytes, cards.Painter]:
+        out: dict[str, bytes] = {}
+        painter = cards.Painter(out.__setitem__, cache=cache)
+        painter.paint("cy.png", the_card)
+        painter.close()
+        return out["cy.png"], painter
+
+    cache = tmp_path / "cache"
+    first, painter = paint(cache)
+    assert (painter.drawn, painter.cached) == (1, 0)
+    again, painter = paint(cache)
+    assert again == first and (painter.drawn, painter.cached) == (0, 1)
+    assert paint(None)[0] == first  # the cached bytes are what drawing gives
+    other_text, painter = paint(cache, {**card, "headline": "Κύπρος (2)"})  # another text is another card
+    assert painter.drawn == 1 and other_text != first
+    other_seats, painter = paint(cache, {**card, "hemicycle": {**card["hemicycle"], "total": 7}})  # another panel
+    assert painter.drawn == 1 and other_seats not in (first, other_text)
+    (entry,) = [p for p in cache.rglob("*.png") if paint(None)[0] == p.read_bytes()]
+    entry.write_bytes(b"not a png")
+    repaired, painter = paint(cache)
+    assert repaired == first and painter.drawn == 1

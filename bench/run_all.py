@@ -1,6 +1,6 @@
 """`make bench`: run the benchmarks and write BENCHMARKS.md at the repository root.
 
-    .venv/bin/python bench/run_all.py [--quick] [--skip seats,publish,night,latency,s3,rehearsal] [--reuse]
+    .venv/bin/python bench/run_all.py [--quick] [--skip seats,publish,night,latency,s3,notify,rehearsal] [--reuse]
 
 Runs, each as its own process:
 
@@ -18,6 +18,8 @@ Runs, each as its own process:
   (SeaweedFS on loopback; bench/results/s3.md), with a cProfile of a publication;
 * ``bench/load_test.py``, 3 runs in a row: readers through the shipped nginx site while two versions
   are published and replicated (bench/results/load-<n>.md, load.md, load-runs.json);
+* ``bench/bench_notify.py``: the media push, flip -> last healthy subscriber notified, for 250 and
+  2,500 loopback subscribers (bench/results/notify.md);
 * ``enr rehearse --scale municipal*1.35``: a whole 2019 night (estimate, waves, final, corrections,
   bad deliveries; ~8.7 M rows) through Airflow in a temporary home (bench/results/rehearsal.md);
 
@@ -306,10 +308,12 @@ def write_report(runs: list[dict], before: dict, after: dict, started: str) -> P
                   "store), top 25 by cumulative time:", "", "```", p["text"].strip()[:6000], "```", ""]
     rehearsal_text = (RESULTS / "rehearsal.md").read_text() if (RESULTS / "rehearsal.md").exists() else ""
     s3_text = (RESULTS / "s3.md").read_text() if (RESULTS / "s3.md").exists() else ""
+    notify_text = (RESULTS / "notify.md").read_text() if (RESULTS / "notify.md").exists() else ""
     for title, text in (("Full-EU rehearsal at municipal scale (bench/results/rehearsal.md)", rehearsal_text),
                         ("On S3-compatible buckets (bench/results/s3.md)", s3_text),
                         ("Seat engine (bench/results/seats.md)", seats_text),
                         ("Publishing (bench/results/publish.md)", publish_text),
+                        ("Media push (bench/results/notify.md)", notify_text),
                         ("Load test (bench/results/load.md)", load_text)):
         if text:
             body = "\n".join(("#" + l) if l.startswith("#") else l for l in text.strip().splitlines())
@@ -340,7 +344,8 @@ def load_runs(count: int, log_dir: Path, quick: bool = False) -> list[dict]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one run of each, smaller inputs (smoke test)")
-    parser.add_argument("--skip", default="", help="comma-separated: seats,publish,night,latency,production-latency,s3,load,rehearsal")
+    parser.add_argument("--skip", default="", help="comma-separated: seats,publish,night,latency,"
+                        "production-latency,s3,load,notify,rehearsal")
     parser.add_argument("--reuse", action="store_true", help="only rewrite BENCHMARKS.md from bench/results/")
     parser.add_argument("--scale", default="municipal*1.35",
                         help="unit scale of the night bench (municipal*1.35: >= 3 M rows for the full-EU wave)")
@@ -369,6 +374,8 @@ def main() -> int:
                                                    "1" if args.quick else "3"], log_dir))
         if "load" not in skip:
             runs += load_runs(1 if args.quick else 3, log_dir, quick=args.quick)
+        if "notify" not in skip:
+            runs.append(run("notify", [PY, "bench/bench_notify.py", "--runs", "1" if args.quick else "3"], log_dir))
         if "rehearsal" not in skip:
             with tempfile.TemporaryDirectory(prefix="enr-bench-rehearsal-") as home:
                 command = [str(Path(PY).with_name("enr")), "rehearse", "--scale", "1" if args.quick else args.scale]

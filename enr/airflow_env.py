@@ -57,11 +57,3 @@ def airflow_environment(*, all_admins: bool = False, port: int = 8080) -> dict[s
     if all_admins:
         env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] = "True"
     return env
-
-
-def apply_airflow_environment(**kwargs) -> dict[str, str]:
-    """Set the variables in this process (before anything imports airflow); existing ones win."""
-    env = airflow_environment(**kwargs)
-    for key, value in env.items():
-        os.environ.setdefault(key, value)
-    return env

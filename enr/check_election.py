@@ -292,6 +292,32 @@ class _Checker:
         return total
 
 
+def _comparison(checker: _Checker, meta: dict) -> None:
+    """The comparison files the ``previous`` block names (historical_loader.context's rules)."""
+    from enr.definition import PROJECT_ROOT
+    from historical_loader.context import election_context
+    from historical_loader.errors import HistoryValidationError
+
+    def resolve(relative: str) -> Path:
+        return checker.folder / relative[2:] if relative.startswith("./") else PROJECT_ROOT / relative
+
+    previous = meta.get("previous") or {}
+    for key in ("turnout", "seat_totals", "eu_turnout", "groups"):
+        if previous.get(key) and not resolve(previous[key]).is_file():
+            checker.problem("election.json", None, "previous", f"previous.{key}: no file {previous[key]}")
+            return
+    try:
+        election_context(previous, resolve, election_year=int(str(meta["election_date"])[:4]),
+                         groups=[g.get("id") for g in meta["groups"]])
+    except HistoryValidationError as exc:
+        files = {resolve(v).name: resolve(v) for k, v in previous.items()
+                 if k in ("turnout", "seat_totals", "eu_turnout", "groups") and v}
+        for finding in exc.violations:
+            checker.problems.append(Problem(str(files.get(finding.file, finding.file)),
+                                            finding.lines[0] if finding.lines else None, f"previous.{finding.rule}",
+                                            f"{finding.election}: {finding.message}"))
+
+
 def _fine_constituency(meta: dict, cc: str) -> bool:
     """Real unit lists (results_files.fine) may carry their own constituency labels (PL 2019)."""
     return cc in ((meta.get("results_files") or {}).get("fine") or {})
@@ -310,6 +336,7 @@ def check_election(folder: Path | str) -> tuple[list[Problem], dict]:
     lists = checker.lists(meta)
     checker.constituency_lists(meta, lists, named)
     units = checker.units(meta, named)
+    _comparison(checker, meta)
     figures = {"countries": len(meta["countries"]), "seats": meta["total_seats"], "lists": len(lists),
                "units": units, "languages": len(meta["languages"])}
     return checker.problems, figures

@@ -14,6 +14,7 @@
     enr contractor-pack --election ID --out DIR   what the results contractor needs to write deliveries
     enr check-delivery FILE...    the intake's verdict on delivery files, changing nothing
     enr check-election [DIR]      is an election definition ready? one line per problem (file, row, rule)
+    enr subscribers add|list|disable|enable|test   the media's webhook subscribers (docs/MEDIA.md)
 
 A thin face: each subcommand calls one function of the parts below it. Bad arguments and missing
 set-up print one line (what is wrong, what to do) and exit 2; other failures print one line and
@@ -145,6 +146,9 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     require_initialised("`enr rollback`")
     result = pipeline.rollback(args.election, args.version, by=args.by)
     print(f"public/{args.election}/current.json now points to {result['version']}")
+    from enr.media.commands import announce_rollback
+
+    print(announce_rollback(args.election, result["version"]))
     return 0
 
 
@@ -240,6 +244,7 @@ def cmd_lot(args: argparse.Namespace) -> int:
 def cmd_airflow(args: argparse.Namespace) -> int:
     from enr.airflow_env import airflow_environment, airflow_executable
     from enr.home import EMBEDDED_USERS, ensure_passwords, migrate_airflow, migrate_stores, require_initialised
+    from enr.supervise import run_supervised
 
     record = require_initialised("`enr airflow`")
     env = {**os.environ, **airflow_environment(port=args.port)}
@@ -251,9 +256,8 @@ def cmd_airflow(args: argparse.Namespace) -> int:
     base = f"http://127.0.0.1:{args.port}"
     print(f"Airflow UI on {base} — users {', '.join(EMBEDDED_USERS)}; their passwords are in {passwords}")
     print(f"  approvals: {base}/required_actions   pre-publication site: {base}/enr-preview/")
-    print("  stop with Ctrl-C", flush=True)
-    # become `airflow standalone` (same PID): signals reach it, nothing is left behind
-    os.execve(airflow_executable(), [airflow_executable(), "standalone"], env)
+    print("  stop with Ctrl-C (or `kill` this process): every Airflow process stops with it", flush=True)
+    return run_supervised([airflow_executable(), "standalone"], env)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -426,6 +430,11 @@ def build_parser() -> argparse.ArgumentParser:
             "lists and groups, constituencies, languages, embargo, legal sources, units); one line per problem")
     p.add_argument("path", nargs="?", help="a definition folder (elections/<id>); default: --election's")
     p.add_argument("--election", help="an election id under ENR_ELECTIONS_DIR (default ENR_ELECTION)")
+
+    from enr.media.commands import add_arguments as subscriber_arguments, cmd_subscribers
+
+    subscriber_arguments(add("subscribers", cmd_subscribers, "the media's webhook subscribers (Standard Webhooks): "
+                             "add, list, disable, enable, test"))
 
     p = add("airflow", cmd_airflow, "start Airflow standalone with these DAGs (UI on loopback)")
     p.add_argument("--port", type=int, default=int(os.environ.get("ENR_AIRFLOW_PORT") or 8080),

@@ -7,7 +7,12 @@ An election definition lives in ``elections/<election_id>/`` and is data, not co
 * ``rules.csv``: each country's electoral law as data (method, threshold, constituencies ...),
   read by :mod:`transforms.rules`;
 * ``lists.csv``: the lists on the ballot with their political group;
-* ``units/<CC>.csv`` (optional): the reporting units of a country.
+* ``units/<CC>.csv`` (optional): the reporting units of a country;
+* ``outgoing_lists.csv`` (optional): which list now continues an outgoing party whose name changed
+  (the EU projection puts a country without figures at its outgoing delegation, by group).
+
+The night's timeline is data too: ``projection_from`` (the EU projection's time) and, per country,
+``polls_close`` and ``estimates_allowed`` (see :meth:`Election.timeline` and :mod:`publish.timeline`).
 
 Everything is read at run time through :func:`load_election`; nothing is read at import.
 """
@@ -55,6 +60,10 @@ class ListEntry:
 class Country:
     code: str
     seats: int
+    #: when the country's last polling stations close (``countries.<CC>.polls_close``, with offset); None: not given
+    polls_close: datetime | None = None
+    #: a national estimate (exit poll) may be published there once its polls closed (``estimates_allowed``)
+    estimates_allowed: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,8 +87,24 @@ class Election:
     path: Path = PROJECT_ROOT
     #: when the last polling stations close (``polls_close``, ISO 8601 with offset); None: not given
     polls_close: datetime | None = None
+    #: ``outgoing_lists.csv``: per country, outgoing party abbreviation -> the list that continues it now
+    outgoing_lists: dict = field(default_factory=dict, compare=False, hash=False)
+    #: from when the EU projection may be published (``projection_from``, with offset); None: from the embargo
+    projection_from: datetime | None = None
     #: the per-country facts of ``election.json`` as written (blank_reported, stv_constituencies ...)
     country_facts: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def timeline(self) -> dict:
+        """The night's timeline as the bundle carries it (``election.timeline``, docs/CONTRACTS.md):
+        the embargo, the projection's time and each country's poll closing and estimate permission.
+        Publication reads it from the signed bundle (:mod:`publish.timeline`)."""
+        return {
+            "embargo": self.embargo.isoformat(),
+            "projection_from": (self.projection_from or self.embargo).isoformat(),
+            "countries": {code: {"polls_close": c.polls_close.isoformat() if c.polls_close else None,
+                                 "estimates_allowed": c.estimates_allowed}
+                          for code, c in sorted(self.countries.items())},
+        }
 
     def lists_of(self, country: str) -> list[ListEntry]:
         return [entry for entry in self.lists if entry.country == country]
@@ -111,6 +136,41 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+def _moment(value, where: str) -> datetime | None:
+    """An ISO 8601 time with its UTC offset (a time without one is ambiguous on a night spanning
+    three time zones: :class:`DefinitionError`, naming the key); None when not given."""
+    if value in (None, ""):
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError as exc:
+        raise DefinitionError(f"{where}: {value!r} is not an ISO 8601 time") from exc
+    if moment.utcoffset() is None:
+        raise DefinitionError(f"{where}: {value!r} has no UTC offset")
+    return moment
+
+
+def _country(meta_path: Path, code: str, facts: dict) -> Country:
+    close = _moment(facts.get("polls_close"), f"{meta_path} countries.{code}.polls_close")
+    allowed = facts.get("estimates_allowed", False)
+    if not isinstance(allowed, bool):
+        raise DefinitionError(f"{meta_path} countries.{code}.estimates_allowed: {allowed!r} is not true or false")
+    return Country(code=code, seats=int(facts["seats"]), polls_close=close, estimates_allowed=allowed)
+
+
+def _check_timeline(meta_path: Path, embargo: datetime, countries: dict[str, Country],
+                    projection_from: datetime | None) -> None:
+    """The timeline's order: no country's polls close after the embargo (counts would leave while
+    people still vote), and the projection's time is not after it."""
+    for code, country in countries.items():
+        if country.polls_close is not None and country.polls_close > embargo:
+            raise DefinitionError(f"{meta_path} countries.{code}.polls_close: {country.polls_close.isoformat()} is "
+                                  f"after the embargo {embargo.isoformat()}")
+    if projection_from is not None and projection_from > embargo:
+        raise DefinitionError(f"{meta_path} projection_from: {projection_from.isoformat()} is after the embargo "
+                              f"{embargo.isoformat()}")
+
+
 def _flag(value: str | None) -> bool:
     return (value or "").strip() in {"1", "true", "True", "yes"}
 
@@ -127,7 +187,7 @@ def load_election(election_id: str) -> Election:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise DefinitionError(f"{meta_path}: not valid JSON: {exc}") from exc
-    countries = {code: Country(code=code, seats=int(c["seats"])) for code, c in meta["countries"].items()}
+    countries = {code: _country(meta_path, code, c) for code, c in meta["countries"].items()}
     if sum(c.seats for c in countries.values()) != int(meta["total_seats"]):
         raise DefinitionError(f"{meta_path}: country seats add up to "
                               f"{sum(c.seats for c in countries.values())}, not total_seats {meta['total_seats']}")
@@ -143,6 +203,15 @@ def load_election(election_id: str) -> Election:
                                party_abbrev=row.get("party_abbrev", ""), ep_group=group,
                                alliance=row.get("alliance", "") or "", minority=_flag(row.get("minority")),
                                independent=_flag(row.get("independent"))))
+    _check_timeline(meta_path, datetime.fromisoformat(meta["embargo"]), countries,
+                    _moment(meta.get("projection_from"), f"{meta_path} projection_from"))
+    list_ids = {(entry.country, entry.list_id) for entry in lists}
+    outgoing: dict[str, dict[str, str]] = {}
+    for lineno, row in enumerate(_read_csv(folder / "outgoing_lists.csv"), start=2):
+        if (row.get("country"), row.get("list_id")) not in list_ids:
+            raise DefinitionError(f"{folder / 'outgoing_lists.csv'} row {lineno}: list {row.get('list_id')!r} is not "
+                                  f"a list of {row.get('country')!r} in lists.csv")
+        outgoing.setdefault(row["country"], {})[row["party_abbrev"]] = row["list_id"]
     return Election(
         id=meta["id"], name=meta["name"], term=int(meta.get("term", 0)),
         election_date=meta["election_date"], polling_days=tuple(meta.get("polling_days", ())),
@@ -154,4 +223,6 @@ def load_election(election_id: str) -> Election:
         previous=meta.get("previous", {}), results_files=meta.get("results_files", {}), path=folder,
         polls_close=datetime.fromisoformat(meta["polls_close"]) if meta.get("polls_close") else None,
         country_facts={code: dict(c) for code, c in meta["countries"].items()},
+        outgoing_lists=outgoing,
+        projection_from=_moment(meta.get("projection_from"), f"{meta_path} projection_from"),
     )

@@ -172,10 +172,6 @@ class DeliveryName:
     sequence: int
     file_name: str
 
-    @property
-    def signature_name(self) -> str:
-        return self.file_name + ".asc"
-
 
 def parse_file_name(name: str) -> DeliveryName:
     """Split a delivery file name; anything else (paths, odd characters, wrong pattern) is refused."""

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from enr.definition import load_election
 from enr.settings import get_settings
+from enr.versions import version_key
 
 log = logging.getLogger(__name__)
 
@@ -200,6 +201,8 @@ def _state_key(counts: dict, lots: dict) -> str:
 def tally(election: str, *, force: bool = False) -> dict | None:
     """Tally every country from the latest accepted counts; None when nothing changed."""
     from enr.tally import MixedTestAndReal, build_bundle, is_test_version
+    from historical_loader.context import election_context
+    from historical_loader.errors import HistoryValidationError
     from historical_loader.previous import previous_results
 
     definition = load_election(election)
@@ -225,8 +228,14 @@ def tally(election: str, *, force: bool = False) -> dict | None:
     if definition.previous.get("source"):
         previous = previous_results(definition.resolve(definition.previous["source"]),
                                     int(definition.election_date[:4]))
+    try:
+        context = election_context(definition.previous, definition.resolve,
+                                   election_year=int(definition.election_date[:4]), groups=definition.group_ids())
+    except HistoryValidationError as exc:  # the night goes on without the comparisons; the reason is logged
+        log.error("%s: comparisons left out: %s", election, exc)
+        context = None
     bundle = build_bundle(definition, counts, version=version, generated_at=_now(), lots=lots,
-                          previous=previous, previous_bundle=previous_bundle)
+                          previous=previous, previous_bundle=previous_bundle, context=context)
     bundle_path = f"tally/{election}/{version}/bundle.json"
     payload = json.dumps(bundle, ensure_ascii=False, sort_keys=True, indent=1).encode()
     export_bucket().write(bundle_path, payload)
@@ -292,7 +301,6 @@ def _render_index_key(election: str, version: str) -> str:
 
 def _reuse(bucket, store, election: str, version: str):
     """The newest earlier staged version to copy unchanged pages from (local buckets), or None."""
-    from publish.release import version_key
     from publish.site import Reuse
 
     if not bucket.is_local:
@@ -337,7 +345,7 @@ def stage(election: str, tallied: dict, *, incremental: bool = True) -> dict:
     with tempfile.TemporaryDirectory(prefix="enr-render-") as tmp, signer() as publisher:
         out = Path(tmp) / version
         _, digest = build_version(bundle, out, publisher, history=_history(election), reuse=reuse,
-                                  fingerprints=fingerprints)
+                                  fingerprints=fingerprints, public_base_url=get_settings().public_base_url)
         # on object stores the backup is staged at the same time: replication then has nothing to copy
         manifest_sha256 = stage_release(bucket, election, version, out,
                                         backup=None if bucket.is_local else backup_bucket())
@@ -347,7 +355,7 @@ def stage(election: str, tallied: dict, *, incremental: bool = True) -> dict:
         raise PublicationRefused(f"{election} {version}: staged manifest {manifest_sha256} is not the built {digest}")
     store.add_version_event(election, version, "pending_approval", detail={"manifest_sha256": manifest_sha256})
     for older in store.pending_versions(election):
-        if older["version"] < version:
+        if version_key(older["version"]) < version_key(version):
             store.add_version_event(election, older["version"], "superseded", detail={"by": version})
     log.info("stage %s %s: manifest %s", election, version, manifest_sha256)
     return {"election": election, "version": version, "manifest_sha256": manifest_sha256,
@@ -417,7 +425,7 @@ def publish(election: str, version: str, manifest_sha256: str, approval: dict) -
 
     store = open_store()
     status = store.version_status(election, version)
-    newer = [v for v in store.versions(election) if v["version"] > version
+    newer = [v for v in store.versions(election) if version_key(v["version"]) > version_key(version)
              and v["status"] in ("pending_approval", "approved", "published")]
     if status == "superseded" or newer:
         by = newer[-1]["version"] if newer else "a newer version"
@@ -557,7 +565,14 @@ def status(election: str) -> dict:
         "duplicates_total": sum(1 for d in deliveries if d["outcome"] == "duplicate"),
         "deliveries": deliveries,
         "corrections": store.corrections(election),
+        "media": _media_trouble(),
     }
+
+
+def _media_trouble() -> dict:
+    from enr.media import subscriber_trouble
+
+    return subscriber_trouble()
 
 
 def format_status(status: dict) -> str:
@@ -588,6 +603,12 @@ def format_status(status: dict) -> str:
                          + (f" ({c['reason']})" if c.get("reason") else ""))
         if len(status["corrections"]) > 20:
             lines.append(f"  ... and {len(status['corrections']) - 20} more")
+    media = status.get("media") or {}
+    if media.get("total"):
+        lines.append(f"media subscribers: {media['active']} active of {media['total']}")
+        lines += [f"  SUBSCRIBER DISABLED {d['id']} ({d['url']}): {d['reason']}" for d in media["disabled"]]
+        lines += [f"  SUBSCRIBER FAILING {f['id']} ({f['url']}): {f['failures']} failure(s) in a row, last: "
+                  f"{f['last_error']}" for f in media["failing"]]
     return "\n".join(lines)
 
 

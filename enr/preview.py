@@ -9,7 +9,8 @@ Airflow, assembles it from the results store and the export bucket:
   differ: the reviewer never sees anything other than what would be published);
 * the manifest's SHA-256 as recomputed from the staged ``manifest.json`` and as recorded when the
   version was staged (they must agree; the approval request names the same digest);
-* TEST or REAL data, and the embargo: the time left, or passed;
+* TEST or REAL data, the embargo (the time left, or passed) and when the night's timeline lets this
+  version out (estimates, the projection, counts: :func:`publish.timeline.reviewer_line`);
 * the difference with the published version: seats per country and per group before -> after,
   lists whose votes changed, countries new in this version;
 * the deliveries the version was computed from, with their validation reports, and the
@@ -25,6 +26,7 @@ from datetime import datetime, timezone
 
 from enr.definition import load_election
 from enr.settings import get_settings
+from publish.timeline import reviewer_line
 
 PREFIX = "/enr-preview"
 
@@ -136,7 +138,7 @@ class Embargo:
             return f"embargo passed ({self.at.isoformat()})"
         left = self.at - self.now
         hours, rest = divmod(int(left.total_seconds()), 3600)
-        return f"embargo until {self.at.isoformat()}: {hours} h {rest // 60:02d} min left; nothing can be published before"
+        return f"embargo until {self.at.isoformat()}: {hours} h {rest // 60:02d} min left; no counted result can be published before"
 
 
 def _seats(bundle: dict | None) -> tuple[dict, dict, dict]:
@@ -221,6 +223,7 @@ def review(election: str, version: str, *, now: datetime | None = None) -> dict:
         "files": len(manifest.get("files", [])), "languages": list(definition.languages),
         "test": bool(bundle.get("test")), "test_countries": test_countries, "real_countries": real_countries,
         "embargo": Embargo(at=definition.embargo, now=now),
+        "timeline": reviewer_line(bundle, test=bool(bundle.get("test")), embargo=definition.embargo, now=now),
         "eu": bundle.get("eu", {}), "unresolved_ties": bundle.get("unresolved_ties", 0),
         "current": current, "diff": diff(bundle, published), "deliveries": used, "quarantined": quarantined,
         "generated_at": bundle.get("generated_at"),
@@ -230,7 +233,7 @@ def review(election: str, version: str, *, now: datetime | None = None) -> dict:
 def summary_lines(facts: dict, url: str | None) -> list[str]:
     """The approval request's short statement of the same facts (Markdown lines)."""
     kind = "TEST data (rehearsal)" if facts["test"] else "REAL results"
-    lines = [f"**{kind}** — {facts['embargo'].text()}"]
+    lines = [f"**{kind}** — {facts['embargo'].text()}", facts["timeline"]]
     if url:
         lines.append(f"**Pre-publication site:** [{url}]({url}) (the staged bytes, every language, the changes and "
                      f"the validation reports)")
@@ -292,6 +295,7 @@ def render_review(facts: dict) -> str:
     embargo_class = "real" if facts["embargo"].passed else "embargo"
     parts = [f"<h1>{_e(facts['election_name'])}: version {_e(v)} ({_e(facts['status'])})</h1>",
              f'<p>{kind} <span class="flag {embargo_class}">{_e(facts["embargo"].text())}</span></p>',
+             f'<p id="timeline">{_e(facts["timeline"])}</p>',
              f'<p>Manifest SHA-256 under review: <code id="manifest-sha256">{_e(facts["manifest_sha256"])}</code>'
              f' ({facts["files"]} files, <a href="{base}/site/manifest.json">manifest.json</a>)</p>']
     if not facts["digest_ok"]:

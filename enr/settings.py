@@ -21,10 +21,7 @@ class Settings:
     signing_home: Path
     election: str
     reviewers: tuple[str, ...] = ()
-
-    @property
-    def bucket_is_local(self) -> bool:
-        return self.bucket_url.startswith("file://")
+    public_base_url: str | None = None  # the URL of the bucket's public/ root (absolute og:image URLs)
 
 
 def get_settings() -> Settings:
@@ -39,4 +36,5 @@ def get_settings() -> Settings:
         election=os.environ.get("ENR_ELECTION", "ep2019"),
         # Airflow user ids who may answer the approval request; empty: any user allowed to answer
         reviewers=tuple(u.strip() for u in os.environ.get("ENR_REVIEWERS", "reviewer").split(",") if u.strip()),
+        public_base_url=os.environ.get("ENR_PUBLIC_BASE_URL") or None,
     )

@@ -13,17 +13,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from fractions import Fraction
 
 import pandas as pd
 
 from enr.definition import Election
 from transforms.eu import aggregate
+from transforms.projection import CountryBasis, outgoing_groups, party_groups, project
 from transforms.national import allocate_country
 from transforms.rules import parse_rules
 
 STATUS_ORDER = ("none", "estimate", "provisional", "final", "official")
+COUNTED = ("provisional", "final", "official")
 
 
 class MixedTestAndReal(ValueError):
@@ -136,11 +138,16 @@ def _empty_country(definition: Election, code: str) -> dict:
 
 
 def build_bundle(definition: Election, counts: dict[str, CountryCounts], *, version: str, generated_at: datetime,
-                 lots: dict | None = None, previous: dict | None = None, previous_bundle: dict | None = None) -> dict:
+                 lots: dict | None = None, previous: dict | None = None, previous_bundle: dict | None = None,
+                 context: dict | None = None) -> dict:
     """The whole tally: every country (reported or not), the EU aggregate, what changed.
+
+    ``context`` (:func:`historical_loader.context.election_context`): turnout since 1979 and the
+    previous Parliament's groups, merged into each country's ``previous`` and ``eu.previous``.
 
     Raises :class:`MixedTestAndReal` when some countries' data is test and others' real."""
     test = is_test_version(counts, definition.id)
+    counts, withheld = withhold_estimates(definition, counts)
     rules = parse_rules(list(definition.rules))
     gone = sorted(set(previous or {}) - set(definition.countries))  # e.g. the UK in 2024: not compared
     previous = {c: p for c, p in (previous or {}).items() if c in definition.countries} if previous else previous
@@ -153,6 +160,9 @@ def build_bundle(definition: Election, counts: dict[str, CountryCounts], *, vers
             entry = _empty_country(definition, code)
         if previous and code in previous:
             entry["previous"] = previous[code]
+        if context and code in context.get("countries", {}):  # turnout of the previous election, since 1979
+            entry.setdefault("previous", {"year": context["countries"][code]["turnout_year"]})
+            entry["previous"] = {**entry["previous"], **context["countries"][code]}
         countries.append(entry)
     list_groups = {(e.country, e.list_id): e.ep_group or "OTH" for e in definition.lists}  # OTH: seats, no group
     eu = aggregate(allocations, list_groups, country_seats={c: v.seats for c, v in definition.countries.items()},
@@ -178,15 +188,70 @@ def build_bundle(definition: Election, counts: dict[str, CountryCounts], *, vers
             "previous": {"seats_total": sum(p["seats_total"] for p in (previous or {}).values()),
                          "year": max((p["year"] for p in (previous or {}).values()), default=None),
                          "seats_by_country": {c: p["seats_total"] for c, p in (previous or {}).items()},
-                         "countries_gone": gone},
+                         "countries_gone": gone, **((context or {}).get("eu") or {})},
         },
         "deliveries": [{"country": c.country, "sequence": c.sequence, "sha256": c.sha256, "status": c.status}
                        for c in sorted(counts.values(), key=lambda c: c.country)],
         "unresolved_ties": sum(1 for c in countries for t in c["ties"] if not t.get("resolved")),
     }
+    bundle["election"]["timeline"] = definition.timeline()
+    bundle["eu"]["as_of"] = generated_at.isoformat()  # the EU figures' time; their types: by_status
+    bundle["withheld"] = withheld
+    projection = eu_projection(definition, countries, previous, generated_at)
+    if projection is not None:
+        bundle["projection"] = projection
     _mark_since(bundle, previous_bundle)
     bundle["changes"] = diff_bundles(previous_bundle, bundle)
     return bundle
+
+
+def withhold_estimates(definition: Election, counts: dict[str, CountryCounts]) -> tuple[dict, list[dict]]:
+    """Leave out the national estimates the definition does not allow to publish
+    (``estimates_allowed`` false or not given): such a country is tallied as not reported until its
+    first count, and the bundle lists it under ``withheld`` (publication refuses an estimate there
+    anyway: :mod:`publish.timeline`)."""
+    kept, withheld = {}, []
+    for code, c in counts.items():
+        country = definition.countries.get(code)
+        if c.status == "estimate" and not (country and country.estimates_allowed):
+            withheld.append({"country": code, "sequence": c.sequence, "status": c.status,
+                             "rule": "estimates_allowed"})
+        else:
+            kept[code] = c
+    return kept, sorted(withheld, key=lambda w: w["country"])
+
+
+def eu_projection(definition: Election, countries: list[dict], previous: dict | None,
+                  generated_at: datetime) -> dict | None:
+    """The bundle's ``projection`` (:mod:`transforms.projection`): each country's count, else its
+    estimate, else its outgoing delegation; None before the definition's ``projection_from`` (the
+    embargo when not given), before any country reported, and once every country has counted."""
+    start = definition.projection_from or definition.embargo
+    moment = generated_at if generated_at.tzinfo else generated_at.replace(tzinfo=timezone.utc)
+    if moment < start or all(c["status"] == "none" for c in countries):
+        return None
+    bases: dict[str, CountryBasis] = {}
+    for entry in countries:
+        code = entry["code"]
+        if entry["status"] != "none":
+            groups: dict[str, int] = {}
+            for item in entry["lists"]:
+                if item["seats"]:
+                    group = item["ep_group"] or "OTH"
+                    groups[group] = groups.get(group, 0) + item["seats"]
+            counted = entry["status"] in COUNTED or bool(entry.get("units_reporting"))
+            bases[code] = CountryBasis("count" if counted else "estimate", groups, entry["status"])
+        elif previous and code in previous:
+            parties = previous[code]["parties"]
+            lists = [{"list_id": e.list_id, "party_abbrev": e.party_abbrev, "list_name": e.list_name,
+                      "ep_group": e.ep_group} for e in definition.lists_of(code)]
+            mapping = party_groups(parties, lists, definition.outgoing_lists.get(code))
+            bases[code] = CountryBasis("outgoing", outgoing_groups(parties, mapping))
+    if len(bases) == len(definition.countries) and all(b.basis == "count" for b in bases.values()):
+        return None
+    result = project({c: v.seats for c, v in definition.countries.items()}, bases, groups=definition.group_ids())
+    return {"type": "projection", "as_of": moment.isoformat(), "from": start.isoformat(),
+            "outgoing_year": (definition.previous or {}).get("year"), **result.to_dict()}
 
 
 SINCE_FIELDS = ("since_version", "since_generated_at")

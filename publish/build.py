@@ -23,19 +23,20 @@ log = logging.getLogger(__name__)
 
 def build_version(bundle: dict, out_dir: Path, signer: Signer, languages: list[str] | None = None,
                   history: dict | None = None, clean: bool = True, *, reuse: Reuse | None = None,
-                  fingerprints: dict | None = None) -> tuple[Path, str]:
+                  fingerprints: dict | None = None, public_base_url: str | None = None) -> tuple[Path, str]:
     """Render ``bundle`` into ``out_dir`` and seal it; returns (manifest path, manifest SHA-256).
 
     With ``reuse`` (the previous version's folder and page fingerprints), only the pages whose
     inputs changed are rendered, the others are copied (:func:`publish.site.render_site`); the
     manifest is always recomputed from every file's bytes and signed anew. ``fingerprints``
     receives the pages' fingerprints (keep them for the next version's ``reuse``).
+    ``public_base_url`` makes the pages' social-card tags absolute (:mod:`publish.cards`).
     """
     out_dir = Path(out_dir)
     if clean and out_dir.exists():
         shutil.rmtree(out_dir)
     files = render_site(bundle, out_dir, languages=languages, history=history, reuse=reuse,
-                        fingerprints=fingerprints)
+                        fingerprints=fingerprints, public_base_url=public_base_url)
     manifest_path, digest = sign_version(out_dir, signer, manifest_extra(bundle))
     log.info("built election=%s version=%s files=%d incremental=%s manifest_sha256=%s", bundle["election"]["id"],
              bundle["version"], len(files), reuse is not None, digest)

@@ -22,9 +22,37 @@ COUNTRY_COLUMNS: tuple[str, ...] = (
 EU_COLUMNS: tuple[str, ...] = (
     "election", "version", "test", "group", "group_name", "seats", "seat_share",
     "majority", "seats_total", "countries", "synthetic",
+    "as_of", "seats_by_type",  # issue 20: the figures' time, and seats per result type ("estimate:7;final:100")
 )
 
 TURNOUT_COLUMNS: tuple[str, ...] = (
     "election", "version", "test", "country", "status", "as_of", "seats_total",
     "registered", "voters", "valid", "blank", "invalid", "turnout", "units_reporting", "units_total", "synthetic",
+)
+
+# Comparisons (issue 20): data/comparison-groups.*, data/comparison-countries.*, data/turnout-history.*
+# (publish.feeds). ``comparison``: continuing | new | no_successor | not_compared (publish.model.group_comparison);
+# ``previous_groups``: the previous Parliament's group ids this group continues, ";"-separated; ``source``
+# of a turnout: ``history`` (data/historical, as published) or ``count`` (tonight's voters / registered,
+# over ``countries_reporting`` of ``countries_total`` for the EU).
+COMPARISON_GROUP_COLUMNS: tuple[str, ...] = (
+    "election", "version", "test", "group", "comparison", "previous_groups", "previous_label", "seats_previous",
+    "seats", "change", "synthetic",
+)
+
+COMPARISON_COUNTRY_COLUMNS: tuple[str, ...] = (
+    "election", "version", "test", "country", "status", "previous_year", "seats_total_previous", "seats_total",
+    "turnout_previous", "turnout", "synthetic",
+)
+
+TURNOUT_HISTORY_COLUMNS: tuple[str, ...] = (
+    "election", "version", "test", "area", "year", "turnout", "source", "countries_reporting", "countries_total",
+    "synthetic",
+)
+
+#: issue 20: ``data/projection.{json,csv,xml}``, the EU projection by group (``type`` is always
+#: ``projection``), with the seats resting on a count, a national estimate, the outgoing Parliament
+PROJECTION_COLUMNS: tuple[str, ...] = (
+    "election", "version", "test", "type", "as_of", "group", "group_name", "seats", "counted", "estimate",
+    "outgoing", "majority", "seats_total", "synthetic",
 )

@@ -9,6 +9,12 @@ from left to right, so each group occupies a wedge, in the order the groups sit 
 Colour is never the only code: each group also has its own marker shape (circle, square,
 diamond, triangles, ...), the legend repeats shape and name, each group's markers carry a
 ``<title>`` with its name and seats, and the page puts a data table beside the figure.
+
+Counted and projected seats differ by more than colour too: a group's seats that rest on a
+count are filled markers; those that are only projected (a national estimate, the outgoing
+Parliament: the EU projection, :mod:`transforms.projection`) are the same shape drawn as a
+dashed outline, in their own ``<g class="projected">`` with a ``<title>`` saying so, and the
+page's legend shows both markers with words (:func:`legend_icon` ``projected=True``).
 """
 from __future__ import annotations
 
@@ -125,28 +131,40 @@ def shape_of(index: int) -> str:
     return SHAPES[index % len(SHAPES)]
 
 
-def legend_icon(shape: str, color: str, size: int = 14) -> str:
-    """A small standalone SVG of a group's marker, for legends and tables."""
+def _projected_style(color: str, r: float) -> str:
+    """The attributes of projected seats: no fill, a dashed outline in the group's colour."""
+    return (f'fill="none" stroke="{escape(color)}" color="{escape(color)}" stroke-width="{max(r * 0.35, 0.6):.2f}" '
+            f'stroke-dasharray="{max(r * 0.5, 0.8):.2f} {max(r * 0.3, 0.5):.2f}"')
+
+
+def legend_icon(shape: str, color: str, size: int = 14, projected: bool = False) -> str:
+    """A small standalone SVG of a group's marker, for legends and tables (``projected``: the
+    dashed outline of a projected seat)."""
     half = size / 2
+    style = _projected_style(color, half * 0.8) if projected else f'fill="{escape(color)}" color="{escape(color)}"'
     return (f'<svg class="icon" width="{size}" height="{size}" viewBox="{-half} {-half} {size} {size}" '
-            f'aria-hidden="true" focusable="false"><g fill="{escape(color)}" color="{escape(color)}">'
-            f'{marker(shape, half * 0.8)}</g></svg>')
+            f'aria-hidden="true" focusable="false"><g {style}>'
+            f'{marker(shape, half * 0.8 * (0.85 if projected else 1))}</g></svg>')
 
 
 def render_svg(groups: list[dict], total: int, majority: int, title: str, majority_label: str,
-               described_by: str = "") -> str:
+               described_by: str = "", id_prefix: str = "", majority_line: bool = True) -> str:
     """Inline SVG of the chamber.
 
-    ``groups``: dicts with ``id``, ``label``, ``color``, ``seats``, ``shape`` in chamber order.
+    ``groups``: dicts with ``id``, ``label``, ``color``, ``seats``, ``shape`` in chamber order, and
+    optionally ``projected`` (how many of ``seats`` are projected, not counted: drawn after the
+    counted ones, as dashed outlines) with ``projected_label`` (their ``<title>``).
     Empty (unallocated) seats are drawn as hollow grey circles. The figure is one image whose name
     is ``title`` and the majority line; ``described_by`` names the id of the table that gives the
-    same seats as text (WCAG 1.1.1: the table is the figure's long description).
+    same seats as text (WCAG 1.1.1: the table is the figure's long description). ``id_prefix``
+    keeps the ids of a second hemicycle on the same page unique. ``majority_line=False`` leaves out
+    the dashed line at the majority (a country's social card).
     """
     seats, r = layout(total)
     described = f' aria-describedby="{escape(described_by)}"' if described_by else ""
     parts = [f'<svg class="hemicycle" viewBox="0 0 {WIDTH:g} {HEIGHT:g}" role="img" '
-             f'aria-labelledby="hemi-title hemi-majority"{described} focusable="false">'
-             f'<title id="hemi-title">{escape(title)}</title><defs>']
+             f'aria-labelledby="{id_prefix}hemi-title {id_prefix}hemi-majority"{described} focusable="false">'
+             f'<title id="{id_prefix}hemi-title">{escape(title)}</title><defs>']
     for group in groups:
         parts.append(f'<g id="m-{escape(group["key"])}">{marker(group["shape"], r)}</g>')
     parts.append("</defs>")
@@ -155,20 +173,29 @@ def render_svg(groups: list[dict], total: int, majority: int, title: str, majori
         count = group["seats"]
         if not count:
             continue
-        parts.append(f'<g fill="{escape(group["color"])}" color="{escape(group["color"])}" '
-                     f'class="grp"><title>{escape(group["label"])}</title>')
-        for seat in seats[cursor:cursor + count]:
-            parts.append(f'<use href="#m-{escape(group["key"])}" x="{seat.x:g}" y="{seat.y:g}"/>')
-        parts.append("</g>")
+        projected = min(int(group.get("projected") or 0), count)
+        if count - projected:
+            parts.append(f'<g fill="{escape(group["color"])}" color="{escape(group["color"])}" '
+                         f'class="grp"><title>{escape(group["label"])}</title>')
+            for seat in seats[cursor:cursor + count - projected]:
+                parts.append(f'<use href="#m-{escape(group["key"])}" x="{seat.x:g}" y="{seat.y:g}"/>')
+            parts.append("</g>")
+        if projected:
+            parts.append(f'<g {_projected_style(group["color"], r)} class="grp projected">'
+                         f'<title>{escape(group.get("projected_label") or group["label"])}</title>')
+            for seat in seats[cursor + count - projected:cursor + count]:
+                parts.append(f'<use href="#m-{escape(group["key"])}" x="{seat.x:g}" y="{seat.y:g}"/>')
+            parts.append("</g>")
         cursor += count
     if cursor < len(seats):
         parts.append('<g fill="none" stroke="#767676" stroke-width="0.8">')
         for seat in seats[cursor:]:
             parts.append(f'<circle cx="{seat.x:g}" cy="{seat.y:g}" r="{r * 0.8:.2f}"/>')
         parts.append("</g>")
-    parts.append(f'<line x1="{CENTER_X:g}" y1="{CENTER_Y - OUTER - 6:g}" x2="{CENTER_X:g}" y2="{CENTER_Y - OUTER * 0.3:g}" '
-                 f'stroke="#000" stroke-dasharray="3 2" stroke-width="0.8"/>')
-    parts.append(f'<text id="hemi-majority" x="{CENTER_X:g}" y="{CENTER_Y + 21:g}" text-anchor="middle" '
+    if majority_line:
+        parts.append(f'<line x1="{CENTER_X:g}" y1="{CENTER_Y - OUTER - 6:g}" x2="{CENTER_X:g}" y2="{CENTER_Y - OUTER * 0.3:g}" '
+                     f'stroke="#000" stroke-dasharray="3 2" stroke-width="0.8"/>')
+    parts.append(f'<text id="{id_prefix}hemi-majority" x="{CENTER_X:g}" y="{CENTER_Y + 21:g}" text-anchor="middle" '
                  f'font-size="13" font-weight="bold">{escape(majority_label)}</text>')
     parts.append("</svg>")
     return "".join(parts)

@@ -121,3 +121,43 @@ def coalitions(seats: dict[str, int], majority: int, max_size: int = 3) -> list[
             found.append((combo, total))
     found.sort(key=lambda item: (len(item[0]), -item[1]))
     return found
+
+
+# --- comparisons (issue 20): the previous Parliament's groups, turnout since 1979 ----------------------
+
+def group_comparison(bundle: dict) -> list[dict]:
+    """Every group of this Parliament against the previous one, then the previous groups without successor.
+
+    The previous groups come mapped onto this election's ids by the tally (``eu.previous.groups``:
+    ``{"id", "previous_ids", "seats"}``, ``"successor": None`` for a group that has none). Each row:
+    ``{"group", "seats", "previous_ids", "seats_previous", "change", "comparison"}`` where
+    ``comparison`` is ``continuing`` (it had predecessors: their seats and the change), ``new`` (a
+    group without predecessor), ``no_successor`` (a previous group; ``seats`` None) or
+    ``not_compared`` (not a group, e.g. the not-yet-affiliated, or no previous groups known).
+    """
+    previous = {g["id"]: g for g in (bundle["eu"].get("previous") or {}).get("groups") or []}
+    seats = group_seats(bundle)
+    ids = [g["id"] for g in bundle["election"].get("groups", [])]
+    ids += [gid for gid in seats if gid not in ids]
+    rows = []
+    for gid in ids:
+        prev = previous.get(gid) if previous.get(gid, {}).get("successor", gid) is not None else None
+        now = seats.get(gid, 0)
+        if prev:
+            rows.append({"group": gid, "seats": now, "previous_ids": list(prev.get("previous_ids", [gid])),
+                         "seats_previous": prev["seats"], "change": now - prev["seats"], "comparison": "continuing"})
+        else:
+            kind = "new" if previous and gid not in NOT_A_GROUP else "not_compared"
+            rows.append({"group": gid, "seats": now, "previous_ids": [], "seats_previous": None, "change": None,
+                         "comparison": kind})
+    for gid, prev in previous.items():
+        if prev.get("successor", gid) is None or gid not in ids:
+            rows.append({"group": gid, "seats": None, "previous_ids": list(prev.get("previous_ids", [gid])),
+                         "seats_previous": prev["seats"], "change": None, "comparison": "no_successor"})
+    return rows
+
+
+def previous_turnout(country: dict) -> Fraction | None:
+    """A country's turnout at the previous election (the bundle's decimal text, exact)."""
+    value = (country.get("previous") or {}).get("turnout")
+    return None if value in (None, "") else Fraction(str(value))

@@ -33,6 +33,23 @@ status of the whole report             ``Status``: ``certified`` if every countr
 rehearsal                              ``IsTest`` (+ ``TestType`` ``rehearsal``)
 =====================================  =====================================================
 
+Comparisons (issue 20). NIST SP 1500-100 v2 has no element for a previous election's figures nor
+for a percentage (its counts are integers of this election), so they travel as documented
+``ExternalIdentifier`` extensions (``Type`` ``other``, values as decimal text):
+
+=====================================  =====================================================
+turnout at a past election             ``ExternalIdentifier`` OtherType ``enr-turnout-pct-<year>``
+                                       on ``gpu-eu`` (as the EP publishes it) and on each
+                                       ``gpu-<cc>`` (ParlGov), Value ``"42.61"``; tonight's
+                                       is VotersParticipated / VotersRegistered as usual
+a group against the previous           on its ``Coalition``: ``enr-comparison`` (continuing,
+Parliament                             new, not_compared, no_successor), ``enr-previous-seats``
+                                       (Label: what the figure is, e.g. ``constitutive session
+                                       2014``), ``enr-previous-groups`` (the predecessors' ids)
+a previous group without successor     a ``Coalition`` ``group-previous-<slug>`` without
+                                       PartyIds, carrying the same three identifiers
+=====================================  =====================================================
+
 Our five result types (estimate, provisional, final, official, none) have no NIST equivalent
 per contest; they are carried as the contest's ``CountStatus`` (``in-process`` or
 ``completed``) and, verbatim, in the contest's ``ExternalIdentifier`` (OtherType
@@ -41,6 +58,7 @@ per contest; they are carried as the contest's ``CountStatus`` (``in-process`` o
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 from publish import model
 from publish.i18n import LANGUAGES, Formatter, utc_iso
@@ -64,6 +82,25 @@ def _ext(other_type: str, value: str) -> dict:
 
 def _id(value: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", value)
+
+
+def _past_turnout(unit: dict, history: list[dict] | None, source: str) -> None:
+    """Turnout at each past election as ``enr-turnout-pct-<year>`` identifiers of the unit."""
+    for row in history or []:
+        unit.setdefault("ExternalIdentifier", []).append(
+            {**_ext(f"enr-turnout-pct-{row['year']}", f"{Decimal(str(row['turnout_pct'])):.2f}"),
+             "Label": f"turnout (%) at the {row['year']} European Parliament election ({source})"})
+
+
+def _comparison(row: dict | None, label: str) -> list[dict]:
+    """A group against the previous Parliament (:func:`publish.model.group_comparison`)."""
+    if row is None:
+        return []
+    out = [_ext("enr-comparison", row["comparison"])]
+    if row["seats_previous"] is not None:
+        out.append({**_ext("enr-previous-seats", str(row["seats_previous"])), "Label": label})
+        out.append(_ext("enr-previous-groups", ";".join(row["previous_ids"])))
+    return out
 
 
 def _report_status(bundle: dict) -> str:
@@ -96,6 +133,7 @@ def election_report(bundle: dict, languages: list[str] | None = None) -> dict:
     for key, field in (("VotersRegistered", "registered"), ("VotersParticipated", "voters")):
         if eu.get(field):
             gp_units[0][key] = int(eu[field])
+    _past_turnout(gp_units[0], (eu.get("previous") or {}).get("turnout_history"), "European Parliament")
     parties: list[dict] = []
     contests: list[dict] = []
     ballot_counts: list[dict] = []
@@ -116,6 +154,7 @@ def election_report(bundle: dict, languages: list[str] | None = None) -> dict:
                            ("SubUnitsReported", "units_reporting"), ("TotalSubUnits", "units_total")):
             if country.get(field) is not None:
                 unit[key] = int(country[field])
+        _past_turnout(unit, (country.get("previous") or {}).get("turnout_history"), "ParlGov")
         gp_units.append(unit)
         rejected = [country.get(k) for k in ("blank", "invalid") if country.get(k) is not None]
         counts = {"@type": "ElectionResults.BallotCounts", "GpUnitId": gpu, "Type": "total"}
@@ -160,6 +199,8 @@ def election_report(bundle: dict, languages: list[str] | None = None) -> dict:
         contests.append(contest)
 
     group_selections = []
+    comparison = {row["group"]: row for row in model.group_comparison(bundle) if row["comparison"] != "no_successor"}
+    previous_label = (eu.get("previous") or {}).get("groups_label") or "previous Parliament"
     for order, group in enumerate(bundle["eu"].get("groups", []), start=1):
         meta = next((g for g in election.get("groups", []) if g["id"] == group["id"]), {"id": group["id"]})
         coalition_id = _id(f"group-{model.slug(group['id'])}")
@@ -169,16 +210,30 @@ def election_report(bundle: dict, languages: list[str] | None = None) -> dict:
                      "Abbreviation": _itext({"und": group["id"]}),
                      "Color": model.safe_color(meta.get("color")).lstrip("#").lower(),
                      "PartyIds": members.get(group["id"], []),
-                     "ExternalIdentifier": [_ext("ep-group", group["id"])]}
+                     "ExternalIdentifier": [_ext("ep-group", group["id"]),
+                                            *_comparison(comparison.get(group["id"]), previous_label)]}
         parties.append(coalition)
         group_selections.append({"@id": _id(f"sel-eu-{model.slug(group['id'])}"),
                                  "@type": "ElectionResults.PartySelection", "PartyIds": [coalition_id],
                                  "SequenceOrder": order,
                                  "VoteCounts": [{"@type": "ElectionResults.VoteCounts", "Type": "seats",
                                                  "GpUnitId": "gpu-eu", "Count": int(group.get("seats") or 0)}]})
+    previous_names = {g["id"]: (g.get("names") or [g.get("name", g["id"])])[0]
+                      for g in (eu.get("previous") or {}).get("groups") or []}
+    for row in model.group_comparison(bundle):
+        if row["comparison"] == "no_successor":
+            parties.append({"@id": _id(f"group-previous-{model.slug(row['group'])}"), "@type": "ElectionResults.Coalition",
+                            "Name": _itext({"en": previous_names.get(row["group"], row["group"])}),
+                            "Abbreviation": _itext({"und": row["group"]}),
+                            "ExternalIdentifier": [_ext("ep-group", row["group"]), *_comparison(row, previous_label)]})
     contests.append({"@id": "contest-eu-groups", "@type": "ElectionResults.PartyContest", "ElectionDistrictId": "gpu-eu",
                      "Name": f"{election['id']} seats by political group", "VoteVariation": "proportional",
-                     "ContestSelection": group_selections})
+                     "ContestSelection": group_selections,
+                     # issue 20: the EU seats' time and the result types they rest on (estimate, provisional ...)
+                     "ExternalIdentifier": [
+                         _ext("enr-as-of", utc_iso(bundle["eu"].get("as_of") or bundle["generated_at"])),
+                         _ext("enr-status", ",".join(sorted({st for g in bundle["eu"].get("groups", [])
+                                                             for st in (g.get("by_status") or {})})) or "none")]})
 
     polling_days = election.get("polling_days") or [election.get("election_date")]
     report = {

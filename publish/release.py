@@ -46,6 +46,7 @@ from html import escape
 from pathlib import Path
 from typing import Callable, Iterator
 
+from enr.versions import version_key
 from publish import feeds, model, read_policy
 from publish.bucket import BULK_BATCH, CACHE_IMMUTABLE, CACHE_POINTER, Bucket
 from publish.manifest import (APPROVAL, APPROVAL_SIG, MANIFEST, MANIFEST_SIG, SUMS, SUMS_SIG, canonical_json,
@@ -142,11 +143,6 @@ def staged_prefix(bucket: Bucket, election: str, version: str) -> str:
 def public_prefix(election: str, version: str | None = None) -> str:
     base = f"public/{_check_name('election', election)}"
     return f"{base}/{_check_name('version', version)}" if version else base
-
-
-def version_key(version: str) -> tuple:
-    """Order of versions: by the numbers in the id (``v0010`` after ``v0009``), then by text."""
-    return tuple(int(n) for n in re.findall(r"\d+", version)), version
 
 
 def _iso(moment: datetime) -> str:
@@ -500,7 +496,8 @@ def _flip(bucket: Bucket, election: str, version: str, digest: str, published_at
                         "test": test, "changes": changes, **({"synthetic": True} if synthetic else {})})
     bucket.write_atomic(f"{base}/{PUBLICATIONS}", canonical_json(log_entries),  # type: ignore[arg-type]
                         cache_control=CACHE_POINTER)
-    bucket.write_atomic(f"{base}/{ATOM}", feeds.atom_feed({"id": election, "name": election}, log_entries),
+    bucket.write_atomic(f"{base}/{ATOM}", feeds.atom_feed({"id": election, "name": election}, log_entries,
+                                                          **feeds.websub_links(election)),
                         cache_control=CACHE_POINTER)
     return pointer
 
@@ -561,9 +558,6 @@ def _publish_version(bucket: Bucket, election: str, version: str, approved_manif
     test = bool(manifest.get("test"))
     check_area(bucket, election, test)
     check_clock(bucket, election, now)
-    if not test and now < embargo:
-        raise EmbargoNotLifted(f"{election}/{version}: embargo until {_iso(embargo)}, now {_iso(now)}; a real "
-                               f"version is never published before it (staging and approval may)")
     bundle_entry = next((e for e in manifest["files"] if e["path"] == "data/bundle.json"), None)
     if bundle_entry is None:
         raise NotStaged(f"{election}/{version}: the staged version has no data/bundle.json")
@@ -575,6 +569,8 @@ def _publish_version(bucket: Bucket, election: str, version: str, approved_manif
     if bool(staged_bundle.get("test")) != test or countries_test != test:
         raise MixedVersion(f"{election}/{version}: the manifest's test flag ({test}) disagrees with the bundle's "
                            f"({bool(staged_bundle.get('test'))}) or its countries' ({countries_test})")
+    from publish.timeline import check_timeline  # the embargo, estimates and projection (publish/timeline.py)
+    check_timeline(staged_bundle, test=test, embargo=embargo, now=now, where=f"{election}/{version}")
     ties = model.unresolved_ties(staged_bundle)
     if ties:
         where = ", ".join(f"{code} seat {tie.get('seat')} ({' / '.join(map(str, tie.get('lists', [])))})"

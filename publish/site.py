@@ -15,6 +15,8 @@ from a bucket, or opened from disk; no page loads anything from another origin):
     <lang>/history/index.html, <lang>/history/<cc>.html
                                     only if ``history`` is given (rendered by :mod:`publish.history`)
     assets/style.css, assets/majority.js
+    cards/<lang>/eu.png, cards/<lang>/<cc>.png
+                                    social cards, 1200 x 630 (see :mod:`publish.cards`)
     data/...                        feeds (see :mod:`publish.feeds`)
     changes.json                    what changed against the previous version
     widget/...                      media widget (see :mod:`publish.widget`)
@@ -39,7 +41,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from publish import accessibility, feeds, hemicycle, model, widget
+from publish import accessibility, cards, feeds, hemicycle, model, projection_view, turnout, widget
 from publish.i18n import DEFAULT_LANGUAGE, LANGUAGES, Formatter, ballot_language, utc_iso
 
 log = logging.getLogger(__name__)
@@ -97,9 +99,16 @@ class _Site:
         self.countries = sorted(bundle["countries"], key=lambda c: c["code"])
         self.by_code = {c["code"]: c for c in self.countries}
         self.not_final = not model.all_final(bundle)
+        reported = [c.get("status") for c in self.countries if c.get("status") in model.STATUSES[1:]]
+        # the EU result's stage: that of its least advanced country with results
+        self.stage = min(reported, key=model.STATUSES.index) if reported else "none"
         prev = bundle["eu"].get("previous") or {}
         self.previous_year = prev.get("year")
         self.previous_groups = {g["id"]: g for g in prev.get("groups", [])}
+        # comparisons (issue 20): which Parliament the groups are compared with, EU turnout since 1979
+        self.previous_groups_year = prev.get("groups_year")
+        self.comparison = {r["group"]: r for r in model.group_comparison(bundle) if r["comparison"] != "no_successor"}
+        self.eu_turnout_history = turnout.history_points(prev.get("turnout_history"))
 
     def color(self, gid: str) -> str:
         return model.safe_color(self.groups_meta.get(gid, {}).get("color"))
@@ -125,11 +134,66 @@ def _group_rows(site: _Site, fmt: Formatter) -> list[dict]:
             "icon": hemicycle.legend_icon(site.shapes[gid], site.color(gid)),
             "seats_raw": seats, "seats_text": fmt.number(seats),
             "share_text": fmt.percent(model.seat_share(seats, site.total)),
-            "previous_text": fmt.number(prev["seats"]) if prev else "",
-            "change_text": fmt.signed(seats - prev["seats"]) if prev else "",
+            **_previous_cells(site, fmt, gid, seats, missing=""),
             "by_country": by_country,
         })
     return rows
+
+
+def _previous_cells(site: _Site, fmt: Formatter, gid: str, seats: int, missing: str) -> dict:
+    """A group's seats in the previous Parliament and the change (its predecessors' seats, as the
+    data maps them); "new" for a group without predecessor when the previous groups are known."""
+    row = site.comparison.get(gid) or {"comparison": "not_compared"}
+    if row["comparison"] == "continuing":
+        return {"previous_text": fmt.number(row["seats_previous"]), "change_text": fmt.signed(seats - row["seats_previous"]),
+                "predecessors": ", ".join(i for i in row["previous_ids"] if i != gid)}
+    if row["comparison"] == "new":
+        return {"previous_text": fmt.gettext("new"), "change_text": missing, "predecessors": ""}
+    return {"previous_text": missing, "change_text": missing, "predecessors": ""}
+
+
+def _turnout_series(site: _Site, fmt: Formatter, country: dict | None = None) -> list[turnout.Series]:
+    """The EU line (past elections + tonight over the countries reporting) and, for a country page,
+    the country's line (its past elections + tonight's count) against the EU's past elections only:
+    a country's page must not change when another country reports (incremental staging)."""
+    year = int(_year(site.bundle) or 0)
+    eu = site.bundle["eu"]
+    tonight = None if country is not None else turnout.percent_of(model.turnout(eu.get("registered"), eu.get("voters")))
+    points = list(site.eu_turnout_history) + ([(year, tonight)] if tonight is not None else [])
+    series = [turnout.Series("eu", fmt.country_name("EU") if fmt.country_name("EU") != "EU" else "EU", points,
+                             dict(turnout.EU_STYLE), year if tonight is not None else None)]
+    if country is not None:
+        own = turnout.percent_of(model.turnout(country.get("registered"), country.get("voters")))
+        past = turnout.history_points((country.get("previous") or {}).get("turnout_history"))
+        series.insert(0, turnout.Series(country["code"].lower(), fmt.country_name(country["code"]),
+                                        past + ([(year, own)] if own is not None else []),
+                                        dict(turnout.COUNTRY_STYLE), year if own is not None else None))
+    return series
+
+
+def _turnout_block(site: _Site, fmt: Formatter, chart_id: str, country: dict | None = None) -> dict | None:
+    """Chart + table of turnout since 1979 (None when the bundle has no history)."""
+    series = _turnout_series(site, fmt, country)
+    if not site.eu_turnout_history and not (country and (country.get("previous") or {}).get("turnout_history")):
+        return None
+    reporting, total = int(site.bundle["eu"].get("countries_reporting") or 0), len(site.countries)
+    eu_label = (fmt.gettext("EU tonight: %(count)s of %(total)s countries reporting so far",
+                            count=fmt.number(reporting), total=fmt.number(total))
+                if reporting < total and country is None else "")
+    return {"id": chart_id, "table_id": f"{chart_id}-table",
+            "svg": turnout.render_chart(chart_id, series, fmt, fmt.gettext("Turnout since 1979"),
+                                        described_by=f"{chart_id}-table"),
+            "headers": [s.label for s in series], "rows": turnout.table_rows(series, fmt), "eu_note": eu_label}
+
+
+def _eu_turnout_context(site: _Site, fmt: Formatter) -> dict:
+    """The EU page's turnout against the previous election, and "so far" while countries are missing."""
+    reporting, total = int(site.bundle["eu"].get("countries_reporting") or 0), len(site.countries)
+    last = site.eu_turnout_history[-1] if site.eu_turnout_history else None
+    return {"turnout_note": fmt.gettext("EU tonight: %(count)s of %(total)s countries reporting so far",
+                                        count=fmt.number(reporting), total=fmt.number(total)) if reporting < total else "",
+            "turnout_previous_year": str(last[0]) if last else "",
+            "turnout_previous": fmt.percent_points(last[1]) if last else ""}
 
 
 def _country_view(site: _Site, fmt: Formatter, country: dict) -> dict:
@@ -207,6 +271,7 @@ def _country_view(site: _Site, fmt: Formatter, country: dict) -> dict:
         "steps": steps, "ties": ties, "unresolved": any(not t["resolved"] for t in ties),
         "corrections": corrections,
         "history_href": f"../history/{code.lower()}.html" if code in site.history_countries else "",
+        "turnout_since": _turnout_block(site, fmt, "turnout-since", country),
     }
 
 
@@ -250,7 +315,7 @@ def _switcher(languages: tuple[str, ...], rel: str, root: str) -> list[dict]:
 
 def render_site(bundle: dict, out_dir: Path, languages: list[str] | None = None,
                 history: dict | None = None, *, reuse: "Reuse | None" = None,
-                fingerprints: dict | None = None) -> list[Path]:
+                fingerprints: dict | None = None, public_base_url: str | None = None) -> list[Path]:
     """Render the whole version (pages in every language, assets, feeds, widget) into ``out_dir``.
 
     ``languages`` defaults to the election's languages (all 24). ``history`` is optional: the
@@ -270,9 +335,15 @@ def render_site(bundle: dict, out_dir: Path, languages: list[str] | None = None,
     ``since_version``), not the site version, so a delivery for one country leaves the other
     countries' pages unchanged. Reused bytes are by construction those a full render writes
     (same template, same context); ``tests/test_incremental.py`` checks it.
+
+    **Social cards** (:mod:`publish.cards`): a PNG per language for the EU page and for each
+    country, fingerprinted and reused like the pages (a country's cards are drawn again only when
+    what they show changes). ``public_base_url`` (``ENR_PUBLIC_BASE_URL``, the public root) makes
+    the pages' ``og:image`` absolute; without it the pages have no image tags.
     """
     with _RENDER_LOCK:
-        return _render_site(bundle, Path(out_dir), languages, history, reuse, fingerprints)
+        return _render_site(bundle, Path(out_dir), languages, history, reuse, fingerprints,
+                            cards.public_base(public_base_url))
 
 
 @dataclass(frozen=True)
@@ -304,7 +375,8 @@ def _sources_digest() -> str:
                 if path.is_file():
                     digest.update(path.relative_to(HERE).as_posix().encode())
                     digest.update(path.read_bytes())
-    for name in ("site.py", "i18n.py", "hemicycle.py", "model.py", "history.py", "widget.py", "accessibility.py"):
+    for name in ("site.py", "i18n.py", "hemicycle.py", "model.py", "history.py", "widget.py", "accessibility.py",
+                 "turnout.py", "projection_view.py", "cards.py"):
         digest.update((HERE / name).read_bytes())
     return digest.hexdigest()
 
@@ -322,7 +394,8 @@ def history_digest(history: dict | None, languages: list[str]) -> str | None:
 
 
 def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, history: dict | None,
-                 reuse: Reuse | None = None, fingerprints: dict | None = None) -> list[Path]:
+                 reuse: Reuse | None = None, fingerprints: dict | None = None,
+                 public_base: str | None = None) -> list[Path]:
     model.check_bundle(bundle)
     out_dir.mkdir(parents=True, exist_ok=True)
     languages = list(languages or bundle["election"].get("languages") or LANGUAGES)
@@ -343,6 +416,29 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
         path.write_bytes(text)
         written.append(path)
 
+    painter = cards.Painter(write, out_dir)
+    renderer = cards.renderer_version()
+    election_id = bundle["election"]["id"]
+
+    def copy_unchanged(key: str, fingerprint: str) -> bool:
+        """Copy ``key`` from the previous version when its fingerprint is the same (True if copied)."""
+        nonlocal reused
+        prints[key] = fingerprint
+        if reuse is None or reuse.fingerprints.get(key) != fingerprint:
+            return False
+        data = reuse.read(key)
+        if data is None:
+            return False
+        target = out_dir / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:  # the checked bytes of the previous version; a hard link where the file system allows
+            os.link(reuse.folder / key, target)
+            written.append(target)
+        except OSError:
+            write(key, data)
+        reused += 1
+        return True
+
     for name in ("style.css", "majority.js"):
         write(f"assets/{name}", (STATIC / name).read_bytes())
 
@@ -357,30 +453,35 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
             "language_name": fmt.language_name(lang),
             "generated_local": fmt.local_time(bundle["generated_at"]), "generated_utc": utc_iso(bundle["generated_at"]),
             "previous_year_label": str(site.previous_year or ""), "has_history": history is not None,
+            "previous_groups_label": (fmt.gettext("Constitutive session %(year)s", year=site.previous_groups_year)
+                                      if site.previous_groups_year else str(site.previous_year or "")),
         }
 
         def page(rel: str, template: str, not_final: bool, since: dict | None = None, **values: object) -> None:
-            nonlocal reused
             depth = (f"{lang}/{rel}").count("/")
             root = "../" * depth
             context = {**common, **(since or {}), "root": root, "lang_root": f"{root}{lang}/",
                        "switcher": _switcher(tuple(languages), rel, root), "not_final": not_final, **values}
             key = f"{lang}/{rel}"
-            fingerprint = _fingerprint(template, context)
-            prints[key] = fingerprint
-            if reuse is not None and reuse.fingerprints.get(key) == fingerprint:
-                data = reuse.read(key)
-                if data is not None:
-                    target = out_dir / key
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    try:  # the checked bytes of the previous version; a hard link where the file system allows
-                        os.link(reuse.folder / key, target)
-                        written.append(target)
-                    except OSError:
-                        write(key, data)
-                    reused += 1
-                    return
-            write(key, env.get_template(template).render(context))
+            if not copy_unchanged(key, _fingerprint(template, context)):
+                write(key, env.get_template(template).render(context))
+
+        def card(name: str, context: dict, version: str) -> dict:
+            """Write (or copy) one social card; returns what the page's meta tags say about it."""
+            key = cards.card_path(lang, name)
+            if not copy_unchanged(key, _fingerprint(cards.TEMPLATE, {**context, "renderer": renderer})):
+                painter.paint(key, context)
+            return cards.page_meta(context, cards.card_url(public_base, election_id, version, key))
+
+        eu = bundle["eu"]
+        common["card"] = card("eu", cards.eu_card(
+            fmt, site_title=common["site_title"], test=site.test, groups=groups, total=site.total,
+            majority=site.majority, stage=fmt.status_label(site.stage), time_text=common["generated_local"],
+            allocated_text=fmt.gettext("Seats allocated: %(allocated)s of %(total)s",
+                                       allocated=fmt.number(eu.get("seats_allocated")), total=fmt.number(site.total)),
+            reporting_text=fmt.gettext("Countries reporting: %(count)s of %(total)s",
+                                       count=fmt.number(eu.get("countries_reporting")),
+                                       total=fmt.number(len(countries)))), site.version)
 
         # EU page
         running = 0
@@ -392,22 +493,29 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
                           for combo, total in model.coalitions(site.seats, site.majority)]
         svg_groups = [{"key": g["key"], "label": f"{g['name']} ({g['id']}): {g['seats_text']}", "color": g["color"],
                        "seats": g["seats_raw"], "shape": g["shape"]} for g in groups]
+        estimated = projection_view.counted_projected(bundle)  # seats resting on an estimate: outlined
+        for g in svg_groups:
+            g["projected"] = estimated.get(next(x["id"] for x in groups if x["key"] == g["key"]), 0)
+            g["projected_label"] = f"{g['label']} — {fmt.gettext('National estimate')}: {fmt.number(g['projected'])}"
         svg = hemicycle.render_svg(svg_groups, site.total, site.majority,
                                    fmt.gettext("Hemicycle: seats by political group"),
                                    fmt.gettext("Majority: %(majority)s of %(total)s seats",
                                                majority=fmt.number(site.majority), total=fmt.number(site.total)),
                                    described_by="groups-table")
-        eu = bundle["eu"]
         changes = [{"country_name": fmt.country_name(ch["country"]) if ch.get("country") else "",
                     "slug": (ch.get("country") or "").lower(), "what": _change_text(fmt, ch)}
                    for ch in bundle.get("changes", [])]
         page("index.html", "eu.html.j2", site.not_final, groups=groups, calc=calc, coalitions=coalition_rows,
              hemicycle=svg, countries=countries, changes=changes,
+             projection=projection_view.projection_context(bundle, fmt, groups, site.total, site.majority),
+             eu_type={"as_of": _when(fmt, bundle["eu"].get("as_of") or bundle["generated_at"]),
+                      "estimated": any(estimated.values()), "legend": projection_view.legend(fmt)},
              eu={"allocated": fmt.number(eu.get("seats_allocated")), "total": fmt.number(site.total),
                  "total_raw": site.total, "majority": fmt.number(site.majority), "majority_raw": site.majority,
                  "reporting": fmt.number(eu.get("countries_reporting")), "countries_total": fmt.number(len(countries)),
                  "turnout_text": fmt.percent(model.turnout(eu.get("registered"), eu.get("voters"))),
-                 "registered": fmt.number(eu.get("registered")), "voters": fmt.number(eu.get("voters"))})
+                 "registered": fmt.number(eu.get("registered")), "voters": fmt.number(eu.get("voters")),
+                 **_eu_turnout_context(site, fmt)})
         for c in countries:
             raw = site.by_code[c["code"]]
             since = None
@@ -415,31 +523,37 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
                 since = {"version": raw["since_version"],
                          "generated_local": fmt.local_time(raw.get("since_generated_at") or bundle["generated_at"]),
                          "generated_utc": utc_iso(raw.get("since_generated_at") or bundle["generated_at"])}
-            page(f"country/{c['slug']}.html", "country.html.j2", not c["final"], since=since, c=c)
+            country_card = card(c["slug"], cards.country_card(fmt, site_title=common["site_title"], test=site.test,
+                                                              country=c, seats_total=raw.get("seats_total"),
+                                                              shapes=site.shapes), raw.get("since_version") or site.version)
+            page(f"country/{c['slug']}.html", "country.html.j2", not c["final"], since=since, c=c, card=country_card)
         for g in groups:
             page(f"group/{g['key']}.html", "group.html.j2", site.not_final, g=g)
         # comparison
         group_rows = []
         for g in groups:
-            prev = site.previous_groups.get(g["id"])
+            cells = _previous_cells(site, fmt, g["id"], g["seats_raw"], missing="\u2014")
             group_rows.append({"icon": g["icon"], "name": g["name"], "label": g["id"],
-                               "previous": fmt.number(prev["seats"]) if prev else "\u2014", "now": g["seats_text"],
-                               "change": fmt.signed(g["seats_raw"] - prev["seats"]) if prev else "\u2014"})
-        for gid, prev in site.previous_groups.items():
-            if gid not in site.seats:
-                group_rows.append({"icon": "", "name": fmt.group_name(gid, prev.get("name", gid)),
-                                   "label": prev.get("name", gid), "previous": fmt.number(prev["seats"]),
-                                   "now": "\u2014", "change": "\u2014"})
+                               "predecessors": cells["predecessors"], "previous": cells["previous_text"],
+                               "now": g["seats_text"], "change": cells["change_text"]})
+        for row in model.group_comparison(bundle):
+            if row["comparison"] == "no_successor":  # a group of the previous Parliament without successor
+                prev = site.previous_groups.get(row["group"], {})
+                names = prev.get("names") or [prev.get("name", row["group"])]
+                group_rows.append({"icon": "", "name": fmt.group_name(row["group"], names[0]), "label": row["group"],
+                                   "predecessors": "", "previous": fmt.number(row["seats_previous"]),
+                                   "now": "\u2014", "change": fmt.gettext("no successor group")})
         country_rows = []
         for raw in site.countries:
             c = country_by_code[raw["code"]]
             previous = raw.get("previous") or {}
             country_rows.append({"slug": c["slug"], "name": c["name"],
                                  "seats_previous": fmt.number(previous.get("seats_total")), "seats": c["seats_total"],
-                                 "turnout_previous": fmt.percent(_fraction(previous.get("turnout"))),
+                                 "turnout_previous": fmt.percent(model.previous_turnout(raw)),
                                  "turnout": c["turnout_text"]})
         page("comparison.html", "comparison.html.j2", site.not_final, previous_year=site.previous_year or "",
-             group_rows=group_rows, country_rows=country_rows)
+             group_rows=group_rows, country_rows=country_rows,
+             turnout_since=_turnout_block(site, fmt, "turnout-since"))
         page("methodology.html", "methodology.html.j2", site.not_final, countries=countries)
         all_corrections = [x for c in countries for x in c["corrections"]]
         page("corrections.html", "corrections.html.j2", site.not_final, corrections=all_corrections,
@@ -451,6 +565,7 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
         page("accessibility.html", "accessibility.html.j2", site.not_final,
              statement_title=fmt.gettext(accessibility.TITLE),
              statement=accessibility.blocks(fmt.catalog.gettext, lang))
+    written += painter.close()  # the social cards, drawn now (by a helper process too for a full render)
 
     # root language chooser (lang = default language; each link carries its own lang)
     default = DEFAULT_LANGUAGE if DEFAULT_LANGUAGE in languages else languages[0]
@@ -493,8 +608,8 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
             written += render_history(history, out_dir, languages)
     written += feeds.write_feeds(bundle, out_dir)
     written += widget.write_widget(bundle, out_dir, languages)
-    log.info("rendered election=%s version=%s languages=%d files=%d reused=%d seconds=%.2f",
-             bundle["election"]["id"], site.version, len(languages), len(written), reused,
+    log.info("rendered election=%s version=%s languages=%d files=%d reused=%d cards_drawn=%d seconds=%.2f",
+             bundle["election"]["id"], site.version, len(languages), len(written), reused, painter.drawn,
              time.perf_counter() - started)
     return written
 

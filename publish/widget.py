@@ -40,6 +40,8 @@ STRINGS = {
     "synthetic": "SYNTHETIC: invented numbers, not real results",
     "not_final": "Not all results are final: estimates and provisional results can still change.",
     "full": "European results",
+    "type_counted": "Counted results",  # issue 20: the EU figures' type
+    "type_mixed": "Counted results and national estimates",
 }
 
 

@@ -41,6 +41,8 @@ os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
 os.environ["GX_ANALYTICS_ENABLED"] = "false"
 os.environ.setdefault("ENR_HOME", str(_SESSION_DIR / "home"))
+# drawn social cards are kept for the session (publish/cards.py), never in the user's ~/.cache
+os.environ.setdefault("ENR_CARD_CACHE", str(_SESSION_DIR / "card-cache"))
 
 
 import shutil as _shutil

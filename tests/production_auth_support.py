@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from enr.airflow_api import AirflowAPI
-from enr.night import AirflowProcesses, _free_port
+from enr.night import AirflowProcesses
+from scripts.production_support import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "PRODUCTION.md"
@@ -127,7 +128,7 @@ def start_fab_airflow(home: Path, *, dags_folder: Path, reviewers: str = DOC_REV
     subprocess.run([sys.executable, str(ROOT / "scripts" / "production_secrets.py"), "--env-file", str(env_file)],
                    check=True, capture_output=True, text=True)
     generated = env_file_values(env_file)
-    port = _free_port()
+    port = free_port()
     env = fab_environment(home, port, generated, dags_folder=dags_folder, reviewers=reviewers)
     airflow = AirflowProcesses(env=env, port=port, log_dir=log_dir or home)
     fab = FabAirflow(home=home, airflow=airflow, generated=generated)

@@ -32,14 +32,17 @@ HISTORICAL = ROOT / "data" / "historical" / "ep_1979_2019.csv"
 ELECTION = ROOT / "elections" / "ep2019" / "election.json"
 RULES = ROOT / "elections" / "ep2019" / "rules_source.csv"
 
-# Groups at the constitutive session of July 2014 (outgoing Parliament, 751 seats); ALDE is the
-# predecessor of RE, EFDD has no successor with the same id.
-PREVIOUS_GROUPS_2014 = [
-    {"id": "EPP", "seats": 221}, {"id": "S&D", "seats": 191}, {"id": "ECR", "seats": 70},
-    {"id": "RE", "name": "ALDE", "seats": 67}, {"id": "GUE/NGL", "seats": 52},
-    {"id": "Greens/EFA", "seats": 50}, {"id": "EFDD", "name": "EFDD", "seats": 48},
-    {"id": "NI", "seats": 52},
-]
+
+
+@lru_cache(maxsize=1)
+def _context() -> dict:
+    """What the tally adds from data/historical (historical_loader.context): the 2014 constitutive
+    session's groups mapped onto the 2019 ones (ALDE -> RE, EFDD without successor), turnout since 1979."""
+    from enr.definition import load_election
+    from historical_loader.context import election_context
+
+    definition = load_election("ep2019")
+    return election_context(definition.previous, definition.resolve, election_year=2019, groups=definition.group_ids())
 
 # A mix of result types as on a real night (the rest are final).
 DEFAULT_STATUSES = {"DE": "official", "FR": "final", "IT": "provisional", "UK": "provisional",
@@ -131,7 +134,7 @@ def build_bundle(version: str = "v0003", *, test: bool = False, statuses: dict[s
             "ties": [], "corrections": [], "test": code in test_countries if test_countries is not None else test,
             "previous": {
                 "year": 2014, "seats_total": int(prev_rows[0]["seats_total"]) if prev_rows else None,
-                "turnout": None,
+                "turnout": None, **copy.deepcopy(_context()["countries"].get(code, {})),
                 "parties": [{"party_abbrev": r["party_abbrev"], "party_name": r["party_name"],
                              "vote_share": float(r["vote_share"]) if r["vote_share"] else None,
                              "seats": _int(r["seats"])} for r in prev_rows]},
@@ -167,7 +170,7 @@ def build_bundle(version: str = "v0003", *, test: bool = False, statuses: dict[s
                "registered": sum(c["registered"] or 0 for c in countries),
                "voters": sum(c["voters"] or 0 for c in countries),
                "groups": [g for g in groups.values()],
-               "previous": {"year": 2014, "seats_total": 751, "groups": copy.deepcopy(PREVIOUS_GROUPS_2014)}},
+               "previous": {"year": 2014, "seats_total": 751, **copy.deepcopy(_context()["eu"])}},
         "deliveries": [{"country": c["code"], "sequence": c["sequence"], "sha256": c["delivery_sha256"],
                         "status": c["status"]} for c in countries],
         "changes": [{"country": "FR", "what": "status provisional -> final"},

@@ -266,6 +266,48 @@ def test_page_renders_without_errors_on_desktop_and_phone(site_page: dict, publi
                 f"{where}: horizontal overflow: scrollWidth {state['scrollWidth']} > {width}; widest: {state['wide']}"
 
 
+COMPARISON_STATE = """(() => {
+  const chart = document.querySelector('svg.turnout-chart'), r = chart ? chart.getBoundingClientRect() : null;
+  const row = (table, key) => [...document.querySelectorAll(table + ' tbody tr')].map(tr => [...tr.children]
+    .map(c => c.textContent.replace(/\\s+/g, ' ').trim())).find(cells => cells[0].includes('(' + key));
+  return {chart: r && {width: r.width, height: r.height, points: chart.querySelectorAll('[data-value]').length},
+          epp: row('#groups-table', 'EPP') || row('table', 'EPP'), id: row('#groups-table', 'ID') || row('table', 'ID'),
+          scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth};
+})()"""
+
+
+@pytest.mark.parametrize("lang", ["en", "el"])
+def test_eu_and_comparison_pages_show_the_previous_parliament_and_turnout_since_1979(
+        site_page: dict, published: dict, lang: str) -> None:
+    """Screenshots for the closing note of issue 20: the EU page's 2014 column, the comparison page
+    with the EU turnout chart, a country page with its line against the EU's, on desktop and phone."""
+    fmt = Formatter(lang)
+    for device, (width, _) in (("desktop", DESKTOP), ("phone", PHONE)):
+        tab = site_page[device]
+        for name, rel in (("eu", "index.html"), ("comparison", "comparison.html"),
+                          ("country-turnout", f"country/{COUNTRY.lower()}.html")):
+            tab.problems.clear()
+            tab.goto(published["site"] + f"{lang}/{rel}")
+            tab.settle()
+            state = tab.evaluate(COMPARISON_STATE)
+            if name == "country-turnout":
+                tab.page.locator("#turnout-history").scroll_into_view_if_needed()
+                shot(tab, f"comparison-{lang}-{name}-{device}", full_page=False)
+            else:
+                shot(tab, f"comparison-{lang}-{name}-{device}")
+            where = f"{lang}/{rel} ({device})"
+            assert site_problems(tab) == [], f"{where}: {site_problems(tab)}"
+            assert state["scrollWidth"] <= state["innerWidth"], f"{where}: horizontal overflow {state}"
+            if name == "eu":
+                assert state["epp"][3] == "221" and state["id"][3] == fmt.gettext("new"), f"{where}: {state}"
+            else:
+                assert state["chart"] and state["chart"]["width"] > 200 and state["chart"]["height"] > 80, where
+                assert state["chart"]["width"] <= width, where
+                assert state["chart"]["points"] == (9 if name == "comparison" else 17), f"{where}: {state['chart']}"
+            if name == "comparison":
+                assert state["epp"][1] == "221" and state["id"][1] == fmt.gettext("new"), f"{where}: {state}"
+
+
 def test_majority_label_does_not_cover_seats(site_page: dict, published: dict) -> None:
     """The label in the middle of the hemicycle must not be drawn over seat markers (any language)."""
     tab = site_page["desktop"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 DAGS = Path(__file__).resolve().parent.parent / "dags"
-EXPECTED = {"election_night_ingest", "election_night_publish", "historical_backfill"}
+EXPECTED = {"election_night_ingest", "election_night_publish", "historical_backfill", "notify_media"}
 
 
 @pytest.fixture(scope="module")

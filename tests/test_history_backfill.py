@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -27,17 +26,13 @@ import pytest
 
 from historical_loader.source import read_historical
 from historical_loader.store import HistoryStore
+from scripts.production_support import free_port
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_TIMEOUT = 75
 
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -46,7 +41,7 @@ def airflow_env(tmp_path):
     dags = home / "dags"
     dags.mkdir()
     (dags / "historical_backfill.py").symlink_to(ROOT / "dags" / "historical_backfill.py")
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW__", "ENR_"))}
     env.update({
         "AIRFLOW_HOME": str(home / "af"),

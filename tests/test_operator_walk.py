@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -23,7 +22,10 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
+
+from scripts.production_support import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -38,11 +40,6 @@ DROP_1 = ".venv/bin/enr drop night/*-0001.csv"
 STATUS = ".venv/bin/enr status"
 DROP_2 = ".venv/bin/enr drop night/*-0002.csv"
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _operator_env(home: Path, port: int) -> dict[str, str]:
@@ -94,35 +91,52 @@ def operator_night():
     """The README's sequence up to a running Airflow, in a fresh home; stopped at the end."""
     base = Path(tempfile.mkdtemp(prefix="enrw", dir="/tmp"))
     home = base / "home"
-    port = _free_port()
+    port = free_port()
     env = _operator_env(home, port)
     work = base / "cwd"
     work.mkdir()
     (work / ".venv").symlink_to(VENV_BIN.parent)  # the commands are run as written, from a project checkout
     init = _sh(INIT, env, work)
-    airflow = subprocess.Popen(["bash", "-c", AIRFLOW.removesuffix(" &")], env=env, cwd=work,
+    # `exec`: the shell becomes `enr airflow`, so the Popen's PID is the operator's background job
+    airflow = subprocess.Popen(["bash", "-c", "exec " + AIRFLOW.removesuffix(" &")], env=env, cwd=work,
                                stdout=(base / "airflow.log").open("wb"), stderr=subprocess.STDOUT,
                                start_new_session=True)
     base_url = f"http://127.0.0.1:{port}"
+    walk = {"home": home, "env": env, "work": work, "base_url": base_url, "init": None, "log": base / "airflow.log",
+            "pid": airflow.pid, "stop": lambda: _stop_like_kill(airflow)}
     try:
         _wait(lambda: _health(base_url), 180, "Airflow's four components healthy")
         passwords = json.loads((home / "airflow" / "simple_auth_manager_passwords.json.generated").read_text())
         _sh(REPLAY, env, work)
-        yield {"home": home, "env": env, "work": work, "base_url": base_url, "passwords": passwords,
-               "init": init.stdout, "log": base / "airflow.log"}
+        walk.update(passwords=passwords, init=init.stdout)
+        yield walk
     finally:
-        os.killpg(airflow.pid, signal.SIGINT)  # Ctrl-C, as the operator stops it
-        try:
-            airflow.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            pass
-        try:  # whatever standalone left behind (apache/airflow#67870: a worker may ignore SIGTERM)
-            os.killpg(airflow.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        walk["stop"]()
         for sub in ("keys/sender", "keys/trusted", "keys/signing"):
             subprocess.run(["gpgconf", "--kill", "gpg-agent"], env={**os.environ, "GNUPGHOME": str(home / sub)},
                            capture_output=True)
+
+
+def _stop_like_kill(airflow: subprocess.Popen) -> list[str]:
+    """`kill %1`: SIGTERM to the `enr airflow` job alone; the processes of its tree still alive 60 s later."""
+    if airflow.poll() is not None:
+        return []
+    tree = [airflow.pid] + [c.pid for c in psutil.Process(airflow.pid).children(recursive=True)]
+    procs = [psutil.Process(pid) for pid in tree if psutil.pid_exists(pid)]
+    airflow.send_signal(signal.SIGTERM)
+    _, alive = psutil.wait_procs(procs, timeout=60)
+    left = []
+    for proc in alive:
+        try:
+            left.append(f"{proc.pid} {' '.join(proc.cmdline())[:120]}")
+            proc.kill()
+        except psutil.Error:
+            pass
+    try:
+        airflow.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        airflow.kill()
+    return left
 
 
 def _health(base_url: str) -> bool:
@@ -284,3 +298,12 @@ def _tree_digest(folder: Path) -> dict[str, str]:
 
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_kill_stops_every_airflow_process(operator_night):
+    """`kill %1` (SIGTERM) on `enr airflow &` stops standalone and all its components, not standalone alone."""
+    tree = psutil.Process(int(operator_night["pid"])).children(recursive=True)
+    assert len(tree) >= 4, [p.cmdline() for p in tree]  # api server, scheduler, triggerer, dag processor at least
+    left = operator_night["stop"]()
+    assert left == [], f"left running after SIGTERM: {left}"
+    assert not _health(operator_night["base_url"])

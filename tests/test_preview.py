@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from html import escape
 from datetime import timedelta
 
 import pytest
@@ -66,6 +67,9 @@ def test_the_review_shows_the_staged_digest_the_changes_and_the_deliveries(two_v
     assert first_facts["diff"]["votes"] == [] and first_facts["quarantined"] == []
     html = preview.render_review(facts)
     assert second["manifest_sha256"] in html and "TEST data" in html and "DK" in html
+    # the night's timeline (publish/timeline.py): a test version is not bound by it, and the page says so
+    assert facts["timeline"].startswith("Timeline: a test version is not bound")
+    assert f'<p id="timeline">{escape(facts["timeline"])}</p>' in html
 
 
 def test_the_embargo_is_counted_down_before_it_passes(two_versions):
@@ -119,5 +123,6 @@ def test_the_approval_body_states_the_facts_and_links_the_site(two_versions):
     url = f"http://127.0.0.1:8080/enr-preview/{ELECTION}/{second['version']}/"
     assert described["preview_url"] == url and f"]({url})" in described["body"]
     assert "TEST data" in described["body"] and "embargo passed" in described["body"]
+    assert described["body"].count("Timeline: ") == 1
     assert second["manifest_sha256"] in described["body"]
     assert "quarantined since the previous version: 1" in described["body"]

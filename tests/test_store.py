@@ -45,14 +45,14 @@ def test_a_fresh_sqlite_database_is_migrated(tmp_path):
     fresh = Store(f"sqlite:///{tmp_path / 'fresh.db'}")
     assert fresh.schema_revision() is None
     fresh.migrate()
-    assert fresh.schema_revision() == "0002"
+    assert fresh.schema_revision() == "0003"
     assert fresh.latest_results("ep2019") == {} and fresh.next_version("ep2019") == "v0001"
     fresh.close()
 
 
 def test_migrations_are_idempotent_and_match_the_models(store):
     store.migrate()
-    assert store.schema_revision() == "0002"
+    assert store.schema_revision() == "0003"
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
@@ -197,3 +197,14 @@ def test_lots(store):
     assert store.lots("ep2019") == {"DK": {"dhondt:13": "venstre"}, "AT": {"t": "spoe"}}
     assert [lot["who"] for lot in store.lot_records("ep2019", "DK")] == ["notary"]
     assert store.lots("ep2024") == {}
+
+
+def test_versions_are_ordered_by_number_not_as_text():
+    """``v10000`` comes after ``v9999`` everywhere versions are ordered (the text order says the opposite)."""
+    from enr.versions import next_version, version_key
+
+    assert "v10000" < "v9999"  # the trap
+    assert version_key("v10000") > version_key("v9999")
+    assert sorted(["v10000", "v0002", "v9999"], key=version_key) == ["v0002", "v9999", "v10000"]
+    assert next_version(["v9999", "v10000", "notes"]) == "v10001"
+    assert next_version([]) == "v0001"

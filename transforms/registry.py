@@ -69,10 +69,3 @@ DISTRIBUTIONS = MappingProxyType({
     "hare_niemeyer_by_list": poland.distribute,
     "italy_list_quotient": italy.distribute,
 })
-
-
-def method_named(name: str) -> MethodSpec:
-    try:
-        return METHODS[name]
-    except KeyError:
-        raise KeyError(f"no allocation method {name!r} (known: {', '.join(sorted(METHODS))})") from None

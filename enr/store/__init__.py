@@ -71,6 +71,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from enr.delivery import OTHER_LIST
+from enr.versions import next_version
 from enr.store.models import (AuditRow, Base, CorrectionRow, DeliveryRow, ListResultRow, LotRow, ResultSetRow,
                               VersionEventRow, VersionRow)
 
@@ -462,8 +463,7 @@ class Store:
         """The id the next version of ``election`` will get: ``v0001``, ``v0002``, ..."""
         with self.session() as session:
             names = session.scalars(select(VersionRow.version).where(VersionRow.election == election)).all()
-        numbers = [int(n[1:]) for n in names if n.startswith("v") and n[1:].isdigit()]
-        return f"v{max(numbers, default=0) + 1:04d}"
+        return next_version(names)
 
     def add_version(self, election: str, version: str, *, bundle_path: str | None = None,
                     state_key: str | None = None, bundle_sha256: str | None = None, staging_path: str | None = None,

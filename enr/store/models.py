@@ -184,3 +184,58 @@ class LotRow(Base):
     who: Mapped[str] = mapped_column(String(200))
     detail: Mapped[dict | None] = mapped_column(JSON)
     __table_args__ = (UniqueConstraint("election", "country", "tie", name="uq_lots_election_country_tie"),)
+
+
+# -- the media's subscribers (enr.media): append-only too ------------------------------------------
+#
+# A subscriber's state is never updated in place: it is derived (enr.media.subscribers) from its
+# events (disabled / enabled) and from the attempts log (consecutive failures = failed attempts
+# since its last acknowledged one or its last re-enabling). So the application role keeps
+# SELECT and INSERT only, and every change of state has a time and a reason.
+
+MEDIA_TABLES = ("media_subscribers", "media_subscriber_events", "webhook_attempts")
+
+
+class MediaSubscriberRow(Base):
+    """A newsroom's webhook endpoint: URL, shared secret and optional country/language filters."""
+
+    __tablename__ = "media_subscribers"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[str] = mapped_column(String(200))
+    countries: Mapped[list | None] = mapped_column(JSON)
+    languages: Mapped[list | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class MediaSubscriberEventRow(Base):
+    """A change of a subscriber's state: ``disabled`` (by hand or after N failures) or ``enabled``."""
+
+    __tablename__ = "media_subscriber_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[str] = mapped_column(ForeignKey("media_subscribers.id"))
+    event: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    who: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (Index("ix_media_subscriber_events_subscriber_id", "subscriber_id"),)
+
+
+class WebhookAttemptRow(Base):
+    """One HTTP attempt to deliver one webhook message (``webhook_id``) to one subscriber."""
+
+    __tablename__ = "webhook_attempts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[str] = mapped_column(ForeignKey("media_subscribers.id"))
+    webhook_id: Mapped[str] = mapped_column(String(64))
+    election: Mapped[str] = mapped_column(String(32))
+    version: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ok: Mapped[bool] = mapped_column(Boolean)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    elapsed_ms: Mapped[int] = mapped_column(Integer)
+    __table_args__ = (Index("ix_webhook_attempts_webhook_id", "webhook_id"),
+                      Index("ix_webhook_attempts_subscriber_id", "subscriber_id"))

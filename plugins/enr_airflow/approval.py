@@ -154,6 +154,10 @@ class PublicationApproval(ApprovalOperator):
             raise AirflowFailException(f"publication refused: {exc}") from exc
         log.info("%s %s approved by %s at %s", election, version, approval["responded_by"]["id"],
                  approval["responded_at"])
-        return publish_version({"election": election, "version": version, "manifest_sha256": manifest_sha256},
-                               approval)
+        published = publish_version({"election": election, "version": version, "manifest_sha256": manifest_sha256},
+                                    approval)
+        outlet_events = context.get("outlet_events")
+        for asset in (self.outlets if outlet_events is not None else ()):  # notify_media announces this version
+            outlet_events[asset].extra = {"election": election, "version": version, "kind": "publish"}
+        return published
 

@@ -107,6 +107,8 @@
     } else {
       final = d.all_final;
       box.appendChild(el("h2", this.t("title_eu")));
+      box.appendChild(el("p", this.t("result_type") + ": " + this.t(d.estimated ? "type_mixed" : "type_counted") + " \u00b7 " +
+        this.t("as_of") + ": " + this.when(d.as_of) + " (" + this.t("brussels") + ")"));
       var svg = D.createElementNS(SVGNS, "svg"), x = 0;
       svg.setAttribute("viewBox", "0 0 " + d.seats_total + " 10");
       svg.setAttribute("preserveAspectRatio", "none");

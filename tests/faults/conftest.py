@@ -6,7 +6,7 @@ and ``s3-backup`` in docker/compose.yaml), nginx with the real site configuratio
 store as failover origin, the demo keys, and the project's settings in the environment
 (``ENR_STORE_URL``, ``ENR_BUCKET_URL``, ``ENR_BACKUP_BUCKET_URL``, ``AIRFLOW_CONN_*``).
 
-``night``: the replayed night's deliveries in four waves; the tests take them in order (a published
+``night``: the replayed night's deliveries in three waves; the tests take them in order (a published
 version first, then each fault on the way to the final wave). ``reference_seats``: the same night's
 final seats computed without any fault, which the end state is compared with.
 """
@@ -29,7 +29,7 @@ ELECTION = "ep2019"
 BUCKET = "enr-export"  # the same bucket name on both stores: nginx's upstream path names one bucket
 EXPORT_URL = f"s3://enr_export_bucket@{BUCKET}/"
 BACKUP_URL = f"s3://enr_backup_bucket@{BUCKET}/"
-WAVES = ("provisional:40", "provisional:70", "provisional:85", "final:100")
+WAVES = ("provisional:40", "provisional:85", "final:100")
 
 
 def _missing() -> str | None:

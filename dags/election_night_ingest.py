@@ -5,7 +5,11 @@ Each run takes the signed deliveries waiting in the export bucket's `inbox/`, on
 per country (in sequence order inside a country): verify the GnuPG signature, parse strictly,
 validate with the Great Expectations suites, and store the accepted counts — or quarantine the
 delivery with a reason. A quarantined delivery fails its country's task (no retries) and changes
-nothing downstream.
+nothing downstream. A transient infrastructure error (the store's database restarted, an object
+store unreachable) is retried by Airflow (`retry_policy()`: retries with exponential backoff, for
+that error only); the store takes each delivery in one transaction and each digest once, so a
+retried country never accepts a delivery twice. `backups` copies again, in every run, the
+published versions whose copy to the backup bucket failed (the backup bucket was down).
 
 When anything new was accepted, `tally` recomputes every country's seats under its own law and
 the EU seats by group, and `stage` renders the whole site (24 languages, feeds, widget) into
@@ -27,7 +31,7 @@ from airflow.sdk import Param, TriggerRule, dag, task
 from plugins.enr_airflow.assets import STAGED_RESULTS
 from plugins.enr_airflow.election import configured_election
 from plugins.enr_airflow.sensors import InboxSensor
-from plugins.enr_airflow.tasks import signing_queue
+from plugins.enr_airflow.tasks import retry_policy, signing_queue
 
 
 @dag(
@@ -38,7 +42,7 @@ from plugins.enr_airflow.tasks import signing_queue
     max_active_runs=1,
     doc_md=__doc__,
     tags=["election-night"],
-    default_args={"owner": "results-desk", "retries": 0},
+    default_args={"owner": "results-desk", **retry_policy()},
     params={"election": Param(configured_election(), type="string", pattern="^[a-z0-9_-]+$",
                               description="Election definition id (elections/<id>/); a scheduled run reads "
                                           "the Variable enr_election (else ENR_ELECTION) when it starts")},
@@ -53,7 +57,7 @@ def election_night_ingest():
     chosen = election()
     wait = InboxSensor(task_id="wait_for_deliveries", election=chosen, timeout=50, soft_fail=True)
 
-    @task(map_index_template="{{ country }}", retries=0)
+    @task(map_index_template="{{ country }}")
     def ingest(country: str, election_id: str) -> dict:
         from plugins.enr_airflow.tasks import ingest_country
 
@@ -73,6 +77,14 @@ def election_night_ingest():
         outlet_events[STAGED_RESULTS].extra = {"election": staged["election"], "version": staged["version"]}
         return staged
 
+    @task
+    def backups(election_id: str) -> dict:
+        """Catch up the backup bucket (versions whose copy failed), in every run, deliveries or not."""
+        from plugins.enr_airflow.tasks import catch_up_backups
+
+        return catch_up_backups(election_id)
+
+    backups(chosen)
     ingested = ingest.partial(election_id=chosen).expand(country=wait.output)
     tallied = tally(chosen)
     ingested >> tallied

@@ -17,6 +17,11 @@ written by hand, the task set to success by hand, an approval given to another v
 A newer staged version supersedes an older pending one: the older one is never published after
 the newer (its `publish` ends as *skipped*, the version as *superseded*). Rejection skips
 `publish`. Nothing reaches the public area before the election's embargo.
+
+An export bucket that does not answer while an approved version is published fails that try with
+a transient error; Airflow retries `publish` (`retry_policy()`), and the retry asks the reviewer
+again (an answer belongs to the request of one try: Airflow's HITL record). Readers stay on the
+previous version meanwhile: the pointer is flipped last.
 """
 from __future__ import annotations
 
@@ -26,7 +31,7 @@ from airflow.sdk import Param, dag, task
 from plugins.enr_airflow.approval import PublicationApproval
 from plugins.enr_airflow.assets import PUBLISHED_RESULTS, STAGED_RESULTS
 from plugins.enr_airflow.election import configured_election
-from plugins.enr_airflow.tasks import approval_reviewers, signing_queue
+from plugins.enr_airflow.tasks import approval_reviewers, retry_policy, signing_queue
 
 
 @dag(
@@ -37,7 +42,7 @@ from plugins.enr_airflow.tasks import approval_reviewers, signing_queue
     max_active_runs=8,
     doc_md=__doc__,
     tags=["election-night"],
-    default_args={"owner": "results-desk", "retries": 0},
+    default_args={"owner": "results-desk", **retry_policy()},
     params={
         "election": Param(configured_election(), type="string", pattern="^[a-z0-9_-]+$",
                           description="Election id (an asset-triggered run takes the event's)"),
@@ -58,7 +63,6 @@ def election_night_publish():
         describe_task_id="describe",
         assigned_users=approval_reviewers(),  # ENR_REVIEWERS; anyone else is refused (HTTP 403)
         outlets=[PUBLISHED_RESULTS],
-        retries=0,
         **signing_queue(),  # it publishes and signs: the signing key's worker only (ENR_SIGNING_QUEUE)
     )
 

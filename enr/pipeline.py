@@ -14,6 +14,7 @@ refused. A tally refused because test and real data would mix is an audit event
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -35,6 +36,12 @@ class NothingPending(LookupError):
 
 class Superseded(RuntimeError):
     """A newer version was staged or published: this one must never be published."""
+
+
+class StagingFull(RuntimeError):
+    """No space left where the version is rendered or staged: nothing was staged (the partial copy
+    is removed, the version recorded ``refused`` with the reason). Free space, then run ``stage``
+    again (clear the failed Airflow task): the version is staged as if nothing happened."""
 
 
 class PublicationRefused(RuntimeError):
@@ -342,13 +349,18 @@ def stage(election: str, tallied: dict, *, incremental: bool = True) -> dict:
         raise TallyRefused(str(exc)) from exc
     reuse = _reuse(bucket, store, election, version) if incremental else None
     fingerprints: dict = {}
-    with tempfile.TemporaryDirectory(prefix="enr-render-") as tmp, signer() as publisher:
-        out = Path(tmp) / version
-        _, digest = build_version(bundle, out, publisher, history=_history(election), reuse=reuse,
-                                  fingerprints=fingerprints, public_base_url=get_settings().public_base_url)
-        # on object stores the backup is staged at the same time: replication then has nothing to copy
-        manifest_sha256 = stage_release(bucket, election, version, out,
-                                        backup=None if bucket.is_local else backup_bucket())
+    try:
+        with tempfile.TemporaryDirectory(prefix="enr-render-") as tmp, signer() as publisher:
+            out = Path(tmp) / version
+            _, digest = build_version(bundle, out, publisher, history=_history(election), reuse=reuse,
+                                      fingerprints=fingerprints, public_base_url=get_settings().public_base_url)
+            # on object stores the backup is staged at the same time: replication then has nothing to copy
+            manifest_sha256 = stage_release(bucket, election, version, out,
+                                            backup=None if bucket.is_local else backup_bucket())
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        _refuse_full_staging(bucket, store, election, version, exc)
     bucket.write(_render_index_key(election, version),
                  json.dumps(fingerprints, sort_keys=True, separators=(",", ":")).encode())
     if manifest_sha256 != digest:
@@ -360,6 +372,24 @@ def stage(election: str, tallied: dict, *, incremental: bool = True) -> dict:
     log.info("stage %s %s: manifest %s", election, version, manifest_sha256)
     return {"election": election, "version": version, "manifest_sha256": manifest_sha256,
             "staging_path": f"{staged_prefix(bucket, election, version)}/"}
+
+
+def _refuse_full_staging(bucket, store, election: str, version: str, exc: OSError) -> None:
+    """Remove what a stage that ran out of space left where it stages (no manifest was written:
+    nothing there could be approved) and record the refusal; raise :class:`StagingFull`."""
+    from publish.release import staged_prefix
+
+    prefix = staged_prefix(bucket, election, version)
+    removed = bucket.remove_temporary(prefix)
+    for key in bucket.list(prefix):
+        bucket.delete(key)
+        removed += 1
+    reason = (f"{election} {version}: no space left on the staging area ({exc.filename or bucket.url_of(prefix)}: "
+              f"{exc.strerror}); nothing was staged ({removed} partial file(s) removed). Free space, then run "
+              f"stage again (Airflow: clear the failed `stage` task)")
+    store.add_version_event(election, version, "refused", detail={"reason": reason})
+    log.error("%s", reason)
+    raise StagingFull(reason) from exc
 
 
 def describe_version(election: str, version: str, *, preview_base: str | None = None) -> dict:

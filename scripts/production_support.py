@@ -323,11 +323,14 @@ def nginx_binary() -> str | None:
 
 
 def render_nginx(prefix: Path, *, site: str = "public", port: int, upstream: str, bucket: str,
-                 election: str = DEFAULT_ELECTION, access_log: bool = False, src: Path = NGINX_SRC) -> Path:
+                 election: str = DEFAULT_ELECTION, access_log: bool = False, src: Path = NGINX_SRC,
+                 backup_upstream: str | None = None) -> Path:
     """Copy docker/nginx into ``prefix`` with container paths rewritten; return the main conf path.
 
-    The rewrites are only the deployment facts (paths, the listen address, the upstream host,
-    the template variables); every rule (locations, headers, cache) is the file as shipped.
+    The rewrites are only the deployment facts (paths, the listen address, the upstream hosts,
+    the template variables); every rule (locations, headers, cache, failover) is the file as
+    shipped. The public site's backup store is ``backup_upstream`` (it must hold ``bucket`` too);
+    without one, that server line is left out.
     """
     prefix = Path(prefix)
     enr_dir, conf_d = prefix / "enr", prefix / "conf.d"
@@ -342,6 +345,10 @@ def render_nginx(prefix: Path, *, site: str = "public", port: int, upstream: str
     upstream_host = {"public": "s3:8333", "backup": "s3-backup:8333"}[site]
     _replace_once_or_fail(server, f"server {upstream_host} ", "upstream host")
     server = server.replace(f"server {upstream_host} ", f"server {upstream} ")
+    if site == "public":
+        backup_line = "    server s3-backup:8333 backup;\n"
+        _replace_once_or_fail(server, backup_line, "backup server")
+        server = server.replace(backup_line, f"    server {backup_upstream} backup;\n" if backup_upstream else "")
     _replace_once_or_fail(server, "listen 8080 default_server;", "listen")
     server = server.replace("listen 8080 default_server;", f"listen 127.0.0.1:{port} default_server;")
     server = server.replace("/etc/nginx/enr/", f"{enr_dir}/")

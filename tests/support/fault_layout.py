@@ -3,9 +3,9 @@
 * :class:`RestartablePostgres` — a private PostgreSQL cluster (scripts/pg-test-cluster.sh on its
   own port and state file), so that a test may stop and restart *this* server without touching the
   session's shared one (``ENR_TEST_PG_URL``).
-* :func:`render_failover_site` — the real docker/nginx configuration (``render_nginx``) with the
-  backup S3 store added to the upstream as a ``backup`` server and
-  ``proxy_next_upstream error timeout http_502 http_503 http_504``: while the primary store is down
+* :func:`render_failover_site` — the real docker/nginx configuration (``render_nginx``) with both
+  stores: the backup S3 store is the upstream's ``backup`` server and ``proxy_next_upstream error
+  timeout http_502 http_503 http_504`` (docker/nginx as shipped): while the primary store is down
   nginx takes every miss from the backup store. (The two stores hold the bucket under the same
   name, as the upstream's path names one bucket.)
 * :class:`Readers` — threads that read the site as a reader does (pointer, manifest, one page,
@@ -92,19 +92,14 @@ class RestartablePostgres:
 
 def render_failover_site(prefix: Path, *, port: int, primary: str, backup: str, bucket: str,
                          election: str) -> Path:
-    """``render_nginx`` of the public site, plus the backup store as the upstream's ``backup`` server."""
-    conf = render_nginx(prefix, site="public", port=port, upstream=primary, bucket=bucket, election=election)
-    server_conf = prefix / "conf.d" / "default.conf"
-    text = server_conf.read_text()
-    line = f"server {primary} max_fails=0;"
-    if line not in text:
-        raise AssertionError(f"docker/nginx changed: no {line!r} in the rendered upstream")
-    server_conf.write_text(text.replace(line, f"{line}\n    server {backup} backup;"))
-    origin = prefix / "enr" / "enr-origin.conf"
-    origin.write_text(origin.read_text() + "\n# Failover (tests/support/fault_layout.py): a refused, timed-out or "
-                      "5xx answer of the primary is taken again from the backup server.\n"
-                      "proxy_next_upstream error timeout http_502 http_503 http_504;\n"
-                      "proxy_next_upstream_tries 2;\n")
+    """``render_nginx`` of the public site with both stores: the backup one is the upstream's ``backup``
+    server, as docker/nginx ships it."""
+    conf = render_nginx(prefix, site="public", port=port, upstream=primary, bucket=bucket, election=election,
+                        backup_upstream=backup)
+    text = (prefix / "conf.d" / "default.conf").read_text()
+    if f"server {backup} backup;" not in text or "proxy_next_upstream error timeout" not in \
+            (prefix / "enr" / "enr-origin.conf").read_text():
+        raise AssertionError("docker/nginx no longer fails over to the backup store")
     return conf
 
 

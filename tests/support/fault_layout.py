@@ -268,7 +268,8 @@ def publish_staged(election: str, staged: dict) -> dict:
     return pipeline.publish(election, staged["version"], described["manifest_sha256"], APPROVAL)
 
 
-_VOLATILE = frozenset({"version", "generated_at", "changes", "since_version", "since_generated_at", "previous"})
+_VOLATILE = frozenset({"version", "generated_at", "changes", "since_version", "since_generated_at", "previous",
+                       "as_of"})  # eu.as_of: when the EU figures were put together (publish/timeline.py)
 
 
 def seat_state(bundle: dict) -> dict:

@@ -15,6 +15,7 @@ Nothing here is imported by the project itself; it only drives external programs
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -25,6 +26,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +35,43 @@ from scripts.production_init import public_read_policy  # the policy production 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX_SRC = ROOT / "docker" / "nginx"
 DEFAULT_ELECTION = "ep2019"
+
+
+def forget_object_stores() -> None:
+    """Drop the object stores Airflow keeps per connection id for the process
+    (``airflow.sdk.io.store._STORE_CACHE``): a store attached to a server that a test stopped would
+    otherwise serve the next test that reuses the connection id with another server."""
+    try:
+        from airflow.sdk.io import store
+    except ImportError:
+        return
+    store._STORE_CACHE.clear()
+
+
+@contextlib.contextmanager
+def environment(values: dict[str, str | None]) -> Iterator[None]:
+    """Set (a value) or unset (None) environment variables for the block; restore them after.
+    Airflow connections (``AIRFLOW_CONN_*``) among them: the cached object stores are dropped on
+    the way in and out (:func:`forget_object_stores`)."""
+    saved = {key: os.environ.get(key) for key in values}
+    connections = any(key.startswith("AIRFLOW_CONN_") for key in values)
+    try:
+        for key, value in values.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        if connections:
+            forget_object_stores()
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        if connections:
+            forget_object_stores()
 
 
 def free_port() -> int:

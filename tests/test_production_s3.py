@@ -48,19 +48,13 @@ def stores(tmp_path_factory):
                                access_key="export-key", secret_key="export-secret-0123456789")
     backup = support.SeaweedS3(base / "backup", buckets=("enr-backup",), public_buckets=("enr-backup",),
                                access_key="backup-key", secret_key="backup-secret-0123456789")
-    saved = {k: os.environ.get(k) for k in ("AIRFLOW_CONN_ENR_EXPORT_BUCKET", "AIRFLOW_CONN_ENR_BACKUP_BUCKET")}
     try:
         export.start()
         backup.start()
-        os.environ["AIRFLOW_CONN_ENR_EXPORT_BUCKET"] = export.connection()
-        os.environ["AIRFLOW_CONN_ENR_BACKUP_BUCKET"] = backup.connection()
-        yield {"export": export, "backup": backup}
+        with support.environment({"AIRFLOW_CONN_ENR_EXPORT_BUCKET": export.connection(),
+                                  "AIRFLOW_CONN_ENR_BACKUP_BUCKET": backup.connection()}):
+            yield {"export": export, "backup": backup}
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         export.stop()
         backup.stop()
 

@@ -17,7 +17,6 @@ Only drives external programs and the project's public API; nothing here is impo
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import http.client
 import json
@@ -25,11 +24,10 @@ import os
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scripts.production_support import free_port, render_nginx
+from scripts.production_support import environment, free_port, render_nginx  # noqa: F401 (environment: re-exported)
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_BIN = Path(os.environ.get("PGBIN", "/usr/lib/postgresql/15/bin"))
@@ -300,25 +298,6 @@ def reference_night(workdir: Path, election: str, waves: list[list[Path]], trust
             assert taken["accepted"] and not taken["quarantined"], taken
         tallied = pipeline.tally(election)
         return seat_state(json.loads(pipeline.export_bucket().read(tallied["bundle_path"])))
-
-
-@contextlib.contextmanager
-def environment(values: dict[str, str | None]) -> Iterator[None]:
-    """Set (a value) or unset (None) environment variables for the block; restore them after."""
-    saved = {key: os.environ.get(key) for key in values}
-    try:
-        for key, value in values.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def current_seat_state(election: str) -> dict:

@@ -21,8 +21,9 @@ COUNTRY_COLUMNS: tuple[str, ...] = (
 
 EU_COLUMNS: tuple[str, ...] = (
     "election", "version", "test", "group", "group_name", "seats", "seat_share",
-    "majority", "seats_total", "countries", "synthetic",
+    "majority", "seats_total", "countries",
     "as_of", "seats_by_type",  # issue 20: the figures' time, and seats per result type ("estimate:7;final:100")
+    "synthetic",  # last in every tabular feed (docs/CONTRACTS.md)
 )
 
 TURNOUT_COLUMNS: tuple[str, ...] = (

@@ -82,7 +82,10 @@ class RestartablePostgres:
                      f"-c synchronous_commit=off -c full_page_writes=off", "start")
 
     def destroy(self) -> None:
-        subprocess.run([str(ROOT / "scripts" / "pg-test-cluster.sh"), "stop"], env=self._run_env,
+        # its own root: `stop` prefers ENR_PG_TEST_ROOT from the environment, which .ci/run exports for
+        # the session's shared cluster (stopping that one instead left this one running)
+        subprocess.run([str(ROOT / "scripts" / "pg-test-cluster.sh"), "stop"],
+                       env={**self._run_env, "ENR_PG_TEST_ROOT": self.env["ENR_PG_TEST_ROOT"]},
                        capture_output=True, timeout=120)
 
 

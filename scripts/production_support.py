@@ -53,25 +53,21 @@ def environment(values: dict[str, str | None]) -> Iterator[None]:
     """Set (a value) or unset (None) environment variables for the block; restore them after.
     Airflow connections (``AIRFLOW_CONN_*``) among them: the cached object stores are dropped on
     the way in and out (:func:`forget_object_stores`)."""
-    saved = {key: os.environ.get(key) for key in values}
-    connections = any(key.startswith("AIRFLOW_CONN_") for key in values)
-    try:
-        for key, value in values.items():
+    def apply(settings: dict[str, str | None]) -> None:
+        for key, value in settings.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        if connections:
+        if any(key.startswith("AIRFLOW_CONN_") for key in settings):
             forget_object_stores()
+
+    saved = {key: os.environ.get(key) for key in values}
+    try:
+        apply(values)
         yield
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        if connections:
-            forget_object_stores()
+        apply(saved)
 
 
 def free_port() -> int:

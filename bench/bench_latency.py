@@ -66,7 +66,7 @@ def main() -> int:
     for var in ("ENR_BUCKET_URL", "ENR_BACKUP_BUCKET_URL", "ENR_STORE_URL", "ENR_TRUSTED_KEYS", "ENR_SIGNING_HOME",
                 "AIRFLOW_HOME"):
         os.environ.pop(var, None)
-    from enr import pipeline, replay
+    from enr import demo, operator, pipeline, replay
     from enr.airflow_api import AirflowAPI
     from enr.airflow_env import airflow_environment
     from enr.home import ensure_passwords, init_home, password_of
@@ -74,8 +74,8 @@ def main() -> int:
     from enr.settings import get_settings
 
     init_home(ELECTION, "rehearsal", demo_keys=True, airflow=False)  # replayed data is test data
-    keys = pipeline.ensure_demo_keys()
-    pipeline.load_history(run_id="bench")
+    keys = demo.ensure_demo_keys()
+    operator.load_history(run_id="bench")
     waves = tuple(f"provisional:{p}" for p in (20, 40, 60, 80)[: args.samples]) + ("final:100",)
     night = replay.write_night(home / "outbox", election=ELECTION, waves=waves, countries=[args.country],
                                sender_home=keys["sender_home"])
@@ -141,7 +141,7 @@ def main() -> int:
         for number, wave in enumerate(night.waves):
             before = current_version()
             landed = time.monotonic()
-            pipeline.drop_into_inbox(wave.files)
+            demo.drop_into_inbox(wave.files)
             try:
                 run_id = api.trigger("election_night_ingest", {"election": ELECTION})
             except Exception as exc:  # noqa: BLE001

@@ -120,10 +120,10 @@ def prepare(scale: str, cache: Path, change: str) -> dict:
     """Write (once) the signed final wave of every country and a correction for ``change``."""
     os.environ["ENR_UNITS_SCALE"] = scale
     os.environ["ENR_HOME"] = str(cache / "home")
-    from enr import pipeline, replay
+    from enr import demo, replay
 
     marker = cache / "night.json"
-    keys = pipeline.ensure_demo_keys()
+    keys = demo.ensure_demo_keys()
     if not marker.exists():
         night = replay.write_night(cache / "deliveries", election=ELECTION, waves=("final:100",),
                                    sender_home=keys["sender_home"], scale=scale)
@@ -145,11 +145,11 @@ def one_run(number: int, prepared: dict, cache: Path, workers: int, change: str,
         shutil.copytree(cache / "home" / name, home / name, symlinks=True,
                         ignore=shutil.ignore_patterns("S.gpg-agent*", "*.lock"))
     os.environ["ENR_HOME"] = str(home)
-    from enr import pipeline
+    from enr import demo, operator, pipeline
 
     pipeline.open_store().migrate()
-    pipeline.load_history(run_id="bench")
-    pipeline.drop_into_inbox(prepared["files"])
+    operator.load_history(run_id="bench")
+    demo.drop_into_inbox(prepared["files"])
     groups = balance(prepared["rows"], workers)
     wall, results = run_parallel("ingest", groups, env)
     rows = sum(prepared["rows"].values())
@@ -157,7 +157,7 @@ def one_run(number: int, prepared: dict, cache: Path, workers: int, change: str,
     tallied = {k: tally[k] for k in ("election", "version", "bundle_path")}
     stage = run_step("stage", {"tallied": tallied, "incremental": False}, env)
     # the one-country update: its delivery lands, is ingested, tallied, staged incrementally
-    pipeline.drop_into_inbox(prepared["update"])
+    demo.drop_into_inbox(prepared["update"])
     update_ingest = run_step("ingest", {"countries": [change]}, env)
     update_tally = run_step("tally", {}, env)
     tallied2 = {k: update_tally[k] for k in ("election", "version", "bundle_path")}
@@ -212,11 +212,11 @@ def main() -> int:
         shutil.copytree(cache / "home" / "keys", home / "keys", symlinks=True,
                         ignore=shutil.ignore_patterns("S.gpg-agent*", "*.lock"))
         os.environ["ENR_HOME"] = str(home)
-        from enr import pipeline
+        from enr import demo, pipeline
 
         pipeline.open_store().migrate()
         biggest = max(prepared["rows"], key=prepared["rows"].get)
-        pipeline.drop_into_inbox([f for f in prepared["files"] if f"-{biggest}-" in f.name])
+        demo.drop_into_inbox([f for f in prepared["files"] if f"-{biggest}-" in f.name])
         profile = {"country": biggest, "rows": prepared["rows"][biggest],
                    "text": run_step("profile", {"countries": [biggest]}, {**env, "ENR_HOME": str(home)})["profile"]}
         shutil.rmtree(home, ignore_errors=True)

@@ -105,13 +105,13 @@ def main() -> int:
         os.environ.update(settings)
         for var in ("ENR_TRUSTED_KEYS", "ENR_SIGNING_HOME"):
             os.environ.pop(var, None)
-        from enr import pipeline, replay
+        from enr import demo, operator, pipeline, replay
         from enr.airflow_api import AirflowAPI
 
-        keys = pipeline.ensure_demo_keys()
+        keys = demo.ensure_demo_keys()
         pipeline.open_store().migrate()
-        pipeline.mark_public_areas("rehearsal")  # replayed deliveries carry the test flag
-        pipeline.load_history(run_id="bench")
+        operator.mark_public_areas("rehearsal")  # replayed deliveries carry the test flag
+        operator.load_history(run_id="bench")
         waves = tuple(f"provisional:{p}" for p in (20, 40, 60, 80)[: args.samples]) + ("final:100",)
         night = replay.write_night(base / "outbox", election=ELECTION, waves=waves, countries=[args.country],
                                    sender_home=keys["sender_home"])
@@ -156,7 +156,7 @@ def main() -> int:
             before = current_version()
             origin = datetime.now(timezone.utc)
             landed = time.monotonic()
-            pipeline.drop_into_inbox(wave.files)
+            demo.drop_into_inbox(wave.files)
             run_id = api.trigger(INGEST, {"election": ELECTION})
             while current_version() == before:
                 if time.monotonic() - landed > 300:

@@ -47,15 +47,15 @@ def one_run() -> dict:
                        "ENR_BACKUP_BUCKET_URL": "s3://enr_backup_bucket@enr-backup/night/"})
     out: dict = {}
     try:
-        from enr import pipeline, replay
+        from enr import demo, operator, pipeline, replay
 
-        keys = pipeline.ensure_demo_keys()
+        keys = demo.ensure_demo_keys()
         pipeline.open_store().migrate()
-        pipeline.mark_public_areas("rehearsal")  # the replayed deliveries carry the test flag
-        pipeline.load_history(run_id="bench")
+        operator.mark_public_areas("rehearsal")  # the replayed deliveries carry the test flag
+        operator.load_history(run_id="bench")
         night = replay.write_night(home / "out", election=ELECTION, waves=("final:100",),
                                    sender_home=keys["sender_home"])
-        pipeline.drop_into_inbox(night.waves[0].files)
+        demo.drop_into_inbox(night.waves[0].files)
         for country in pipeline.pending_countries(ELECTION):
             pipeline.ingest_country(ELECTION, country)
         tallied = pipeline.tally(ELECTION)
@@ -74,7 +74,7 @@ def one_run() -> dict:
                                     wave_index=1)
         replay.write_delivery(home / "upd", data, replay.delivery_name(ELECTION, "AT", 2),
                               sender_home=keys["sender_home"])
-        pipeline.drop_into_inbox(sorted((home / "upd").glob("*.csv")))
+        demo.drop_into_inbox(sorted((home / "upd").glob("*.csv")))
         start = time.perf_counter()
         pipeline.ingest_country(ELECTION, "AT")
         out["update_ingest_s"] = time.perf_counter() - start

@@ -43,7 +43,7 @@ def _print_seats(summary: dict) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from enr import pipeline
+    from enr import operator
     from enr.night import run_demo_night
 
     summary = run_demo_night(election=args.election, bad=args.bad)
@@ -51,7 +51,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not current:
         print("no version was published", file=sys.stderr)
         return 1
-    report = pipeline.verify_current(args.election)
+    report = operator.verify_current(args.election)
     print()
     print(f"published {current['version']} of {args.election} (manifest sha256 {current['manifest_sha256']})")
     print(f"  site:     {report['path']}/en/index.html")
@@ -68,12 +68,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from enr import pipeline
+    from enr import operator
 
     if "://" not in args.path and not Path(args.path).is_dir():
         raise UsageError(f"{args.path}: no such folder (a published version, e.g. "
                          f"$ENR_HOME/bucket/public/ep2019/v0003, or a bucket URL of one)")
-    report = pipeline.verify_path(args.path, keyring=args.keyring, fingerprints=args.fingerprint or None)
+    report = operator.verify_path(args.path, keyring=args.keyring, fingerprints=args.fingerprint or None)
     print(json.dumps(report, indent=1) if args.json else report["text"])
     return 0 if report["ok"] else 1
 
@@ -89,15 +89,15 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from enr import pipeline
+    from enr import operator
     from enr.home import require_initialised
 
     require_initialised("`enr status`")
-    status = pipeline.status(args.election)
+    status = operator.status(args.election)
     if args.json:
         print(json.dumps(status, indent=1, default=str))
         return 0
-    print(pipeline.format_status(status))
+    print(operator.format_status(status))
     return 0
 
 
@@ -140,11 +140,11 @@ def _of_election(pending: list[dict], election: str | None) -> list[dict]:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    from enr import pipeline
+    from enr import operator
     from enr.home import require_initialised
 
     require_initialised("`enr rollback`")
-    result = pipeline.rollback(args.election, args.version, by=args.by)
+    result = operator.rollback(args.election, args.version, by=args.by)
     print(f"public/{args.election}/current.json now points to {result['version']}")
     from enr.media.commands import announce_rollback
 
@@ -159,7 +159,7 @@ def cmd_seats(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from enr import pipeline, replay
+    from enr import demo, replay
     from enr.definition import load_election
 
     waves = _waves(args.waves)
@@ -167,7 +167,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     unknown = sorted(set(countries or ()) - set(load_election(args.election).countries))
     if unknown:
         raise UsageError(f"--countries: {', '.join(unknown)} not in {args.election}")
-    keys = pipeline.ensure_demo_keys()
+    keys = demo.ensure_demo_keys()
     night = replay.write_night(Path(args.out), election=args.election, waves=waves, countries=countries,
                                sender_home=keys["sender_home"], seed=args.seed, bad=args.bad)
     for wave in night.waves:
@@ -186,7 +186,7 @@ def _waves(spec: str) -> tuple:
 
 
 def cmd_drop(args: argparse.Namespace) -> int:
-    from enr import pipeline
+    from enr import demo
     from enr.home import require_initialised
 
     require_initialised("`enr drop`")
@@ -195,7 +195,7 @@ def cmd_drop(args: argparse.Namespace) -> int:
     if missing:
         raise UsageError(f"no such file: {', '.join(missing)}")
     unsigned = [f.name for f in files if not f.with_name(f.name + ".asc").is_file()]
-    pipeline.drop_into_inbox(files)
+    demo.drop_into_inbox(files)
     print(f"{len(files)} deliveries in the inbox" + (f" ({len(unsigned)} without a signature: they will be "
                                                      f"refused): {', '.join(unsigned)}" if unsigned else ""))
     return 0
@@ -216,9 +216,9 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
     for wave in summary["waves"]:
         published = f", published after {wave['published_s']} s" if "published_s" in wave else ""
         print(f"  wave {wave['wave']}: staged {wave['version']} {wave['staged_s']} s after landing{published}")
-    from enr import pipeline
+    from enr import operator
 
-    print(pipeline.format_status(status))
+    print(operator.format_status(status))
     seats = checks.get("seats", {})
     if seats.get("synthetic"):
         print(f"seats: synthetic counts ({args.election}), no official seats to compare them with")
@@ -232,11 +232,11 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
 
 
 def cmd_lot(args: argparse.Namespace) -> int:
-    from enr import pipeline
+    from enr import operator
     from enr.home import require_initialised
 
     require_initialised("`enr lot`")
-    pipeline.record_lot(args.election, args.country, args.tie, args.winner, by=args.by)
+    operator.record_lot(args.election, args.country, args.tie, args.winner, by=args.by)
     print(f"recorded: {args.country} tie {args.tie} -> {args.winner}; the next tally uses it")
     return 0
 

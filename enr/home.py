@@ -124,12 +124,12 @@ def migrate_airflow(env: dict[str, str]) -> None:
 def migrate_stores() -> list[str]:
     """The results store and the history tables, migrated to the code's schema (idempotent); on
     PostgreSQL as the owner role (``ENR_STORE_OWNER_URL``), the application role left SELECT and INSERT."""
-    from enr import pipeline
+    from enr import operator
     from enr.store import Store
     from historical_loader.backfill import migrate_store as migrate_history
 
     settings = get_settings()
-    roles = pipeline.migrate_store()
+    roles = operator.migrate_store()
     history = migrate_history(os.environ.get("ENR_STORE_OWNER_URL", "").strip() or None)
     store = Store(settings.store_url)
     try:
@@ -184,9 +184,9 @@ def check_keys(*, demo_keys: bool) -> list[str]:
     settings = get_settings()
     lines = []
     if demo_keys:
-        from enr import pipeline
+        from enr import demo
 
-        keys = pipeline.ensure_demo_keys()
+        keys = demo.ensure_demo_keys()
         lines.append(f"throwaway demo keys: sender {keys['sender_fingerprint']} (private key in "
                      f"{keys['sender_home']}), publisher {keys['signing_fingerprint']} — never for a real night")
     senders = trusted_senders(settings.trusted_keys)

@@ -123,21 +123,21 @@ def run_waves(airflow: AirflowProcesses, election: str, waves: list, echo=print,
     for the staged version, and approve it through the REST API. With ``hold_before_last`` the
     next-to-last version waits while the last wave arrives (supersession). Returns one entry per wave.
     """
-    from enr import pipeline
+    from enr import demo, operator
 
     played: list[dict] = []
     staged_waiting: list[tuple[str, subprocess.Popen]] = []
-    previous_version = pipeline.status(election)["latest_version"]
+    previous_version = operator.status(election)["latest_version"]
     for number, wave in enumerate(waves, start=1):
         if wait_until is not None:
             wait_until(number - 1, wave)
         landed = time.monotonic()
-        pipeline.drop_into_inbox(wave.files)
+        demo.drop_into_inbox(wave.files)
         echo(f"wave {number}/{len(waves)} ({wave.label}): {len(wave.files)} deliveries in the inbox; "
              f"running {INGEST_DAG} ...")
         airflow.run("dags", "test", INGEST_DAG, "-c", json.dumps({"election": election}),
                     check=False, log_name=f"ingest-wave{number}")
-        status = pipeline.status(election)
+        status = operator.status(election)
         version = status["latest_version"]
         entry = {"wave": wave.label, "version": version, "accepted": status["accepted_total"],
                  "quarantined": status["quarantined_total"], "staged_s": round(time.monotonic() - landed, 1)}
@@ -168,7 +168,7 @@ def run_waves(airflow: AirflowProcesses, election: str, waves: list, echo=print,
 def run_demo_night(*, election: str = "ep2019", waves: tuple[str, ...] = ("provisional:40", "provisional:85", "final:100"),
                    bad: int = 1, echo=print) -> dict:
     """Replay ``election``'s night through Airflow and return a summary of what was published."""
-    from enr import pipeline, replay
+    from enr import demo, operator, replay
 
     settings = get_settings()
     started = time.monotonic()
@@ -177,9 +177,9 @@ def run_demo_night(*, election: str = "ep2019", waves: tuple[str, ...] = ("provi
     # test data, so its public area is a rehearsal area
     for line in init_home(election, None if is_initialised() else "rehearsal", demo_keys=True, airflow=False):
         log.info("init: %s", line)
-    keys = pipeline.ensure_demo_keys()
+    keys = demo.ensure_demo_keys()
     echo(f"demo keys: sender {keys['sender_fingerprint'][-16:]}, publisher {keys['signing_fingerprint'][-16:]}")
-    loaded = pipeline.load_history(run_id="demo")
+    loaded = operator.load_history(run_id="demo")
     echo(f"history 1979-2019 in the store: {loaded['inserted']} elections loaded, {loaded['unchanged']} already there "
          f"(the historical_backfill DAG does the same, one election day per run)")
 
@@ -191,7 +191,7 @@ def run_demo_night(*, election: str = "ep2019", waves: tuple[str, ...] = ("provi
     summary: dict = {"election": election, "waves": [], "published": None}
     with airflow_running(echo, extra_env={"ENR_DEMO_SENDER_HOME": str(keys["sender_home"])}) as airflow:
         summary["waves"] = run_waves(airflow, election, night.waves, echo)
-        final = pipeline.status(election)
+        final = operator.status(election)
         summary["published"] = final["current"]
         summary["versions"] = final["versions"]
     summary["elapsed_s"] = round(time.monotonic() - started, 1)

@@ -3,6 +3,8 @@
 Each function resolves the settings, calls the parts (intake, store, seat engine, renderer,
 signing, bucket) and returns a small JSON-able summary (ids, paths, digests — never data).
 The DAG tasks in ``plugins/enr_airflow/tasks.py``, the ``enr`` command and the tests call them.
+The operator's own commands (setup, status, lots, rollback, verify) are in :mod:`enr.operator`;
+the demo's throwaway keys and its drop into the inbox in :mod:`enr.demo`.
 
 Versions move through append-only events in the results store:
 ``tallied -> pending_approval -> (approved -> published) | rejected | superseded | refused``; a
@@ -61,37 +63,6 @@ def open_store():
     return store
 
 
-def migrate_store() -> dict:
-    """Migrate the results store (and its history tables) as the owner role.
-
-    ``ENR_STORE_OWNER_URL`` (PostgreSQL in production) runs the migrations, then the user of
-    ``ENR_STORE_URL`` is granted SELECT and INSERT only (:mod:`enr.store.roles`). Without it, the
-    migrations run as ``ENR_STORE_URL`` (the embedded SQLite default has no roles).
-    """
-    import os
-
-    from sqlalchemy.engine import make_url
-
-    from enr.store import Store
-    from enr.store.roles import grant_application_role
-    from historical_loader.backfill import migrate_store as migrate_history
-
-    owner_url = os.environ.get("ENR_STORE_OWNER_URL", "").strip()
-    if not owner_url:
-        open_store().migrate()
-        return {"owner": None, "app_role": None}
-    app_role = make_url(get_settings().store_url).username
-    owner = Store(owner_url)
-    try:
-        owner.migrate()
-        migrate_history(owner_url)
-        with owner.engine.begin() as connection:
-            granted = grant_application_role(connection, app_role)
-    finally:
-        owner.close()
-    return {"owner": make_url(owner_url).username, "app_role": app_role, "tables": granted["tables"]}
-
-
 def export_bucket():
     from publish.bucket import Bucket
 
@@ -104,44 +75,11 @@ def backup_bucket():
     return Bucket(get_settings().backup_bucket_url)
 
 
-def ensure_demo_keys() -> dict:
-    """Throwaway demo keys: a sender key the inbox trusts, and the publisher's signing key."""
-    from enr.signatures import ensure_demo_sender_key
-    from publish.signing import ensure_demo_signing_key
-
-    settings = get_settings()
-    sender_home = settings.home / "keys" / "sender"
-    sender = ensure_demo_sender_key(sender_home, settings.trusted_keys)
-    signing = ensure_demo_signing_key(settings.signing_home)
-    return {"sender_home": sender_home, "sender_fingerprint": sender,
-            "signing_home": settings.signing_home, "signing_fingerprint": signing}
-
-
-def mark_public_areas(purpose: str) -> dict:
-    """Declare the export and backup buckets an ``election`` or a ``rehearsal`` area (``AREA.json``);
-    publication refuses an undeclared area. ``enr init`` does this; the demo and the tests too."""
-    from publish.release import mark_area
-
-    return {"export": mark_area(export_bucket(), purpose), "backup": mark_area(backup_bucket(), purpose)}
-
-
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
 # -- ingest ----------------------------------------------------------------------------------------
-
-def drop_into_inbox(files: list[Path]) -> None:
-    """Put deliveries into the inbox as a contractor would: the data first, the signature last."""
-    bucket = export_bucket()
-    for path in sorted(files):
-        if path.suffix == ".asc":
-            continue
-        bucket.write(f"inbox/{path.name}", path.read_bytes())
-        signature = path.with_name(path.name + ".asc")
-        if signature.exists():
-            bucket.write(f"inbox/{signature.name}", signature.read_bytes())
-
 
 def pending_countries(election: str) -> list[str]:
     from enr.intake import pending_countries as _pending
@@ -264,14 +202,6 @@ def _record_tally_refusal(store, election: str, key: str, reason: str) -> None:
 
 
 # -- stage -----------------------------------------------------------------------------------------
-
-def load_history(run_id: str = "enr") -> dict:
-    """Load EP results 1979-2019 into the store (what the historical_backfill DAG does run by run)."""
-    from historical_loader.backfill import load_all, migrate_store
-
-    migrate_store()
-    return load_all(run_id=run_id)
-
 
 def _history(election: str) -> dict | None:
     """History for the site's history pages, when the history tables were loaded (backfill DAG)."""
@@ -528,154 +458,3 @@ def record_rejection(election: str, version: str, by: str, detail: dict) -> None
             store.add_version_event(election, version, "rejected", by=by, detail=detail)
     finally:
         store.close()
-
-
-def rollback(election: str, version: str, by: str) -> dict:
-    from publish.release import rollback as rollback_release
-
-    store = open_store()
-    rollback_release(export_bucket(), election, version)
-    rollback_release(backup_bucket(), election, version)
-    store.add_version_event(election, version, "made_current", by=by, detail={"rollback": True})
-    return {"version": version}
-
-
-def record_lot(election: str, country: str, tie: str, winner: str, by: str) -> None:
-    """Record the lot drawn for a tie of the newest tallied version (the tie and the winner must be in it)."""
-    from enr.errors import UsageError
-
-    store = open_store()
-    versions = store.versions(election)
-    bundle = json.loads(export_bucket().read(versions[-1]["bundle_path"])) if versions else {}
-    ties = [t for c in bundle.get("countries", []) if c["code"] == country for t in c.get("ties", [])]
-    found = next((t for t in ties if t.get("key") == tie), None)
-    if found is None:
-        open_ties = ", ".join(t.get("key", "?") for t in ties if not t.get("resolved")) or "none"
-        raise UsageError(f"{election} {country}: no tie {tie!r} in the newest version "
-                         f"{versions[-1]['version'] if versions else '(none)'} (open ties: {open_ties})")
-    lists = found["lists"] if isinstance(found["lists"], list) else str(found["lists"]).split(",")
-    if winner not in lists:
-        raise UsageError(f"{election} {country} tie {tie}: the winner must be one of {', '.join(lists)}")
-    store.record_lot(election, country, tie, winner, by=by, constituency=found.get("constituency"),
-                     seat=found.get("seat"), lists=lists)
-
-
-# -- reading ---------------------------------------------------------------------------------------
-
-def status(election: str) -> dict:
-    store = open_store()
-    versions = store.versions(election)
-    deliveries = store.deliveries(election)
-    current = None
-    try:
-        pointer = json.loads(export_bucket().read(f"public/{election}/current.json"))
-        info = store.version(election, pointer["version"])
-        bundle = json.loads(export_bucket().read(info["bundle_path"])) if info else {}
-        current = {**pointer, "groups": bundle.get("eu", {}).get("groups", []),
-                   "seats_allocated": bundle.get("eu", {}).get("seats_allocated"),
-                   "seats_total": bundle.get("eu", {}).get("seats_total")}
-    except FileNotFoundError:
-        pass
-    refusals = store.audit(election, event_name="tally_refused")
-    last_version_at = versions[-1]["created_at"] if versions else None
-    tally_refused = None
-    if refusals and (last_version_at is None or datetime.fromisoformat(refusals[-1]["at"])
-                     > datetime.fromisoformat(last_version_at)):
-        tally_refused = refusals[-1]["detail"]["reason"]
-    return {
-        "election": election,
-        "versions": versions,
-        "tally_refused": tally_refused,
-        "backup_trouble": [v["version"] for v in versions if v.get("backup") in ("backup_pending", "backup_failed")],
-        "latest_version": versions[-1]["version"] if versions else None,
-        "pending": [v["version"] for v in versions if v["status"] == "pending_approval"],
-        "current": current,
-        "accepted_total": sum(1 for d in deliveries if d["outcome"] == "accepted"),
-        "quarantined_total": sum(1 for d in deliveries if d["outcome"] == "quarantined"),
-        "duplicates_total": sum(1 for d in deliveries if d["outcome"] == "duplicate"),
-        "deliveries": deliveries,
-        "corrections": store.corrections(election),
-        "media": _media_trouble(),
-    }
-
-
-def _media_trouble() -> dict:
-    from enr.media import subscriber_trouble
-
-    return subscriber_trouble()
-
-
-def format_status(status: dict) -> str:
-    lines = [f"election {status['election']}"]
-    current = status.get("current")
-    lines.append(f"current public version: {current['version'] if current else '(none)'}")
-    lines.append(f"pending approval: {', '.join(status['pending']) or '(none)'}")
-    if status.get("tally_refused"):
-        lines.append(f"TALLY REFUSED: {status['tally_refused']}")
-    lines.append("versions:")
-    for v in status["versions"]:
-        backup = v.get("backup")
-        why = ((v.get("backup_detail") or {}).get("reason") or "") if backup == "backup_failed" else ""
-        lines.append(f"  {v['version']}  {v['status']:<17} manifest {(v.get('manifest_sha256') or '')[:16]}"
-                     + (f"  {backup.upper().replace('_', ' ')}" if backup and backup != "backup_ok" else "")
-                     + (f": {why}" if why else ""))
-    lines.append(f"deliveries: {status['accepted_total']} accepted, {status['duplicates_total']} duplicate, "
-                 f"{status['quarantined_total']} quarantined")
-    for d in status["deliveries"]:
-        if d["outcome"] == "quarantined":
-            lines.append(f"  QUARANTINED {d['file_name']}: {d.get('reason_text', '')}")
-    if status["corrections"]:
-        lines.append(f"corrections: {len(status['corrections'])}")
-        for c in status["corrections"][:20]:
-            where = " ".join(str(x) for x in (c.get("unit_id"), c.get("list_id")) if x) or "national"
-            lines.append(f"  CORRECTION {c.get('country')} seq {c.get('sequence')} (corrects {c.get('corrects')}): "
-                         f"{where} {c.get('field')} {c.get('before')} -> {c.get('after')}"
-                         + (f" ({c['reason']})" if c.get("reason") else ""))
-        if len(status["corrections"]) > 20:
-            lines.append(f"  ... and {len(status['corrections']) - 20} more")
-    media = status.get("media") or {}
-    if media.get("total"):
-        lines.append(f"media subscribers: {media['active']} active of {media['total']}")
-        lines += [f"  SUBSCRIBER DISABLED {d['id']} ({d['url']}): {d['reason']}" for d in media["disabled"]]
-        lines += [f"  SUBSCRIBER FAILING {f['id']} ({f['url']}): {f['failures']} failure(s) in a row, last: "
-                  f"{f['last_error']}" for f in media["failing"]]
-    return "\n".join(lines)
-
-
-def verify_path(path, keyring: str | None = None, fingerprints: list[str] | None = None) -> dict:
-    """Verify a version folder: a local path, a bucket URL, or a :class:`publish.bucket.Bucket`.
-
-    ``fingerprints`` pin the publisher's primary key (obtained out of band): a valid signature by
-    any other key is refused. Pinned and without ``keyring``, the folder's own
-    ``publisher-key.asc`` is imported into a scratch keyring (the pin is what makes that safe).
-    """
-    from publish.bucket import Bucket
-    from publish.manifest import PUBLIC_KEY
-    from publish.signing import import_public_key
-    from publish.verify import verify_version
-
-    with tempfile.TemporaryDirectory(prefix="enrv", dir="/tmp") as scratch:
-        if keyring:
-            keyring_home = Path(keyring)
-        elif fingerprints:
-            keyring_home = Path(scratch) / "k"
-            source = path if isinstance(path, Bucket) else Bucket(path)
-            key = source.read_or_none(PUBLIC_KEY)
-            if key is not None:
-                import_public_key(keyring_home, key)
-        else:
-            keyring_home = get_settings().signing_home
-        report = verify_version(path, keyring_home, fingerprints or None)
-    return {"ok": report.ok, "text": report.summary(), "path": str(getattr(path, "url", path)),
-            "files": report.files_checked, "signer": report.signer_fingerprint}
-
-
-def verify_current(election: str) -> dict:
-    """Verify the current public version in the export bucket and its copy in the backup bucket."""
-    pointer = json.loads(export_bucket().read(f"public/{election}/current.json"))
-    folder = f"public/{election}/{pointer['version']}"
-    report = verify_path(export_bucket().sub(folder))
-    backup = verify_path(backup_bucket().sub(folder))
-    local = export_bucket().local_root
-    return {**report, "ok": report["ok"] and backup["ok"], "backup_ok": backup["ok"],
-            "path": str(local / folder) if local is not None else report["path"], "backup_path": backup["path"]}

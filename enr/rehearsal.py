@@ -165,7 +165,7 @@ def run_rehearsal(*, election: str = "ep2019", countries: list[str] | None = Non
                   bucket_url: str | None = None, fresh: bool = True, echo=print) -> dict:
     """Rehearse ``election``'s night through Airflow in a rehearsal area; returns what happened and the checks."""
     from enr import night as night_driver
-    from enr import pipeline, replay
+    from enr import demo, operator, pipeline, replay
 
     home = Path(home or rehearsal_home(election))
     if fresh and home.exists():
@@ -181,7 +181,7 @@ def run_rehearsal(*, election: str = "ep2019", countries: list[str] | None = Non
                  f"{marker['purpose']}); every delivery, row and file carries test=true")
             # the area is a home of its own, prepared as `enr init --purpose rehearsal --demo-keys` does
             init_home(election, "rehearsal", demo_keys=True, airflow=False)
-            keys = pipeline.ensure_demo_keys()
+            keys = demo.ensure_demo_keys()
             outbox = home / "outbox"
             night = replay.write_night(outbox, election=election, waves=waves, sender_home=keys["sender_home"],
                                        seed=seed, countries=countries, corrections=corrections, bad=bad, test=True,
@@ -194,7 +194,7 @@ def run_rehearsal(*, election: str = "ep2019", countries: list[str] | None = Non
                     as airflow:
                 played = night_driver.run_waves(airflow, election, night.waves, echo, hold_before_last=False,
                                                 wait_until=clock)
-            status = pipeline.status(election)
+            status = operator.status(election)
             summary = {"election": election, "home": str(home), "waves": played, "lags_s": clock.lags,
                        "deliveries": len(night), "rows": rows, "status": status, "published": status["current"]}
             summary["checks"] = check_rehearsal(election, status, countries=countries)
@@ -210,7 +210,7 @@ def run_rehearsal(*, election: str = "ep2019", countries: list[str] | None = Non
 
 def check_rehearsal(election: str, status: dict, countries: list[str] | None = None) -> dict:
     """End-of-rehearsal checks: seats as official where settled, verified manifest, the operator's view."""
-    from enr import pipeline
+    from enr import operator, pipeline
 
     checks: dict = {"published": bool(status.get("current"))}
     if not status.get("current"):
@@ -220,7 +220,7 @@ def check_rehearsal(election: str, status: dict, countries: list[str] | None = N
     bundle = json.loads(bucket.read(f"public/{election}/{version}/data/bundle.json"))
     checks["test_flag"] = bool(bundle.get("test")) and bool(status["current"].get("test"))
     checks["seats"] = compare_seats(bundle, election, countries)
-    checks["verify"] = pipeline.verify_current(election)["ok"]
+    checks["verify"] = operator.verify_current(election)["ok"]
     checks["rejected"] = [d["file_name"] for d in status["deliveries"] if d["outcome"] == "quarantined"]
     checks["corrections"] = len(status["corrections"])
     checks["ok"] = bool(checks["test_flag"] and checks["seats"]["ok"] and checks["verify"])

@@ -5,7 +5,7 @@ Idempotent; every other Airflow service starts only after it exited 0:
 1. ``airflow db migrate`` on the metadata database (PostgreSQL), then the roles of
    ``docker/auth/roles.json`` (Reviewer, Operator) imported with ``airflow roles import`` when the
    FAB auth manager is configured (existing roles are kept as they are);
-2. the results store's migrations as the owner role (``enr.pipeline.migrate_store()``: ``ENR_STORE_OWNER_URL``),
+2. the results store's migrations as the owner role (``enr.operator.migrate_store()``: ``ENR_STORE_OWNER_URL``),
    the application role of ``ENR_STORE_URL`` granted SELECT and INSERT only;
 3. the export and backup buckets on their S3 endpoints (from the Airflow connections
    ``AIRFLOW_CONN_ENR_EXPORT_BUCKET`` / ``AIRFLOW_CONN_ENR_BACKUP_BUCKET``), each with the bucket
@@ -79,9 +79,9 @@ def import_roles() -> None:
 
 
 def migrate_results_store() -> None:
-    from enr import pipeline
+    from enr import operator
 
-    _retry("results store", pipeline.migrate_store)  # as ENR_STORE_OWNER_URL; the app role: SELECT, INSERT
+    _retry("results store", operator.migrate_store)  # as ENR_STORE_OWNER_URL; the app role: SELECT, INSERT
     log.info("results store migrated")
 
 

@@ -12,27 +12,27 @@ def home(enr_home):
 
 
 def test_correction_shown_with_before_and_after(home):
-    from enr import pipeline, replay
+    from enr import demo, operator, pipeline, replay
 
-    keys = pipeline.ensure_demo_keys()
+    keys = demo.ensure_demo_keys()
     pipeline.open_store().migrate()
     night = replay.write_night(home / "outbox", waves=("final:100",), countries=["AT", "SI"],
                                sender_home=keys["sender_home"], corrections=True, test=False)
     assert [w.label for w in night.waves] == ["final:100", "correction"]
-    pipeline.drop_into_inbox(night.waves[0].files)
+    demo.drop_into_inbox(night.waves[0].files)
     for country in ("AT", "SI"):
         assert not pipeline.ingest_country("ep2019", country)["quarantined"]
     first = pipeline.tally("ep2019")
     pipeline.stage("ep2019", first)
 
-    pipeline.drop_into_inbox(night.waves[1].files)
+    demo.drop_into_inbox(night.waves[1].files)
     for country in ("AT", "SI"):
         summary = pipeline.ingest_country("ep2019", country)
         assert not summary["quarantined"], summary
     second = pipeline.tally("ep2019")
     staged = pipeline.stage("ep2019", second)
 
-    corrections = pipeline.status("ep2019")["corrections"]
+    corrections = operator.status("ep2019")["corrections"]
     assert corrections, "the correction delivery left no correction events"
     changed = [c for c in corrections if c["before"] != c["after"]]
     assert changed

@@ -62,15 +62,15 @@ def test_the_dags_param_default_follows_the_configuration(monkeypatch):
 
 @pytest.fixture
 def two_elections(enr_home):
-    from enr import pipeline, replay
+    from enr import demo, replay
 
     assert main(["init", "--election", "ep2024", "--purpose", "rehearsal", "--demo-keys", "--no-airflow"]) == 0
-    keys = pipeline.ensure_demo_keys()
+    keys = demo.ensure_demo_keys()
     files = []
     for election, countries in (("ep2019", ["AT", "LU"]), ("ep2024", ["AT", "MT"])):
         files += replay.write_night(enr_home / "out" / election, election=election, waves=("final:100",),
                                     sender_home=keys["sender_home"], countries=countries)
-    pipeline.drop_into_inbox(files)
+    demo.drop_into_inbox(files)
     return enr_home
 
 
@@ -81,7 +81,7 @@ def _inbox() -> list[str]:
 
 
 def test_one_inbox_two_elections(two_elections, capsys):
-    from enr import pipeline
+    from enr import operator, pipeline
 
     assert pipeline.pending_countries("ep2019") == ["AT", "LU"]
     assert pipeline.pending_countries("ep2024") == ["AT", "MT"]
@@ -95,7 +95,7 @@ def test_one_inbox_two_elections(two_elections, capsys):
     pipeline.ingest_country("ep2024", "MT")
     tallied = pipeline.tally("ep2024")
     assert tallied["version"] == "v0001"
-    assert pipeline.status("ep2019")["deliveries"] == []
+    assert operator.status("ep2019")["deliveries"] == []
 
     for country in ("AT", "LU"):
         pipeline.ingest_country("ep2019", country)

@@ -69,7 +69,7 @@ def write_definition(root, election="xx2029"):
 
 
 def test_a_new_election_from_scratch_runs_its_night(dags, night_home, tmp_path, monkeypatch):  # noqa: F811
-    from enr import pipeline, replay
+    from enr import demo, operator, pipeline, replay
     from enr.synthetic import main as synthetic_main
     from enr.units import main as units_main
 
@@ -90,12 +90,12 @@ def test_a_new_election_from_scratch_runs_its_night(dags, night_home, tmp_path, 
                                sender_home=keys["sender_home"], seed=0)
     assert [p.name for p in night.waves[1].files] == ["xx2029-AT-0002.csv", "xx2029-DK-0002.csv",
                                                       "xx2029-SE-0002.csv"]
-    pipeline.drop_into_inbox(list(night))
+    demo.drop_into_inbox(list(night))
     monkeypatch.setenv("AIRFLOW_VAR_ENR_ELECTION", "xx2029")  # section 3: the one setting
     run = dags["election_night_ingest"].test()
     states = _states(run)
     assert sorted(states["ingest"]) == ["success"] * 3 and states["stage"] == ["success"], states
-    version = pipeline.status("xx2029")["latest_version"]
+    version = operator.status("xx2029")["latest_version"]
 
     thread, answer = respond_in_background("election_night_publish", "publish", ["Approve"])
     run = dags["election_night_publish"].test(run_conf={"version": version})
@@ -103,10 +103,10 @@ def test_a_new_election_from_scratch_runs_its_night(dags, night_home, tmp_path, 
     assert answer["status"] == 200, answer
     assert _states(run)["publish"] == ["success"]
 
-    status = pipeline.status("xx2029")
+    status = operator.status("xx2029")
     assert status["current"]["version"] == version
     assert status["current"]["seats_allocated"] == 56 == status["current"]["seats_total"]
-    report = pipeline.verify_current("xx2029")
+    report = operator.verify_current("xx2029")
     assert report["ok"], report["text"]
     bundle = json.loads(pipeline.export_bucket().read(pipeline.open_store().version("xx2029", version)["bundle_path"]))
     methods = {c["code"]: c["rule"].get("method") for c in bundle["countries"]}

@@ -26,7 +26,7 @@ def _inbox(bucket) -> set[str]:
 
 
 def test_ep2024_synthetic_night_beside_ep2019(dags, night_home, monkeypatch):  # noqa: F811
-    from enr import pipeline, replay
+    from enr import demo, operator, pipeline, replay
     from plugins.enr_airflow.assets import STAGED_RESULTS
     from plugins.enr_airflow.tasks import describe_version
 
@@ -36,8 +36,8 @@ def test_ep2024_synthetic_night_beside_ep2019(dags, night_home, monkeypatch):  #
     night19 = replay.write_night(home / "out19", election="ep2019", waves=("final:100",),
                                  sender_home=keys["sender_home"], seed=0, countries=["AT", "MT"])
     assert len(night24) == 27
-    pipeline.drop_into_inbox(list(night24) + list(night19))
-    pipeline.load_history(run_id="test-ep2024")  # what the historical_backfill DAG loads: 1979-2019
+    demo.drop_into_inbox(list(night24) + list(night19))
+    operator.load_history(run_id="test-ep2024")  # what the historical_backfill DAG loads: 1979-2019
     bucket = pipeline.export_bucket()
 
     # the deployment is set to ep2024 (a Variable, read when the run starts): the run takes only 2024 files
@@ -50,8 +50,8 @@ def test_ep2024_synthetic_night_beside_ep2019(dags, night_home, monkeypatch):  #
     assert states["tally"] == ["success"] and states["stage"] == ["success"]
     assert _inbox(bucket) == {"ep2019-AT-0001.csv", "ep2019-AT-0001.csv.asc",
                               "ep2019-MT-0001.csv", "ep2019-MT-0001.csv.asc"}
-    assert pipeline.status("ep2019")["deliveries"] == [] and pipeline.status("ep2019")["versions"] == []
-    version = pipeline.status("ep2024")["latest_version"]
+    assert operator.status("ep2019")["deliveries"] == [] and operator.status("ep2019")["versions"] == []
+    version = operator.status("ep2024")["latest_version"]
     assert bucket.list(f"staging/ep2024/{version}")
     assert not bucket.list("staging/ep2019")
 
@@ -67,13 +67,13 @@ def test_ep2024_synthetic_night_beside_ep2019(dags, night_home, monkeypatch):  #
     assert any("ep2024" in s and version in s for s in answer["subjects"]), answer["subjects"]
     assert _states(run)["publish"] == ["success"]
 
-    status = pipeline.status("ep2024")
+    status = operator.status("ep2024")
     assert status["current"]["version"] == version
     assert status["current"]["seats_allocated"] == 720 == status["current"]["seats_total"]
     assert sum(g["seats"] for g in status["current"]["groups"]) == 720
     assert {g["id"] for g in status["current"]["groups"]} >= {"EPP", "S&D", "PfE", "ECR", "RE", "Greens/EFA",
                                                                "GUE/NGL", "ESN", "NI"}
-    report = pipeline.verify_current("ep2024")
+    report = operator.verify_current("ep2024")
     assert report["ok"], report["text"]
 
     bundle = json.loads(bucket.read(pipeline.open_store().version("ep2024", version)["bundle_path"]))
@@ -119,10 +119,10 @@ def test_ep2024_synthetic_night_beside_ep2019(dags, night_home, monkeypatch):  #
     run = dags["election_night_ingest"].test()
     assert sorted(_states(run)["ingest"]) == ["success", "success"]
     assert _inbox(bucket) == set()
-    assert pipeline.status("ep2019")["accepted_total"] == 2
-    after = pipeline.status("ep2024")
+    assert operator.status("ep2019")["accepted_total"] == 2
+    after = operator.status("ep2024")
     assert after["accepted_total"] == 27 and after["current"]["version"] == version
     assert [v["version"] for v in after["versions"]] == [version]
     bundle19 = json.loads(bucket.read(pipeline.open_store().version(
-        "ep2019", pipeline.status("ep2019")["latest_version"])["bundle_path"]))
+        "ep2019", operator.status("ep2019")["latest_version"])["bundle_path"]))
     assert bundle19["test"] is True and bundle19["synthetic"] is False

@@ -26,20 +26,20 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 
 def test_one_country_delivery_rerenders_only_what_it_touches(home):
-    from enr import pipeline, replay
+    from enr import demo, pipeline, replay
     from publish.build import build_version
     from publish.verify import verify_version
 
-    keys = pipeline.ensure_demo_keys()
+    keys = demo.ensure_demo_keys()
     pipeline.open_store().migrate()
     night = replay.write_night(home / "outbox", waves=("provisional:50", "final:100"), countries=COUNTRIES,
                                sender_home=keys["sender_home"])
-    pipeline.drop_into_inbox(night.waves[0].files)
+    demo.drop_into_inbox(night.waves[0].files)
     for country in COUNTRIES:
         assert not pipeline.ingest_country("ep2019", country)["quarantined"]
     first = pipeline.stage("ep2019", pipeline.tally("ep2019"), incremental=False)
 
-    pipeline.drop_into_inbox([p for p in night.waves[1].files if f"-{CHANGED}-" in p.name])
+    demo.drop_into_inbox([p for p in night.waves[1].files if f"-{CHANGED}-" in p.name])
     assert pipeline.ingest_country("ep2019", CHANGED)["accepted"]
     second = pipeline.stage("ep2019", pipeline.tally("ep2019"))
 

@@ -54,7 +54,7 @@ def test_the_hub_is_pinged_with_a_form_post_and_a_dead_hub_is_reported():
 
 
 def test_subscribers_command_and_status(enr_home, capsys):
-    from enr import pipeline
+    from enr import operator, pipeline
     from enr.cli import main
 
     pipeline.open_store().migrate()
@@ -78,7 +78,7 @@ def test_subscribers_command_and_status(enr_home, capsys):
         assert newsrooms.received[0]["headers"]["webhook-id"].startswith("msg_test_")
     finally:
         newsrooms.close()
-    text = pipeline.format_status(pipeline.status("ep2019"))
+    text = operator.format_status(operator.status("ep2019"))
     assert "media subscribers: 1 active of 2" in text
     assert "SUBSCRIBER DISABLED afp" in text and "on holiday" in text and "SUBSCRIBER FAILING gone" in text
 

@@ -39,11 +39,11 @@ def dags(airflow_db):
 
 @pytest.fixture
 def night_home(enr_home):
-    from enr import pipeline
+    from enr import demo, operator, pipeline
 
-    keys = pipeline.ensure_demo_keys()
+    keys = demo.ensure_demo_keys()
     pipeline.open_store().migrate()
-    pipeline.mark_public_areas("rehearsal")  # the replayed deliveries carry the test flag
+    operator.mark_public_areas("rehearsal")  # the replayed deliveries carry the test flag
     return enr_home, keys
 
 
@@ -113,18 +113,18 @@ def _write_wave(home: Path, keys: dict, waves: tuple[str, ...], bad: int = 0):
 
 
 def test_whole_night_published_after_approval(dags, night_home):
-    from enr import pipeline
+    from enr import demo, operator
 
     home, keys = night_home
     night = _write_wave(home, keys, ("final:100",))
-    pipeline.drop_into_inbox(night.waves[0].files)
+    demo.drop_into_inbox(night.waves[0].files)
 
     run = dags["election_night_ingest"].test(run_conf={"election": "ep2019"})
     states = _states(run)
     assert set(states["ingest"]) == {"success"}, states
     assert len(states["ingest"]) == 28
     assert states["tally"] == ["success"] and states["stage"] == ["success"]
-    version = pipeline.status("ep2019")["latest_version"]
+    version = operator.status("ep2019")["latest_version"]
 
     thread, answer = respond_in_background("election_night_publish", "publish", ["Approve"])
     run = dags["election_night_publish"].test(run_conf={"election": "ep2019", "version": version})
@@ -134,29 +134,29 @@ def test_whole_night_published_after_approval(dags, night_home):
     assert any(version in s and "?" in s for s in answer["subjects"]), answer["subjects"]
     assert _states(run)["publish"] == ["success"]
 
-    status = pipeline.status("ep2019")
+    status = operator.status("ep2019")
     assert status["current"]["version"] == version
     assert status["current"]["seats_allocated"] == 751
     assert sum(g["seats"] for g in status["current"]["groups"]) == 751
-    report = pipeline.verify_current("ep2019")
+    report = operator.verify_current("ep2019")
     assert report["ok"], report["text"]
 
 
 def test_rejection_publishes_nothing(dags, night_home):
-    from enr import pipeline
+    from enr import demo, operator
 
     home, keys = night_home
     night = _write_wave(home, keys, ("provisional:50",))
-    pipeline.drop_into_inbox(night.waves[0].files)
+    demo.drop_into_inbox(night.waves[0].files)
     dags["election_night_ingest"].test(run_conf={"election": "ep2019"})
-    version = pipeline.status("ep2019")["latest_version"]
+    version = operator.status("ep2019")["latest_version"]
 
     thread, answer = respond_in_background("election_night_publish", "publish", ["Reject"])
     run = dags["election_night_publish"].test(run_conf={"election": "ep2019", "version": version})
     thread.join(5)
     assert answer["status"] == 200
     assert _states(run)["publish"] == ["skipped"]
-    status = pipeline.status("ep2019")
+    status = operator.status("ep2019")
     assert status["current"] is None
     assert status["versions"][-1]["status"] == "rejected" and status["pending"] == []
     bucket_public = Path(home / "bucket" / "public")
@@ -164,18 +164,18 @@ def test_rejection_publishes_nothing(dags, night_home):
 
 
 def test_newer_version_supersedes_pending_one(dags, night_home):
-    from enr import pipeline
+    from enr import demo, operator
 
     home, keys = night_home
     night = _write_wave(home, keys, ("provisional:40", "final:100"))
-    pipeline.drop_into_inbox(night.waves[0].files)
+    demo.drop_into_inbox(night.waves[0].files)
     dags["election_night_ingest"].test(run_conf={"election": "ep2019"})
-    older = pipeline.status("ep2019")["latest_version"]
-    pipeline.drop_into_inbox(night.waves[1].files)
+    older = operator.status("ep2019")["latest_version"]
+    demo.drop_into_inbox(night.waves[1].files)
     dags["election_night_ingest"].test(run_conf={"election": "ep2019"})
-    newer = pipeline.status("ep2019")["latest_version"]
+    newer = operator.status("ep2019")["latest_version"]
     assert newer > older
-    assert pipeline.status("ep2019")["pending"] == [newer]
+    assert operator.status("ep2019")["pending"] == [newer]
 
     # The reviewer approves the older version late: it must not be published.
     thread, answer = respond_in_background("election_night_publish", "publish", ["Approve"])
@@ -187,21 +187,21 @@ def test_newer_version_supersedes_pending_one(dags, night_home):
     run = dags["election_night_publish"].test(run_conf={"election": "ep2019", "version": newer})
     thread.join(5)
     assert _states(run)["publish"] == ["success"]
-    status = pipeline.status("ep2019")
+    status = operator.status("ep2019")
     assert status["current"]["version"] == newer
     by_version = {v["version"]: v["status"] for v in status["versions"]}
     assert by_version[older] == "superseded" and by_version[newer] == "published"
 
 
 def test_bad_delivery_fails_its_task_and_changes_nothing(dags, night_home):
-    from enr import pipeline
+    from enr import demo, operator
 
     home, keys = night_home
     night = _write_wave(home, keys, ("final:100",))
     good = [f for f in night.waves[0].files if "-AT-" not in f.name]
-    pipeline.drop_into_inbox(good)
+    demo.drop_into_inbox(good)
     dags["election_night_ingest"].test(run_conf={"election": "ep2019"})
-    before = pipeline.status("ep2019")
+    before = operator.status("ep2019")
 
     at = [f for f in night.waves[0].files if "-AT-" in f.name and f.suffix == ".csv"][0]
     tampered = home / "tampered" / at.name
@@ -209,12 +209,12 @@ def test_bad_delivery_fails_its_task_and_changes_nothing(dags, night_home):
     tampered.write_bytes(at.read_bytes().replace(b"oevp,1", b"oevp,9", 1)
                          if b"oevp,1" in at.read_bytes() else at.read_bytes() + b"\n")
     (tampered.parent / (at.name + ".asc")).write_bytes(at.with_name(at.name + ".asc").read_bytes())
-    pipeline.drop_into_inbox([tampered])
+    demo.drop_into_inbox([tampered])
     run = dags["election_night_ingest"].test(run_conf={"election": "ep2019"})
     states = _states(run)
     assert states["ingest"] == ["failed"], states
     assert states["stage"] != ["success"]
-    after = pipeline.status("ep2019")
+    after = operator.status("ep2019")
     assert after["versions"] == before["versions"]
     assert after["quarantined_total"] == before["quarantined_total"] + 1
     quarantine = list((home / "bucket" / "quarantine").rglob("*.reason.json"))

@@ -18,14 +18,14 @@ ELECTION = "ep2019"
 
 @pytest.fixture
 def two_versions(enr_home):
-    from enr import pipeline, replay
+    from enr import demo, pipeline, replay
     from enr.home import init_home
 
     init_home(ELECTION, "rehearsal", demo_keys=True, airflow=False)
-    keys = pipeline.ensure_demo_keys()
+    keys = demo.ensure_demo_keys()
     night = replay.write_night(enr_home / "outbox", waves=("provisional:50", "final:100"), countries=COUNTRIES,
                                sender_home=keys["sender_home"])
-    pipeline.drop_into_inbox(night.waves[0].files)
+    demo.drop_into_inbox(night.waves[0].files)
     for country in COUNTRIES:
         assert not pipeline.ingest_country(ELECTION, country)["quarantined"]
     first = pipeline.stage(ELECTION, pipeline.tally(ELECTION))
@@ -38,9 +38,9 @@ def two_versions(enr_home):
     forged.parent.mkdir()
     forged.write_bytes(dk.read_bytes().replace(b'"sequence":2', b'"sequence":3'))
     (forged.parent / (forged.name + ".asc")).write_bytes(dk.with_name(dk.name + ".asc").read_bytes())
-    pipeline.drop_into_inbox([dk])
+    demo.drop_into_inbox([dk])
     assert pipeline.ingest_country(ELECTION, "DK")["accepted"]
-    pipeline.drop_into_inbox([forged])
+    demo.drop_into_inbox([forged])
     assert pipeline.ingest_country(ELECTION, "DK")["quarantined"]
     second = pipeline.stage(ELECTION, pipeline.tally(ELECTION))
     return enr_home, first, second

@@ -84,7 +84,7 @@ def test_night_on_celery_with_two_workers(night_home, monkeypatch):
     if shutil.which("redis-server") is None:
         pytest.skip("Debian's redis-server is not installed (.ci/run installs it)")
 
-    from enr import pipeline, replay
+    from enr import demo, operator, pipeline, replay
     from enr.airflow_api import AirflowAPI, AirflowAPIError
 
     started = time.monotonic()
@@ -108,9 +108,9 @@ def test_night_on_celery_with_two_workers(night_home, monkeypatch):
                           "AIRFLOW_CONN_ENR_BACKUP_BUCKET": s3.connection()}
             for key, value in bucket_env.items():
                 monkeypatch.setenv(key, value)
-        keys = pipeline.ensure_demo_keys()
+        keys = demo.ensure_demo_keys()
         pipeline.open_store().migrate()
-        pipeline.mark_public_areas("rehearsal")  # the replayed deliveries carry the test flag
+        operator.mark_public_areas("rehearsal")  # the replayed deliveries carry the test flag
         # DAGs start paused, so that the run triggered through the REST API is the one that takes the
         # deliveries (unpaused, the every-minute schedule would create a run of its own first).
         cluster = CeleryAirflow(
@@ -134,7 +134,7 @@ def test_night_on_celery_with_two_workers(night_home, monkeypatch):
 
         night = replay.write_night(night_home / "outbox", election=ELECTION, waves=("final:100",),
                                    sender_home=keys["sender_home"], seed=0, bad=0)
-        pipeline.drop_into_inbox(night.waves[0].files)
+        demo.drop_into_inbox(night.waves[0].files)
         admin.unpause(PUBLISH)
         # run_after in the past: the scheduler starts queued runs oldest run_after first, so this run
         # goes before the scheduled one that unpausing creates (max_active_runs=1).
@@ -150,7 +150,7 @@ def test_night_on_celery_with_two_workers(night_home, monkeypatch):
                                  if reviewer.is_waiting(d)], 180,
                         "an approval request of the publish run", interval=2.0)
         detail = pending[0]
-        version = pipeline.status(ELECTION)["latest_version"]
+        version = operator.status(ELECTION)["latest_version"]
         assert version and f" {version}?" in detail["subject"], (version, detail["subject"])
         assert [u["id"] for u in detail["assigned_users"]] == ["reviewer"]
         stamps["approval requested"] = time.monotonic() - started
@@ -176,7 +176,7 @@ def test_night_on_celery_with_two_workers(night_home, monkeypatch):
         run = next(r for r in runs if r["dag_run_id"] == publish_run)
         assert run["run_type"] == "asset_triggered", run
 
-        status = pipeline.status(ELECTION)
+        status = operator.status(ELECTION)
         assert status["current"]["version"] == version
         assert status["current"]["seats_allocated"] == 751
         assert status["accepted_total"] == 28

@@ -247,7 +247,7 @@ def test_the_night_pipeline_on_s3_buckets(stores, tmp_path, monkeypatch):
     deliveries into the S3 inbox, intake per country, tally, stage, publish (approved digest), backup."""
     import tempfile
 
-    from enr import pipeline, replay
+    from enr import demo, operator, pipeline, replay
     from publish import release
     from publish.verify import verify_version
 
@@ -258,12 +258,12 @@ def test_the_night_pipeline_on_s3_buckets(stores, tmp_path, monkeypatch):
     for var in ("ENR_STORE_URL", "ENR_TRUSTED_KEYS", "ENR_SIGNING_HOME"):
         monkeypatch.delenv(var, raising=False)
     try:
-        keys = pipeline.ensure_demo_keys()
+        keys = demo.ensure_demo_keys()
         pipeline.open_store().migrate()
-        pipeline.mark_public_areas("rehearsal")  # the replayed deliveries carry the test flag
+        operator.mark_public_areas("rehearsal")  # the replayed deliveries carry the test flag
         night = replay.write_night(home / "outbox", election=ELECTION, waves=("final:100",),
                                    sender_home=keys["sender_home"], seed=0, bad=0)
-        pipeline.drop_into_inbox(night.waves[0].files)
+        demo.drop_into_inbox(night.waves[0].files)
         assert any(k.startswith("night/inbox/") for k in _keys_on_server(stores["export"], "enr-export", "night/"))
         countries = pipeline.pending_countries(ELECTION)
         assert len(countries) == 28

@@ -184,13 +184,13 @@ def test_the_pipeline_tally_carries_the_comparisons_and_goes_on_without_them_whe
         enr_home, tmp_path, monkeypatch, caplog):
     """Through enr.pipeline.tally (as the DAG runs it): the bundle holds the comparisons; with a broken
     historical file the error is logged with file, line and rule, and the version is still tallied."""
-    from enr import pipeline, replay
+    from enr import demo, pipeline, replay
 
-    keys = pipeline.ensure_demo_keys()
+    keys = demo.ensure_demo_keys()
     pipeline.open_store().migrate()
     night = replay.write_night(enr_home / "outbox", waves=("final:100",), countries=["MT"],
                                sender_home=keys["sender_home"])
-    pipeline.drop_into_inbox(night.waves[0].files)
+    demo.drop_into_inbox(night.waves[0].files)
     assert pipeline.ingest_country("ep2019", "MT")["accepted"]
     tallied = pipeline.tally("ep2019")
     bundle = json.loads(pipeline.export_bucket().read(tallied["bundle_path"]))

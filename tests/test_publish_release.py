@@ -278,11 +278,11 @@ def test_a_backup_failure_after_the_flip_leaves_the_version_published(enr_home, 
     """Honest states: once current.json flipped the version is published; the backup is its own track
     (backup_failed, shown by enr status), retried by retry_backups until it is backup_ok."""
     from attacks.attack_support import drop_delivery
-    from enr import pipeline
+    from enr import demo, operator, pipeline
 
-    keys = pipeline.ensure_demo_keys()
+    keys = demo.ensure_demo_keys()
     pipeline.open_store().migrate()
-    pipeline.mark_public_areas("rehearsal")
+    operator.mark_public_areas("rehearsal")
     blocker = enr_home / "blocked"
     blocker.write_text("a file where the backup bucket's folder should be")
     monkeypatch.setenv("ENR_BACKUP_BUCKET_URL", (blocker / "backup").as_uri())
@@ -293,17 +293,17 @@ def test_a_backup_failure_after_the_flip_leaves_the_version_published(enr_home, 
     result = pipeline.publish(ELECTION, staged["version"], staged["manifest_sha256"],
                               {"chosen_options": ["Approve"], "responded_by": {"id": "reviewer"}})
     assert result["backup"] == "failed"  # reported, not raised: the live version is not "refused"
-    status = pipeline.status(ELECTION)
+    status = operator.status(ELECTION)
     info = status["versions"][-1]
     assert info["status"] == "published" and info["backup"] == "backup_failed"
     assert status["current"]["version"] == staged["version"] and status["backup_trouble"] == [staged["version"]]
-    assert "BACKUP FAILED" in pipeline.format_status(status)
+    assert "BACKUP FAILED" in operator.format_status(status)
     assert "refused" not in [e["status"] for e in info["events"]]
 
     assert pipeline.retry_backups(ELECTION) == {staged["version"]: "failed"}  # still blocked
     blocker.unlink()
     assert pipeline.retry_backups(ELECTION) == {staged["version"]: "ok"}
-    status = pipeline.status(ELECTION)
+    status = operator.status(ELECTION)
     assert status["versions"][-1]["backup"] == "backup_ok" and status["backup_trouble"] == []
-    assert "BACKUP" not in pipeline.format_status(status)
-    assert pipeline.verify_current(ELECTION)["backup_ok"]
+    assert "BACKUP" not in operator.format_status(status)
+    assert operator.verify_current(ELECTION)["backup_ok"]

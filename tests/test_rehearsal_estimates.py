@@ -30,15 +30,15 @@ class Clock:
 
 @pytest.fixture
 def night(enr_home, monkeypatch):
-    from enr import pipeline, replay
+    from enr import demo, operator, pipeline, replay
     import enr.store
 
     clock = Clock()
     monkeypatch.setattr(pipeline, "_now", clock)
     monkeypatch.setattr(enr.store, "utcnow", clock)
-    keys = pipeline.ensure_demo_keys()
+    keys = demo.ensure_demo_keys()
     pipeline.open_store().migrate()
-    pipeline.mark_public_areas("election")
+    operator.mark_public_areas("election")
     deliveries = replay.write_night(enr_home / "outbox", waves=("estimate", "final:100"), countries=["AT", "DK", "IT"],
                                     sender_home=keys["sender_home"], test=False)
     return clock, deliveries
@@ -70,12 +70,12 @@ def _public_bundle(home, version: str) -> dict:
 
 
 def test_estimates_then_projection_then_counts_on_the_timeline(night, enr_home):
-    from enr import pipeline
+    from enr import demo, pipeline
     from publish import release
 
     clock, deliveries = night
     # 20:30 CEST: estimates of AT and DK; the projection may leave from 20:15
-    pipeline.drop_into_inbox(_files(deliveries, 0, {"AT", "DK"}))
+    demo.drop_into_inbox(_files(deliveries, 0, {"AT", "DK"}))
     first = _version({"AT", "DK"})
     published = _publish(first)
     assert published["published_at"] == "2019-05-26T18:30:00+00:00"
@@ -92,7 +92,7 @@ def test_estimates_then_projection_then_counts_on_the_timeline(night, enr_home):
 
     # 22:00: Italy's estimate while its polls are open until 23:00: refused, nothing public changes
     clock.now = datetime(2019, 5, 26, 22, 0, tzinfo=CEST)
-    pipeline.drop_into_inbox(_files(deliveries, 0, {"IT"}))
+    demo.drop_into_inbox(_files(deliveries, 0, {"IT"}))
     second = _version({"IT"})
     request = pipeline.describe_version(ELECTION, second["version"])  # what the reviewer is told
     assert "Timeline: this version may be published from 2019-05-26T21:00:00+00:00" in request["body"]
@@ -105,7 +105,7 @@ def test_estimates_then_projection_then_counts_on_the_timeline(night, enr_home):
 
     # 23:05, after the embargo: the counts replace the estimates
     clock.now = datetime(2019, 5, 26, 23, 5, tzinfo=CEST)
-    pipeline.drop_into_inbox(_files(deliveries, 1, {"AT", "DK", "IT"}))
+    demo.drop_into_inbox(_files(deliveries, 1, {"AT", "DK", "IT"}))
     third = _version({"AT", "DK", "IT"})
     _publish(third)
     assert release.current(pipeline.export_bucket(), ELECTION)["version"] == third["version"]

@@ -80,7 +80,7 @@ def public_state(bucket: Bucket) -> dict[str, str]:
 def drop_delivery(home: Path, sender_home: Path, country: str, sequence: int, *, test: bool,
                   wave: str = "final:100") -> None:
     """A signed delivery of ``country`` put into the inbox of the current ENR_HOME (as a contractor would)."""
-    from enr import pipeline
+    from enr import demo
     from enr.replay import delivery_name, make_delivery
     from enr.signatures import sign_delivery
 
@@ -89,4 +89,4 @@ def drop_delivery(home: Path, sender_home: Path, country: str, sequence: int, *,
     path = out / delivery_name(ELECTION, country, sequence)
     path.write_bytes(make_delivery(ELECTION, country, wave, sequence, test=test))
     sign_delivery(path, sender_home)
-    pipeline.drop_into_inbox([path])
+    demo.drop_into_inbox([path])

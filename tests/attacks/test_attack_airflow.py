@@ -130,9 +130,9 @@ class AttackBench:
 
 
 def _stage_wave(files: list[Path]) -> str:
-    from enr import pipeline
+    from enr import demo, pipeline
 
-    pipeline.drop_into_inbox(files)
+    demo.drop_into_inbox(files)
     for country in pipeline.pending_countries(ELECTION):
         summary = pipeline.ingest_country(ELECTION, country)
         assert not summary["quarantined"], summary
@@ -143,7 +143,7 @@ def _stage_wave(files: list[Path]) -> str:
 @pytest.fixture(scope="module")
 def airflow_attack_bench():
     """Two staged versions (v1 published legitimately by the reviewer, v2 pending), the API server up."""
-    from enr import pipeline, replay
+    from enr import demo, operator, pipeline, replay
 
     home = Path(tempfile.mkdtemp(prefix="enra", dir="/tmp"))
     saved = {k: os.environ.get(k) for k in ("ENR_HOME", "ENR_REVIEWERS")}
@@ -152,9 +152,9 @@ def airflow_attack_bench():
     (home / "logs").mkdir()
     fab = None
     try:
-        keys = pipeline.ensure_demo_keys()
+        keys = demo.ensure_demo_keys()
         pipeline.open_store().migrate()
-        pipeline.mark_public_areas("rehearsal")  # the replayed deliveries carry the test flag
+        operator.mark_public_areas("rehearsal")  # the replayed deliveries carry the test flag
         night = replay.write_night(home / "outbox", election=ELECTION,
                                    waves=("provisional:40", "provisional:70", "final:100"),
                                    sender_home=keys["sender_home"], seed=0, bad=0)
@@ -308,9 +308,9 @@ def test_publish_task_set_to_success_by_hand_publishes_nothing(airflow_attack_be
     bench.kill(run)
     assert bench.public_snapshot() == before
     assert bench.current_version() == bench.versions[0]
-    from enr import pipeline
+    from enr import operator
 
-    by_version = {v["version"]: v["status"] for v in pipeline.status(ELECTION)["versions"]}
+    by_version = {v["version"]: v["status"] for v in operator.status(ELECTION)["versions"]}
     assert by_version[version] == "pending_approval"
 
 
@@ -327,7 +327,7 @@ def test_viewer_cannot_set_the_gate_to_success(airflow_attack_pending):
 def test_old_approval_replayed_for_the_new_manifest_publishes_nothing(airflow_attack_pending):
     """v1's request was approved by the reviewer; the admin copies that recorded answer into v2's
     run (the decision XCom): v2's request names v2's digest, and stays open; answering it is refused."""
-    from enr import pipeline
+    from enr import operator
 
     bench, version, detail, run = airflow_attack_pending
     before = bench.public_snapshot()
@@ -340,7 +340,7 @@ def test_old_approval_replayed_for_the_new_manifest_publishes_nothing(airflow_at
     # the only way to record an answer on v2's request is to answer it: refused to both
     assert NOT_RESPONDENT in _refused_answer(bench, detail, ADMIN).body
     assert ROLE_REFUSAL in _refused_answer(bench, detail, OPERATOR).body
-    digests = {v["version"]: v["manifest_sha256"] for v in pipeline.status(ELECTION)["versions"]}
+    digests = {v["version"]: v["manifest_sha256"] for v in operator.status(ELECTION)["versions"]}
     request = admin._request("GET", _hitl_path(detail))
     assert digests[version] in request["body"] and digests[bench.versions[0]] not in request["body"]
     _assert_unanswered(bench, detail)

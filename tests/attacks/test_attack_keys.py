@@ -82,7 +82,7 @@ def test_a_version_re_signed_by_another_key_is_refused_when_the_publisher_is_pin
 
     Verified with the folder's own key it looks fine; pinned to the publisher's fingerprint
     (obtained out of band) it is refused, with a line naming both keys."""
-    from enr import pipeline
+    from enr import operator
 
     _, genuine = demo_key()
     page = published / "en" / "index.html"
@@ -107,7 +107,7 @@ def test_a_version_re_signed_by_another_key_is_refused_when_the_publisher_is_pin
     assert verify_version(published, scratch).ok  # what an unpinned check would conclude
 
     before = _tree(published)
-    report = pipeline.verify_path(published, fingerprints=[genuine])
+    report = operator.verify_path(published, fingerprints=[genuine])
     assert not report["ok"]
     assert f"not by the pinned publisher key {genuine}" in report["text"] and attacker in report["text"]
     cli = subprocess.run([sys.executable, "-m", "enr.cli", "verify", str(published), "--fingerprint", genuine],
@@ -118,10 +118,10 @@ def test_a_version_re_signed_by_another_key_is_refused_when_the_publisher_is_pin
 
 def test_the_genuine_version_verifies_with_the_pin(published):
     """The control of the two attacks above: pinned to the right key, the untouched version is OK."""
-    from enr import pipeline
+    from enr import operator
 
     _, genuine = demo_key()
-    report = pipeline.verify_path(published, fingerprints=[genuine])
+    report = operator.verify_path(published, fingerprints=[genuine])
     assert report["ok"], report["text"]
 
 

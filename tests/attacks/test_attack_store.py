@@ -174,17 +174,17 @@ def test_the_store_works_as_the_application_role(seeded):
 
 def test_the_night_runs_as_the_application_role(schema, enr_home, monkeypatch):
     """Migrations as ENR_STORE_OWNER_URL, then intake, tally, stage and publish as ENR_STORE_URL (app role)."""
-    from enr import pipeline, replay
+    from enr import demo, operator, pipeline, replay
 
     monkeypatch.setenv("ENR_STORE_OWNER_URL", schema["owner"])
     monkeypatch.setenv("ENR_STORE_URL", schema["app"])
-    migrated = pipeline.migrate_store()
+    migrated = operator.migrate_store()
     assert migrated["app_role"] == Store(APP_URL).engine.url.username and "hist_elections" in migrated["tables"]
-    keys = pipeline.ensure_demo_keys()
-    pipeline.mark_public_areas("rehearsal")
+    keys = demo.ensure_demo_keys()
+    operator.mark_public_areas("rehearsal")
     night = replay.write_night(enr_home / "outbox", election="ep2019", waves=("final:100",), countries=["LU", "MT"],
                                sender_home=keys["sender_home"], seed=0, bad=0)
-    pipeline.drop_into_inbox(night.waves[0].files)
+    demo.drop_into_inbox(night.waves[0].files)
     for country in ("LU", "MT"):
         assert pipeline.ingest_country("ep2019", country)["accepted"]
     tallied = pipeline.tally("ep2019")
@@ -192,4 +192,4 @@ def test_the_night_runs_as_the_application_role(schema, enr_home, monkeypatch):
     published = pipeline.publish("ep2019", staged["version"], staged["manifest_sha256"],
                                  {"chosen_options": ["Approve"], "responded_by": {"id": "reviewer"}})
     assert published["backup"] == "ok"
-    assert pipeline.status("ep2019")["current"]["version"] == staged["version"]
+    assert operator.status("ep2019")["current"]["version"] == staged["version"]

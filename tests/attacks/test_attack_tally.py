@@ -19,16 +19,16 @@ pytestmark = pytest.mark.attack
 
 @pytest.fixture
 def night(enr_home):
-    from enr import pipeline
+    from enr import demo, operator, pipeline
 
-    keys = pipeline.ensure_demo_keys()
+    keys = demo.ensure_demo_keys()
     pipeline.open_store().migrate()
-    pipeline.mark_public_areas("election")
+    operator.mark_public_areas("election")
     return enr_home, keys
 
 
 def test_one_countrys_test_delivery_among_real_ones(night):
-    from enr import pipeline
+    from enr import operator, pipeline
 
     home, keys = night
     drop_delivery(home, keys["sender_home"], "AT", 1, test=False)
@@ -41,9 +41,9 @@ def test_one_countrys_test_delivery_among_real_ones(night):
         pipeline.tally(ELECTION)
     with pytest.raises(pipeline.TallyRefused):  # every later run refuses too, recorded once
         pipeline.tally(ELECTION)
-    status = pipeline.status(ELECTION)
+    status = operator.status(ELECTION)
     assert status["versions"] == [] and "test for MT; real for AT" in status["tally_refused"]
-    assert "TALLY REFUSED" in pipeline.format_status(status)
+    assert "TALLY REFUSED" in operator.format_status(status)
     assert len(pipeline.open_store().audit(ELECTION, event_name="tally_refused")) == 1
     assert public_state(bucket) == before and not bucket.list("staging")
 
@@ -53,7 +53,7 @@ def test_one_countrys_test_delivery_among_real_ones(night):
     with pytest.raises(pipeline.TallyRefused, match="test for MT; real for AT"):
         pipeline.tally(ELECTION)
     assert len(pipeline.open_store().audit(ELECTION, event_name="tally_refused")) == 2  # one per refused state
-    assert pipeline.status(ELECTION)["versions"] == [] and public_state(bucket) == before
+    assert operator.status(ELECTION)["versions"] == [] and public_state(bucket) == before
 
 
 def test_a_tally_bundle_edited_to_mark_one_country_test(night):

@@ -84,11 +84,11 @@ def layout(tmp_path_factory):
                     "AIRFLOW_CONN_ENR_BACKUP_BUCKET": backup.connection(),
                     "ENR_TRUSTED_KEYS": None, "ENR_SIGNING_HOME": None}
         with environment(settings):
-            from enr import pipeline
+            from enr import demo, operator, pipeline
 
-            keys = pipeline.ensure_demo_keys()
+            keys = demo.ensure_demo_keys()
             pipeline.open_store().migrate()
-            pipeline.mark_public_areas("rehearsal")  # the replayed deliveries carry the test flag
+            operator.mark_public_areas("rehearsal")  # the replayed deliveries carry the test flag
             yield {"home": home, "postgres": postgres, "primary": primary, "backup": backup, "site": site,
                    "port": port, "keys": keys, "settings": settings}
     finally:

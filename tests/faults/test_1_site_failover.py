@@ -20,11 +20,11 @@ pytestmark = pytest.mark.slow
 
 
 def test_the_public_site_fails_over_to_the_backup_store(layout, night, recovery_table):
-    from enr import pipeline
+    from enr import demo, operator
     from tests.support.fault_layout import (Readers, bucket_digests, fetch, ingest_all, publish_staged,
                                             tally_and_stage)
 
-    pipeline.drop_into_inbox(next_wave(night))
+    demo.drop_into_inbox(next_wave(night))
     assert not ingest_all(ELECTION)["quarantined"]
     staged = tally_and_stage(ELECTION)
     published = publish_staged(ELECTION, staged)
@@ -66,7 +66,7 @@ def test_the_public_site_fails_over_to_the_backup_store(layout, night, recovery_
     assert {v for seen in readers.versions_seen for v in seen} == {version}
     # Nothing lost: the primary came back with every object as it was.
     assert bucket_digests(primary.client(), BUCKET, f"public/{ELECTION}/") == before
-    assert pipeline.status(ELECTION)["current"]["version"] == version
+    assert operator.status(ELECTION)["current"]["version"] == version
     recovery_table.record("primary bucket down under readers (nginx failover)", failover,
                           f"{readers.requests} requests, 0 errors; {served_down} served while the primary was down "
                           f"({back_at - down_at:.0f} s)")

@@ -24,14 +24,14 @@ pytestmark = pytest.mark.slow
 
 
 def test_a_postgresql_restart_during_intake_loses_and_duplicates_nothing(layout, night, recovery_table):
-    from enr import pipeline
+    from enr import demo, pipeline
     from plugins.enr_airflow.tasks import TransientInfrastructureError, ingest_country
     from tests.support.fault_layout import store_rows
 
     postgres = layout["postgres"]
     before = store_rows(pipeline.open_store(), ELECTION)
     files = next_wave(night)
-    pipeline.drop_into_inbox(files)
+    demo.drop_into_inbox(files)
     countries = pipeline.pending_countries(ELECTION)
     assert len(countries) == 28
 

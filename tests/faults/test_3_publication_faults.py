@@ -30,14 +30,14 @@ def _publications(client) -> list[str]:
 
 
 def test_primary_bucket_unreachable_during_publication(layout, night, recovery_table):
-    from enr import pipeline
+    from enr import operator, pipeline
     from plugins.enr_airflow.tasks import TransientInfrastructureError, infrastructure_errors
     from tests.support.fault_layout import APPROVAL, Readers, bucket_digests
 
     staged = night.get("staged")
     assert staged, "needs the version staged by the store-restart test (tests/faults/test_2_store_restart.py)"
     primary, backup = layout["primary"], layout["backup"]
-    previous = pipeline.status(ELECTION)["current"]["version"]
+    previous = operator.status(ELECTION)["current"]["version"]
     described = pipeline.describe_version(ELECTION, staged["version"])
     before = bucket_digests(primary.client(), BUCKET, f"public/{ELECTION}/")
     readers = Readers(layout["port"], ELECTION, threads=4).start()
@@ -80,13 +80,13 @@ def test_primary_bucket_unreachable_during_publication(layout, night, recovery_t
 
 
 def test_backup_bucket_down_during_publication(layout, night, reference_seats, recovery_table):
-    from enr import pipeline
+    from enr import demo, operator
     from plugins.enr_airflow.tasks import catch_up_backups
     from tests.support.fault_layout import (Readers, bucket_digests, current_seat_state, ingest_all,
                                             publish_staged, tally_and_stage)
 
     primary, backup = layout["primary"], layout["backup"]
-    pipeline.drop_into_inbox(next_wave(night))
+    demo.drop_into_inbox(next_wave(night))
     assert not ingest_all(ELECTION)["quarantined"]
     staged = tally_and_stage(ELECTION)
     readers = Readers(layout["port"], ELECTION, threads=4).start()
@@ -95,14 +95,14 @@ def test_backup_bucket_down_during_publication(layout, night, reference_seats, r
         down_at = time.monotonic()
         result = publish_staged(ELECTION, staged)
         assert result["backup"] == "failed", result
-        status = pipeline.status(ELECTION)
+        status = operator.status(ELECTION)
         assert status["current"]["version"] == staged["version"]
         assert status["backup_trouble"] == [staged["version"]]
-        shown = pipeline.format_status(status)
+        shown = operator.format_status(status)
         assert "BACKUP FAILED" in shown, shown
         # the ingest DAG's catch-up while the store is still down: tried, still behind, shown
         assert catch_up_backups(ELECTION) == {staged["version"]: "failed"}
-        assert pipeline.status(ELECTION)["backup_trouble"] == [staged["version"]]
+        assert operator.status(ELECTION)["backup_trouble"] == [staged["version"]]
         backup.start()
         up_at = time.monotonic()
         caught = catch_up_backups(ELECTION)  # the next ingest run's `backups` task
@@ -111,7 +111,7 @@ def test_backup_bucket_down_during_publication(layout, night, reference_seats, r
     finally:
         readers.stop()
     assert caught == {staged["version"]: "ok"}, caught
-    assert pipeline.status(ELECTION)["backup_trouble"] == []
+    assert operator.status(ELECTION)["backup_trouble"] == []
     assert readers.errors == [], readers.errors[:10]
     assert readers.went_backwards() == []
     prefix = f"public/{ELECTION}/"
@@ -122,7 +122,7 @@ def test_backup_bucket_down_during_publication(layout, night, reference_seats, r
     assert published == sorted(published) and len(published) == len(set(published)) == night["taken"]
     # The night ends with the seats computed without any fault.
     assert current_seat_state(ELECTION) == reference_seats
-    assert pipeline.status(ELECTION)["current"]["seats_allocated"] == 751
+    assert operator.status(ELECTION)["current"]["seats_allocated"] == 751
     recovery_table.record("backup bucket down during publication", done_at - up_at,
                           f"publication completed, backup shown BACKUP FAILED by enr status; caught up by the ingest "
                           f"DAG's backups task after the store came back (down {up_at - down_at:.0f} s)",

@@ -42,7 +42,7 @@ def small_disk():
 
 def test_a_full_staging_area_is_refused_cleanly_and_staging_works_after_space_is_freed(layout, night, small_disk,
                                                                                       recovery_table):
-    from enr import pipeline
+    from enr import demo, operator, pipeline
     from plugins.enr_airflow.tasks import transient_reason
     from tests.support.fault_layout import environment, ingest_all
 
@@ -53,8 +53,8 @@ def test_a_full_staging_area_is_refused_cleanly_and_staging_works_after_space_is
                       "ENR_TRUSTED_KEYS": str(layout["home"] / "enr" / "keys" / "trusted"),
                       "ENR_SIGNING_HOME": str(layout["keys"]["signing_home"])}):
         pipeline.open_store().migrate()
-        pipeline.mark_public_areas("rehearsal")
-        pipeline.drop_into_inbox(night["waves"][0])
+        operator.mark_public_areas("rehearsal")
+        demo.drop_into_inbox(night["waves"][0])
         assert not ingest_all(ELECTION)["quarantined"]
         tallied = pipeline.tally(ELECTION)
         # Fill the disk, leaving 1 MiB: the rendered site (tens of MiB) cannot be staged.

@@ -44,7 +44,7 @@ def airflow_night(layout):
         pytest.skip("Debian's redis-server is not installed (.ci/run installs it)")
     problem = celery_stack_problem()
     assert problem is None, problem
-    from enr import pipeline
+    from enr import operator, pipeline
     from enr.airflow_api import AirflowAPI
     from tests.support.fault_layout import environment
 
@@ -58,7 +58,7 @@ def airflow_night(layout):
     try:
         with environment(settings):
             pipeline.open_store().migrate()
-            pipeline.mark_public_areas("rehearsal")
+            operator.mark_public_areas("rehearsal")
             cluster = CeleryAirflow(
                 home=layout["home"] / "airflow", metadata_url=urls["airflow"], workers=2, concurrency=2,
                 parallelism=4,
@@ -94,11 +94,11 @@ def airflow_night(layout):
 
 
 def test_a_worker_killed_mid_ingest_is_taken_over_by_the_other(airflow_night, night, recovery_table):
-    from enr import pipeline
+    from enr import demo, operator, pipeline
     from tests.support.fault_layout import store_rows
 
     cluster, admin, wait_for = airflow_night["cluster"], airflow_night["admin"], airflow_night["wait_for"]
-    pipeline.drop_into_inbox(night["waves"][0])
+    demo.drop_into_inbox(night["waves"][0])
     run_id = admin._request("POST", f"/api/v2/dags/{INGEST}/dagRuns",
                             {"logical_date": None, "run_after": "2019-05-26T21:00:00+00:00",
                              "conf": {"election": ELECTION}})["dag_run_id"]
@@ -137,7 +137,7 @@ def test_a_worker_killed_mid_ingest_is_taken_over_by_the_other(airflow_night, ni
     assert len(rows["accepted_digests"]) == len(set(rows["accepted_digests"])) == 28
     assert rows["result_sets"] == 28
     assert pipeline.pending_countries(ELECTION) == []
-    status = pipeline.status(ELECTION)
+    status = operator.status(ELECTION)
     assert status["pending"] == [status["latest_version"]], status["pending"]
     recovery_table.record("Celery worker SIGKILLed during a mapped ingest", recovered_at - killed_at,
                           f"task {victim.get('rendered_map_index') or victim['map_index']} retried on enr-worker-2 "
@@ -147,12 +147,12 @@ def test_a_worker_killed_mid_ingest_is_taken_over_by_the_other(airflow_night, ni
 
 
 def test_scheduler_and_api_server_restarted_while_an_approval_waits(airflow_night, recovery_table):
-    from enr import pipeline
+    from enr import operator, pipeline
     from enr.airflow_api import AirflowAPIError
 
     cluster, admin, reviewer = airflow_night["cluster"], airflow_night["admin"], airflow_night["reviewer"]
     wait_for = airflow_night["wait_for"]
-    version = pipeline.status(ELECTION)["latest_version"]
+    version = operator.status(ELECTION)["latest_version"]
     assert version, "needs the version staged by the worker-kill test"
     # Paused while the version was staged (no asset-triggered run): a run for it by hand, as an operator does.
     admin._request("POST", f"/api/v2/dags/{PUBLISH}/dagRuns",
@@ -189,7 +189,7 @@ def test_scheduler_and_api_server_restarted_while_an_approval_waits(airflow_nigh
     state = wait_for(lambda: (s := admin.run_state(PUBLISH, run_id)) in ("success", "failed") and s, 600,
                      "the publish run to finish", interval=2.0)
     assert state == "success", processes.log("scheduler")[-3000:]
-    status = pipeline.status(ELECTION)
+    status = operator.status(ELECTION)
     assert status["current"]["version"] == version
     assert [v["version"] for v in status["versions"] if v["status"] == "published"] == [version]
     log = pipeline.export_bucket().read(f"public/{ELECTION}/publications.json")

@@ -17,6 +17,9 @@ decides (its rule id is in ``docs/DELIVERY.md``):
 7. **content** — the Great Expectations suites (:func:`expectations.runner.validate_delivery`),
    totals compared with the previously accepted snapshot.
 
+Checks 1 (the name's election and country) to 7 are the functions of :data:`CHECKS`, run in this
+order; each raises its refusal (:class:`enr.delivery.DeliveryRejected`) or returns.
+
 Whatever the outcome, the delivery's bytes (and signature) are kept in
 ``deliveries/<election>/<CC>/<seq:04d>-<sha12>.csv`` (never overwritten) with a ``.receipt.json``.
 An accepted delivery adds its unit-level snapshot ``snapshots/<election>/<CC>/<seq:04d>.parquet``
@@ -401,9 +404,20 @@ def _duplicate(ctx: _Context, previous: dict, store, bucket: Bucket) -> IntakeRe
                         warnings=[f"duplicate: same bytes as delivery #{previous['id']} ({previous['outcome']})"])
 
 
-def _check(ctx: _Context, settings: Settings, store, bucket: Bucket, *, validate: bool, verify: bool) -> None:
-    from enr.units import byte_cap, country_profile, row_cap, units_of
+@dataclass
+class _Checking:
+    """What the checks of one delivery work with: the settings, the store and bucket (or, for ``enr
+    check``, the history of the files checked before), and whether the optional checks run."""
 
+    settings: Settings
+    store: Any
+    bucket: Any
+    validate: bool
+    verify: bool
+
+
+def _check_named_election_and_country(ctx: _Context, run: _Checking) -> None:
+    """name: the file name's election is this run's, its country one of the election's."""
     name = ctx.parsed_name
     if name.election != ctx.election:
         if name.election not in _known_elections():
@@ -415,18 +429,41 @@ def _check(ctx: _Context, settings: Settings, store, bucket: Bucket, *, validate
     if name.country not in definition.countries:
         raise DeliveryRejected("unknown_country", f"{name.country} is not a country of {ctx.election}", file=ctx.name,
                                expected=sorted(definition.countries), found=name.country)
+
+
+def _check_size(ctx: _Context, run: _Checking) -> None:
+    """size: at most the country's byte cap (:func:`enr.units.byte_cap`)."""
+    from enr.units import byte_cap
+
+    name = ctx.parsed_name
     cap = byte_cap(ctx.election, name.country)
     if len(ctx.data) > cap:
         raise DeliveryRejected("too_large", f"larger than a delivery of {name.country} can be", file=ctx.name,
                                expected=f"<= {cap} bytes", found=f"{len(ctx.data)} bytes")
-    if verify:
-        from enr.signatures import verify_delivery
 
-        check = verify_delivery(ctx.data, ctx.signature, settings.trusted_keys, country=name.country, file=ctx.name)
-        ctx.signer = check.fingerprint
-    delivery = parse_delivery(ctx.data, ctx.name, max_rows=row_cap(ctx.election, name.country))
-    ctx.delivery = delivery
-    meta = delivery.meta
+
+def _check_signature(ctx: _Context, run: _Checking) -> None:
+    """signature: by a trusted sender of the country (skipped when the run does not verify)."""
+    if not run.verify:
+        return
+    from enr.signatures import verify_delivery
+
+    check = verify_delivery(ctx.data, ctx.signature, run.settings.trusted_keys, country=ctx.parsed_name.country,
+                            file=ctx.name)
+    ctx.signer = check.fingerprint
+
+
+def _check_parse(ctx: _Context, run: _Checking) -> None:
+    """parse: the strict form of ``enr-delivery/1`` (:func:`enr.delivery.parse_delivery`), within the row cap."""
+    from enr.units import row_cap
+
+    ctx.delivery = parse_delivery(ctx.data, ctx.name, max_rows=row_cap(ctx.election, ctx.parsed_name.country))
+
+
+def _check_metadata_names(ctx: _Context, run: _Checking) -> None:
+    """context: the metadata names the election, country and sequence of the file name."""
+    name = ctx.parsed_name
+    meta = ctx.delivery.meta
     if meta.election != ctx.election:
         rule = "unknown_election" if meta.election not in _known_elections() else "name_mismatch"
         raise DeliveryRejected(rule, "the metadata names another election than the file name", file=ctx.name, row=1,
@@ -437,11 +474,24 @@ def _check(ctx: _Context, settings: Settings, store, bucket: Bucket, *, validate
     if meta.sequence != name.sequence:
         raise DeliveryRejected("name_mismatch", "the metadata sequence differs from the file name's", file=ctx.name,
                                row=1, expected=name.sequence, found=meta.sequence)
+
+
+def _check_units_total(ctx: _Context, run: _Checking) -> None:
+    """context: ``units_total`` is the number of the country's reporting units."""
+    from enr.units import units_of
+
+    meta = ctx.delivery.meta
     units_total = len(units_of(ctx.election, meta.country))
     if meta.units_total != units_total:
         raise DeliveryRejected("units_total_mismatch", f"{meta.country} has {units_total} reporting units",
                                file=ctx.name, row=1, expected=units_total, found=meta.units_total)
-    history = store.result_sets(ctx.election, meta.country)
+
+
+def _check_sequence(ctx: _Context, run: _Checking) -> None:
+    """context: against what was accepted before — a new, newer sequence; the test flag and a status
+    that never go back; ``corrects`` naming an accepted sequence. A gap is a warning, not a refusal."""
+    meta = ctx.delivery.meta
+    history = run.store.result_sets(ctx.election, meta.country)
     accepted = [r.sequence for r in history]
     latest = history[-1] if history else None
     if meta.sequence in accepted:
@@ -462,26 +512,19 @@ def _check(ctx: _Context, settings: Settings, store, bucket: Bucket, *, validate
                                row=1, expected=accepted, found=meta.corrects)
     expected_next = (latest.sequence if latest else 0) + 1
     if meta.sequence > expected_next:
-        received = set(store.received_sequences(ctx.election, meta.country))
+        received = set(run.store.received_sequences(ctx.election, meta.country))
         missing = [s for s in range(expected_next, meta.sequence) if s not in received]
         if missing:
             ctx.warnings.append(f"sequence_gap: {meta.country} sequence {meta.sequence} follows "
                                 f"{expected_next - 1}; never received: {', '.join(map(str, missing))}")
-    _check_declared_seats(ctx, country_profile(ctx.election, meta.country))
-    if validate:
-        from expectations.runner import validate_delivery
-
-        previous = _previous_snapshot(store, bucket, ctx.election, meta.country, non_estimate=True)
-        report = validate_delivery(delivery, election=ctx.election, previous=previous)
-        ctx.report = report
-        ctx.warnings.extend(report.warning_texts())
-        rejection = report.rejection()
-        if rejection is not None:
-            raise rejection
 
 
-def _check_declared_seats(ctx: _Context, profile) -> None:
+def _check_declared_seats(ctx: _Context, run: _Checking) -> None:
+    """context: STV ``declared_seats`` only where the country has STV constituencies, complete once final."""
+    from enr.units import country_profile
+
     meta = ctx.delivery.meta
+    profile = country_profile(ctx.election, meta.country)
     seats = meta.declared_seats
     if not profile.stv:
         if seats:
@@ -508,6 +551,36 @@ def _check_declared_seats(ctx: _Context, profile) -> None:
     if total > profile.stv_seats or (meta.status in ("final", "official") and total != profile.stv_seats):
         raise DeliveryRejected("declared_seats_invalid", f"declared seats add up to {total}", file=ctx.name, row=1,
                                expected=f"{profile.stv_seats} STV seats for {meta.country}", found=total)
+
+
+def _check_content(ctx: _Context, run: _Checking) -> None:
+    """content: the Great Expectations suites, totals compared with the previously accepted snapshot
+    (skipped when the run does not validate)."""
+    if not run.validate:
+        return
+    from expectations.runner import validate_delivery
+
+    previous = _previous_snapshot(run.store, run.bucket, ctx.election, ctx.delivery.meta.country, non_estimate=True)
+    report = validate_delivery(ctx.delivery, election=ctx.election, previous=previous)
+    ctx.report = report
+    ctx.warnings.extend(report.warning_texts())
+    rejection = report.rejection()
+    if rejection is not None:
+        raise rejection
+
+
+CHECKS = (_check_named_election_and_country, _check_size, _check_signature, _check_parse, _check_metadata_names,
+          _check_units_total, _check_sequence, _check_declared_seats, _check_content)
+"""The checks a delivery goes through after its name parsed and it proved no duplicate, in order;
+each raises :class:`enr.delivery.DeliveryRejected` with its rule, and the first refusal decides."""
+
+
+def _check(ctx: _Context, settings: Settings, store, bucket: Bucket, *, validate: bool, verify: bool) -> None:
+    """Run :data:`CHECKS` in order on one delivery (``store``/``bucket``: the results store and the
+    export bucket, or the history of ``enr check``)."""
+    run = _Checking(settings=settings, store=store, bucket=bucket, validate=validate, verify=verify)
+    for check in CHECKS:
+        check(ctx, run)
 
 
 def _snapshot_frame(store, bucket: Bucket, result_set) -> pd.DataFrame:

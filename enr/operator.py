@@ -4,9 +4,9 @@
 the person on duty runs through the ``enr`` command (the operator of the night, not an Airflow
 operator): migrating the stores and declaring the public areas (``enr init``), loading the history,
 ``enr status``, recording a drawn lot, rolling back to an earlier version, and verifying a
-published version against its signed manifest. Each function resolves the settings, opens the
-store and buckets as the steps do (:func:`enr.pipeline.open_store`, :func:`enr.pipeline.export_bucket`)
-and returns a small JSON-able summary.
+published version against its signed manifest. Each function resolves the settings and opens
+the store and buckets as the steps do (:func:`enr.pipeline.open_store`,
+:func:`enr.pipeline.export_bucket`); what it returns is JSON-able (``enr status --json`` prints it).
 """
 from __future__ import annotations
 

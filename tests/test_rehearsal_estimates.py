@@ -31,11 +31,11 @@ class Clock:
 @pytest.fixture
 def night(enr_home, monkeypatch):
     from enr import demo, operator, pipeline, replay
-    import enr.store
+    import enr.store.engine
 
     clock = Clock()
     monkeypatch.setattr(pipeline, "_now", clock)
-    monkeypatch.setattr(enr.store, "utcnow", clock)
+    monkeypatch.setattr(enr.store.engine, "utcnow", clock)  # the store's clock
     keys = demo.ensure_demo_keys()
     pipeline.open_store().migrate()
     operator.mark_public_areas("election")

@@ -64,7 +64,7 @@ application role's grants, ``migrations/`` the alembic history.
 from __future__ import annotations
 
 from enr.store.deliveries import OUTCOMES, Deliveries
-from enr.store.engine import MIGRATIONS, StoreBase, StoreError, utcnow
+from enr.store.engine import MIGRATIONS, StoreBase, StoreError
 from enr.store.lots import Lots
 from enr.store.models import Base
 from enr.store.results import Counts, NewResult, Results, ResultSet
@@ -79,4 +79,4 @@ class Store(Deliveries, Results, Versions, Lots, StoreBase):
 
 __all__ = ["NewResult", "ResultSet", "Store", "StoreError", "VersionStateError", "VERSION_STATUSES", "Base",
            "BACKUP_STATUSES", "MIGRATIONS", "OUTCOMES", "Counts", "Deliveries", "Lots", "Results", "StoreBase",
-           "Versions", "utcnow"]
+           "Versions"]

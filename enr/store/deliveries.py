@@ -12,7 +12,8 @@ from typing import Iterable
 
 from sqlalchemy import insert, select
 
-from enr.store.engine import StoreBase, _json_safe, _of_election, _row_dict, _utc, utcnow
+from enr.store import engine
+from enr.store.engine import StoreBase, _json_safe, _of_election, _row_dict, _utc
 from enr.store.models import AuditRow, CorrectionRow, DeliveryRow, ListResultRow, ResultSetRow
 from enr.store.results import NewResult
 
@@ -99,7 +100,7 @@ class Deliveries(StoreBase):
                     sha256: str | None = None, detail: dict | None = None, at: datetime | None = None) -> dict:
         """Append one event to the audit log."""
         with self.session() as session, session.begin():
-            row = AuditRow(at=_utc(at) or utcnow(), election=election, country=country, sequence=sequence,
+            row = AuditRow(at=_utc(at) or engine.utcnow(), election=election, country=country, sequence=sequence,
                            sha256=sha256, event=event_name, detail=_json_safe(detail))
             session.add(row)
             session.flush()

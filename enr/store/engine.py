@@ -25,6 +25,7 @@ class StoreError(RuntimeError):
 
 
 def utcnow() -> datetime:
+    """The store's clock, for the times it records itself (a test sets ``enr.store.engine.utcnow``)."""
     return datetime.now(timezone.utc)
 
 

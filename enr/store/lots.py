@@ -9,7 +9,8 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from enr.store.engine import StoreBase, StoreError, _json_safe, _of_election, _row_dict, _utc, utcnow
+from enr.store import engine
+from enr.store.engine import StoreBase, StoreError, _json_safe, _of_election, _row_dict, _utc
 from enr.store.models import AuditRow, LotRow
 
 
@@ -31,7 +32,8 @@ class Lots(StoreBase):
                     raise StoreError(f"{election} {country} tie {tie} was already drawn: {existing.winner}")
                 return _row_dict(existing)
             row = LotRow(election=election, country=country, tie=tie, constituency=constituency, seat=seat,
-                         lists=lists, winner=winner, drawn_at=_utc(at) or utcnow(), who=by, detail=_json_safe(detail))
+                         lists=lists, winner=winner, drawn_at=_utc(at) or engine.utcnow(), who=by,
+                         detail=_json_safe(detail))
             session.add(row)
             session.flush()
             session.add(AuditRow(at=row.drawn_at, election=election, country=country, event="lot",

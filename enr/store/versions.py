@@ -14,7 +14,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from enr.store.engine import StoreBase, StoreError, _iso, _json_safe, _row_dict, _utc, utcnow
+from enr.store import engine
+from enr.store.engine import StoreBase, StoreError, _iso, _json_safe, _row_dict, _utc
 from enr.store.models import VersionEventRow, VersionRow
 from enr.versions import next_version
 
@@ -47,7 +48,7 @@ class Versions(StoreBase):
         """Create a version (unique per election) with its first status event (``tallied`` by default)."""
         if status not in VERSION_STATUSES:
             raise ValueError(f"unknown version status {status!r} (known: {', '.join(VERSION_STATUSES)})")
-        at = _utc(at) or utcnow()
+        at = _utc(at) or engine.utcnow()
         with self.session() as session, session.begin():
             row = VersionRow(election=election, version=version, created_at=at, bundle_path=bundle_path,
                              bundle_sha256=bundle_sha256, state_key=state_key, staging_path=staging_path,
@@ -73,7 +74,7 @@ class Versions(StoreBase):
             if status in ("approved", "published") and current in _CLOSED:
                 raise VersionStateError(f"{election} {version} is {current}: it cannot become {status}")
             event_row = VersionEventRow(version_id=row.id, election=election, version=version, status=status,
-                                        at=_utc(at) or utcnow(), who=by, detail=_json_safe(detail))
+                                        at=_utc(at) or engine.utcnow(), who=by, detail=_json_safe(detail))
             session.add(event_row)
             session.flush()
             return _row_dict(event_row)

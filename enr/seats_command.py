@@ -23,7 +23,6 @@ This module is the only part of the seat engine that touches files; :mod:`transf
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import logging
 import sys
@@ -196,19 +195,3 @@ def _report(cc: str, allocation: CountryAllocation, table: pd.DataFrame, out: Te
                   + "".join(f", {i} computed {n} (not in table)" for i, n in extra.items()), file=out)
     return status
 
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="enr seats", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--election", required=True, help="election id, e.g. ep2019 (elections/<id>/)")
-    parser.add_argument("--results", required=True, help="national results CSV (country,list_id,votes[,seats,...])")
-    parser.add_argument("--turnout", required=True,
-                        help="turnout CSV (country,registered_voters,voters,valid_votes,...)")
-    parser.add_argument("--constituency-results", default=None,
-                        help="constituency results CSV (country,constituency,list_id,votes[,seats])")
-    parser.add_argument("--out", required=True, help="where to write country,list_id,seats")
-    args = parser.parse_args(argv)
-    return run(args.election, args.results, args.turnout, args.constituency_results, args.out)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -35,7 +35,7 @@ replay then draws its units' counts from them as it does from real results; ever
 from them is test-flagged and marked **synthetic** in the bundle, the feeds and on every page
 (:attr:`enr.definition.Election.synthetic`).
 
-``python -m enr.synthetic write --election ep2024 [--seed N]``.
+``enr write-synthetic --election ep2024 [--seed N]``.
 """
 from __future__ import annotations
 
@@ -281,23 +281,3 @@ def write_synthetic(election: str, seed: int = 0) -> list[Path]:
             writer.writerows(rows)
         written.append(path)
     return written
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m enr.synthetic write --election ID [--seed N]``."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m enr.synthetic")
-    sub = parser.add_subparsers(dest="command", required=True)
-    write = sub.add_parser("write", help="write the definition's synthetic results files")
-    write.add_argument("--election", required=True)
-    write.add_argument("--seed", type=int, default=None, help="default: results_files.synthetic_seed, else 0")
-    args = parser.parse_args(argv)
-    seed = args.seed if args.seed is not None else int(load_election(args.election).results_files.get("synthetic_seed", 0))
-    for path in write_synthetic(args.election, seed):
-        print(path)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -7,7 +7,7 @@ read by the intake, the suites, the replay and the contractor pack alike (:func:
 definition without that file has no units (an error, never a guess).
 
 The 2019 files were generated once from the definition's results files by
-``python -m enr.units write --election ep2019`` (:func:`generate_units`) and committed:
+``enr write-units --election ep2019`` (:func:`generate_units`) and committed:
 
 1. the real units of the unit-level results file named in ``election.json``
    (``results_files.fine``: 2019 PL by gmina, HU by polling station, NL by municipality), plus one
@@ -481,7 +481,7 @@ def units_of(election: str, country: str, scale: "float | str | None" = None) ->
     if not path.exists():
         if path.parent == definition.path / "units":
             raise DefinitionError(f"{path}: no unit list for {country} (generate the definition's unit lists with "
-                                  f"`python -m enr.units write --election {election}` and commit them)")
+                                  f"`enr write-units --election {election}` and commit them)")
         _write_units_csv(path, generate_units(election, country, scale))
     return _read_units(str(path), path.stat().st_mtime).copy()
 
@@ -505,7 +505,7 @@ def byte_cap(election: str, country: str) -> int:
 def write_units(election: str, countries: list[str] | None = None, *, scale: "float | str | None" = 1.0,
                 out_dir: Path | None = None) -> list[Path]:
     """Generate the unit lists (:func:`generate_units`) and write them as ``<out_dir>/<CC>.csv``
-    (default: the definition's ``units/``). ``python -m enr.units write --election ep2019``."""
+    (default: the definition's ``units/``). ``enr write-units --election ep2019``."""
     definition = load_election(election)
     out_dir = Path(out_dir or definition.path / "units")
     written = []
@@ -516,29 +516,7 @@ def write_units(election: str, countries: list[str] | None = None, *, scale: "fl
     return written
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m enr.units write --election ID [--countries AT,BE] [--scale S] [--out DIR]``."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m enr.units", description="write the unit lists of a definition")
-    sub = parser.add_subparsers(dest="command", required=True)
-    write = sub.add_parser("write", help="generate elections/<id>/units/<CC>.csv from the results files")
-    write.add_argument("--election", required=True)
-    write.add_argument("--countries", help="comma-separated country codes (default: all)")
-    write.add_argument("--scale", default="1", help="a number or municipal[*F] (default 1)")
-    write.add_argument("--out", type=Path, help="output folder (default: the definition's units/)")
-    args = parser.parse_args(argv)
-    countries = [c.strip() for c in args.countries.split(",")] if args.countries else None
-    for path in write_units(args.election, countries, scale=args.scale, out_dir=args.out):
-        print(path)
-    return 0
-
-
 __all__ = ["CountryProfile", "Targets", "apportion", "byte_cap", "constituencies_of", "country_profile",
            "fine_counts", "generate_units", "national_targets", "normalize_scale", "MUNICIPAL_UNITS", "row_cap",
            "synthetic_unit_count", "units_of", "units_path", "units_scale", "write_units", "NATIONAL_UNIT",
            "OTHER_LIST"]
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

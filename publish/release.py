@@ -684,7 +684,7 @@ def rollback(bucket: Bucket, election: str, version: str, *, now: datetime | Non
 def _rollback(bucket: Bucket, election: str, version: str, *, now: datetime | None = None) -> dict:
     published = {e["version"]: e for e in _publications(bucket, election) if e["event"] == "publish"}
     if version not in published:
-        raise NotPublished(f"{election}/{version} was never published; published: {', '.join(sorted(published)) or 'none'}")
+        raise NotPublished(f"{election}/{version} was never published; published: {', '.join(sorted(published, key=version_key)) or 'none'}")
     target = public_prefix(election, version)
     manifest_bytes = bucket.read_or_none(f"{target}/{MANIFEST}")
     if manifest_bytes is None or _sha(manifest_bytes) != published[version]["manifest_sha256"]:
@@ -798,34 +798,3 @@ def _replicate_objects(bucket: Bucket, backup_bucket: Bucket, target: str, manif
         backup_bucket.write_many(present, cache_control=CACHE_IMMUTABLE)
         written += len(present)
     return written
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Operator commands: ``python -m publish.release rollback|current|replicate ...``."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m publish.release")
-    parser.add_argument("--bucket", required=True, help="bucket URL (file:///... or s3://...)")
-    parser.add_argument("--conn-id", default=None, help="Airflow connection for an object store")
-    parser.add_argument("--election", required=True)
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("current")
-    back = sub.add_parser("rollback")
-    back.add_argument("version")
-    rep = sub.add_parser("replicate")
-    rep.add_argument("version")
-    rep.add_argument("--backup", required=True)
-    args = parser.parse_args(argv)
-    bucket = Bucket(args.bucket, conn_id=args.conn_id)
-    if args.command == "current":
-        print(json.dumps(current(bucket, args.election), indent=1))
-    elif args.command == "rollback":
-        print(json.dumps(rollback(bucket, args.election, args.version), indent=1))
-    else:
-        print(json.dumps(replicate(bucket, Bucket(args.backup, conn_id=args.conn_id), args.election, args.version),
-                         indent=1))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -237,8 +237,8 @@ def test_rollback_flips_back_in_one_call(bucket: Bucket, builds) -> None:
     events = [(e["event"], e["version"]) for e in json.loads(bucket.read(f"public/{ELECTION}/publications.json"))]
     assert events == [("publish", "v0001"), ("publish", "v0002"), ("rollback", "v0001"), ("publish", "v0003")]
     # the operator command does the same
-    proc = subprocess.run([sys.executable, "-m", "publish.release", "--bucket", bucket.url, "--election", ELECTION,
-                           "rollback", "v0002"], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    proc = subprocess.run([sys.executable, "-m", "enr.cli", "rollback", "v0002", "--bucket", bucket.url, "--election",
+                           ELECTION], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert consistent_read(bucket) == "v0002"

@@ -18,6 +18,7 @@ Used by the intake's signature checks (:mod:`enr.signatures`) and the publisher'
 """
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
@@ -31,8 +32,14 @@ MAX_HOME_LENGTH = 60
 _NOT_COPIED = shutil.ignore_patterns("S.*", "*.lock", ".#*")  # another agent's sockets, gpg's lock files
 
 
-class ReadOnlyKeyring(PermissionError):
-    """A keyring that must be written to (a key imported, a sender trusted) is read-only."""
+class ReadOnlyKeyring(OSError):
+    """A keyring that must be written to (a key imported, a sender trusted) is read-only: its errno is
+    EROFS on a read-only mount, EACCES when only the permissions forbid it."""
+
+    def __init__(self, home: Path):
+        mounted_ro = bool(os.statvfs(home).f_flag & os.ST_RDONLY)
+        code = errno.EROFS if mounted_ro else errno.EACCES
+        super().__init__(code, os.strerror(code), str(home))
 
 
 def kill_agent(home: Path | str) -> None:
@@ -50,7 +57,7 @@ class ShortHome:
         self._temporary: str | None = None
         if self.home.is_dir() and not os.access(self.home, os.W_OK):
             if writable:
-                raise ReadOnlyKeyring(f"{self.home}: the keyring is read-only; it cannot be changed here")
+                raise ReadOnlyKeyring(self.home)
             self._temporary = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
             copy = Path(self._temporary) / "h"
             shutil.copytree(self.home, copy, ignore=_NOT_COPIED)

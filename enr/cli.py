@@ -345,6 +345,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     if args.action != "migrate" and not (args.all or args.day):
         raise UsageError("give --day DAY or --all")
     logging.getLogger("historical_loader").setLevel(logging.INFO)
+    run_id = args.run_id or f"cli:{getpass.getuser()}"
     days = [d.isoformat() for d in EP_ELECTION_DAYS] if args.all or not args.day else [args.day]
     try:
         if args.action == "migrate":
@@ -354,9 +355,9 @@ def cmd_history(args: argparse.Namespace) -> int:
         elif args.action == "load":
             backfill.migrate_store(args.store)
             if args.all:
-                out = backfill.load_all(args.store, run_id=args.run_id, replace=args.replace, folder=args.data)
+                out = backfill.load_all(args.store, run_id=run_id, replace=args.replace, folder=args.data)
             else:
-                out = backfill.load_window(days[0], args.store, run_id=args.run_id, replace=args.replace,
+                out = backfill.load_window(days[0], args.store, run_id=run_id, replace=args.replace,
                                            folder=args.data)
         else:
             out = [backfill.verify_window(day, args.store, args.data) for day in days]
@@ -586,7 +587,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, help="folder of the ParlGov files (default: ENR_HISTORICAL_DIR or "
                    "data/historical)")
     p.add_argument("--replace", action="store_true", help="overwrite stored elections whose rows differ from the source")
-    p.add_argument("--run-id", default=f"cli:{getpass.getuser()}", help="recorded as loaded_by_run")
+    p.add_argument("--run-id", help="recorded as loaded_by_run (default cli:<user>)")
 
     p = add("replicate", cmd_replicate, "copy a published version to the backup bucket and check it there "
             "(without VERSION: retry every pending or failed backup)")

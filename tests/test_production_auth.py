@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from enr.airflow_api import AirflowAPI, AirflowAPIError
-from production_auth_support import ROOT, env_file_values, remove_home, start_fab_airflow
+from production_auth_support import env_file_values, remove_home, start_fab_airflow
 
 pytestmark = pytest.mark.slow
 

@@ -3,6 +3,7 @@
     enr demo                      replay the 2019 night through Airflow and publish a signed site
     enr init --purpose P          prepare a home: stores migrated, public areas declared, keys checked
     enr airflow                   start Airflow (standalone) with these DAGs, to watch and approve in the UI
+    enr drop FILE...              put signed deliveries into the export bucket's inbox (as the contractor does)
     enr status                    versions pending approval, what is published, deliveries and quarantine
     enr approve VERSION|--reject  answer a pending approval through Airflow's REST API
     enr verify PATH               check a published version: signature and every SHA-256

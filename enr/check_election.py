@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path

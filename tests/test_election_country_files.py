@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 import tomllib
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -199,3 +200,16 @@ def test_the_keys_cover_every_column_once():
     assert sorted(KEYS) == sorted(set(COLUMNS) - {"country", "constituency"})
     assert len(set(KEYS.values())) == len(KEYS) and len(set(CONSTITUENCY_KEYS.values())) == len(CONSTITUENCY_KEYS)
     assert set(CONSTITUENCY_KEYS) <= set(COLUMNS)
+
+
+def test_the_examples_of_docs_new_election_are_valid_country_files():
+    doc = (ROOT / "docs" / "NEW_ELECTION.md").read_text(encoding="utf-8")
+    examples = re.findall(r"```toml\n(.*?)```", doc, flags=re.S)
+    assert len(examples) == 2
+    rules = {}
+    for text in examples:
+        code = re.match(r"# .* \(([A-Z]{2})\)", text).group(1)
+        rules.update(parse_rules(rule_rows(code, tomllib.loads(text), f"countries/{code}.toml")))
+    assert rules["SE"].first_divisor == Fraction(6, 5) and rules["SE"].threshold.inclusive
+    assert [(c.constituency, c.seats) for c in rules["IE"].constituencies] == [
+        ("Dublin", 4), ("Midlands-North-West", 5), ("South", 5)]

@@ -1,4 +1,4 @@
-"""The whitelist of allocation methods and constituency distributions, by the names rules.csv uses.
+"""The whitelist of allocation methods and constituency distributions, by the names the country files use.
 
 A rule names its method (``method``) and, for two-tier countries, its distribution
 (``distribution``); :func:`transforms.rules.parse_rules` refuses any name not listed here. Nothing is

@@ -213,3 +213,25 @@ def test_the_examples_of_docs_new_election_are_valid_country_files():
     assert rules["SE"].first_divisor == Fraction(6, 5) and rules["SE"].threshold.inclusive
     assert [(c.constituency, c.seats) for c in rules["IE"].constituencies] == [
         ("Dublin", 4), ("Midlands-North-West", 5), ("South", 5)]
+
+
+def test_an_older_definition_converts_to_country_files(tmp_path):
+    """scripts/country_files_from_rules_csv.py: a rules.csv definition becomes country files that read
+    into the same rows (the script refuses to write a file that would not)."""
+    import subprocess
+    import sys
+
+    source = ROOT / "elections" / "ep2019"
+    countries = list(json.loads((source / "election.json").read_text(encoding="utf-8"))["countries"])
+    rows = read_rules(source, countries)
+    folder = tmp_path / "ep2019"
+    folder.mkdir()
+    _as_rules_csv(folder, rows)
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "country_files_from_rules_csv.py"), str(folder)],
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == f"28 country files in {folder / 'countries'}"
+    (folder / "rules.csv").unlink()
+    assert [dict(r) for r in read_rules(folder, countries)] == [dict(r) for r in rows]
+    de = (folder / "countries" / "DE.toml").read_text(encoding="utf-8")
+    assert 'method = "sainte_lague_schepers"  # transforms/germany.py' in de
+    assert max(len(line) for line in de.splitlines()) <= 100

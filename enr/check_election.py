@@ -168,8 +168,7 @@ class _Checker:
             self.problem(row.file, row.number, rule, message)
 
     def law_rows(self, meta: dict) -> list:
-        """The rows of the country files (every file read, each broken one reported) or of rules.csv,
-        numbered as :mod:`transforms.rules` counts them."""
+        """The rows of the country files (every file read, each broken one reported) or of rules.csv."""
         from enr.definition import DefinitionError, read_country_file, read_rules, rule_files
         from transforms.errors import RuleError
 
@@ -190,8 +189,6 @@ class _Checker:
             rows = list(read_rules(self.folder, meta["countries"]))
         else:
             self.problem("countries", None, "seats_rules", "missing (one countries/<CC>.toml per country)")
-        for number, row in enumerate(rows, start=1):
-            row.number = number
         return rows
 
     def rules(self, meta: dict) -> dict[str, set[str]]:

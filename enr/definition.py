@@ -176,7 +176,7 @@ def read_rules(folder: Path, countries: Iterable[str]) -> tuple[RuleRow, ...]:
             except RuleError as exc:
                 raise DefinitionError(f"{folder}/{exc}") from exc
         return tuple(rows)
-    return tuple(RuleRow(row, file="rules.csv") for row in _read_csv(folder / "rules.csv"))
+    return tuple(RuleRow(row, file="rules.csv", number=n) for n, row in enumerate(_read_csv(folder / "rules.csv"), 1))
 
 
 def _moment(value, where: str) -> datetime | None:

@@ -235,3 +235,23 @@ def test_an_older_definition_converts_to_country_files(tmp_path):
     de = (folder / "countries" / "DE.toml").read_text(encoding="utf-8")
     assert 'method = "sainte_lague_schepers"  # transforms/germany.py' in de
     assert max(len(line) for line in de.splitlines()) <= 100
+
+
+def test_the_older_rules_csv_form_is_refused_by_row_and_column(copy):
+    """The same checks on a rules.csv definition name the row and the column, as before the country files."""
+    countries = list(json.loads((copy / "election.json").read_text(encoding="utf-8"))["countries"])
+    rows = [dict(r) for r in read_rules(copy, countries)]
+    shutil.rmtree(copy / "countries")
+    de = next(n for n, r in enumerate(rows, 1) if r["country"] == "DE")
+    olsztyn = next(n for n, r in enumerate(rows, 1) if r["constituency"] == "3 Olsztyn")
+    rows[de - 1]["method"] = "dhondt_plus"
+    rows[olsztyn - 1]["source"] = ""
+    rows[0]["seats"] = "19"
+    _as_rules_csv(copy, rows)
+    lines = _lines(copy)
+    assert len(lines) == 3, lines
+    assert any(line.startswith(f"{copy}/rules.csv row {de}: [method] (DE), column 'method': 'dhondt_plus' is not a "
+                               "registered method") for line in lines), lines
+    assert f"{copy}/rules.csv row {olsztyn}: [legal_source] PL 3 Olsztyn: no legal source named (column 'source')" \
+        in lines
+    assert f"{copy}/rules.csv row 1: [seats_rules] AT: '19' seats, election.json says 20" in lines

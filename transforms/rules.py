@@ -80,14 +80,16 @@ class RuleRow(dict):
 
     ``file``: ``rules.csv`` or ``countries/DE.toml``; ``written_as``: for a country file, the key each column
     was written under (``threshold_percent`` -> ``threshold.percent``), so that an error names the key
-    the author wrote; None for a rules.csv row, whose errors name the row and the column.
+    the author wrote; None for a rules.csv row, whose errors name the row and the column; ``number``:
+    a rules.csv row's number (1 = first data row).
     """
 
     def __init__(self, fields: Mapping[str, str], *, file: str = "rules.csv",
-                 written_as: Mapping[str, str] | None = None) -> None:
+                 written_as: Mapping[str, str] | None = None, number: int = 0) -> None:
         super().__init__(fields)
         self.file = file
         self.written_as = dict(written_as) if written_as is not None else None
+        self.number = number
 
 
 @dataclass(frozen=True)

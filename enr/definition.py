@@ -89,6 +89,7 @@ class Election:
     groups: tuple[Group, ...]
     countries: dict[str, Country]
     lists: tuple[ListEntry, ...]
+    #: each country's law as rows of strings (:func:`read_rules`: the country files, or an older rules.csv)
     rules: tuple[dict[str, str], ...]
     previous: dict = field(default_factory=dict)
     results_files: dict = field(default_factory=dict)

@@ -20,8 +20,8 @@ needs and nothing else (no results, no project code)::
                                        verify what is published; deliveries are signed with the
                                        contractor's own key, whose fingerprint the publisher lists)
 
-``allocation`` of a constituency: ``list_pr`` (seats computed from the votes, by the rule of
-``rules.csv``), ``stv_declared`` (seats declared in ``declared_seats``), ``no_seats`` (its votes
+``allocation`` of a constituency: ``list_pr`` (seats computed from the votes, by the rule of the
+country file ``countries/<CC>.toml``, or ``rules.csv`` in an older definition), ``stv_declared`` (seats declared in ``declared_seats``), ``no_seats`` (its votes
 count nationally but it receives no seats: IT 2019, the sections abroad). ``seats`` is empty where
 the law does not fix a constituency's seats in advance.
 """
@@ -83,7 +83,7 @@ def _constituency_rows(election: str, country: str, facts: dict) -> list[list]:
     counts = units.groupby("constituency").size().to_dict()
     seats = {r["constituency"]: r.get("seats", "") for r in definition.rules_of(country)}
     rows = []
-    ordered = [c for c in seats if c in facts["constituencies"]]  # as in rules.csv, then the others
+    ordered = [c for c in seats if c in facts["constituencies"]]  # as the law names them, then the others
     for name in ordered + [c for c in facts["constituencies"] if c not in ordered]:
         if name in facts["stv_constituencies"]:
             allocation = "stv_declared"

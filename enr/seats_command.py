@@ -12,7 +12,7 @@ The tables have the layout of ``data/<election>/``:
 * turnout: ``country,registered_voters,voters,valid_votes,blank_votes,invalid_votes`` (empty = unknown);
 * constituency results: ``country,constituency,list_id,votes`` and optionally ``seats``.
 
-The rules come from the election definition (``elections/<election>/rules.csv``). STV countries
+The rules come from the election definition (``elections/<election>/countries/<CC>.toml``, or ``rules.csv`` in older definitions). STV countries
 (and STV constituencies such as Northern Ireland) take the seats the tables declare. The output is
 ``country,list_id,seats`` (the seats certain so far for an incomplete country). Exit status: 0 when
 every country in the results table is complete and agrees with the table's seats where given;
@@ -97,7 +97,7 @@ def run(election: str, results_csv_path: str | Path, turnout_csv_path: str | Pat
         print(f"enr seats: {exc}", file=sys.stderr if out is sys.stdout else out)
         return 2
     if not rules:
-        print(f"enr seats: election {election} has no rules.csv", file=sys.stderr if out is sys.stdout else out)
+        print(f"enr seats: election {election} has no country rules (countries/<CC>.toml or rules.csv)", file=sys.stderr if out is sys.stdout else out)
         return 2
     status = 0
     rows: list[tuple[str, str, int]] = []

@@ -17,7 +17,7 @@ written down here and seeded, so that the same seed gives the same numbers every
   largest-remainder method (exact sums).
 * **Constituencies** (BE colleges, IE STV constituencies, IT circoscrizioni:
   ``constituency_lists.csv``; plus ``constituencies_without_seats``, IT's sections abroad, and the
-  constituencies of ``rules.csv`` that have no list of their own (PL okręgi), where every list of
+  constituencies of the country rules that have no list of their own (PL okręgi), where every list of
   the country stands): the valid votes are split over the constituencies in proportion to their
   2019 size (votes by constituency, else the registered voters of the 2019 units: PL; the mean
   size for a constituency new in 2024), then each constituency's votes

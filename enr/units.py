@@ -114,7 +114,7 @@ def seats_in_abeyance(election: str, country: str) -> list[dict]:
 
 
 def rule_constituencies(election: str, country: str) -> list[str]:
-    """The constituencies named in ``rules.csv`` for ``country`` (empty: one national constituency)."""
+    """The constituencies named in the country's rules (``countries/<CC>.toml``) for ``country`` (empty: one national constituency)."""
     return [r["constituency"] for r in load_election(election).rules_of(country) if r.get("constituency")]
 
 

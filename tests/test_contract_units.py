@@ -2,7 +2,7 @@
 
 * the committed ``elections/ep2019/units/<CC>.csv`` are exactly what the documented command
   (``enr write-units --election ep2019``) generates;
-* one naming of constituencies: rules.csv, the unit lists and the constituency results agree, and a
+* one naming of constituencies: the country files, the unit lists and the constituency results agree, and a
   constituency of the units without seats of its own is declared in election.json;
 * the seats held in abeyance are data, and the declared seats of the replay follow from them;
 * a scaled unit set (rehearsal, benchmark) is written once into ``$ENR_HOME`` and read from there.

@@ -52,7 +52,7 @@ def test_real_units_where_the_data_has_them():
     assert len(pl) == 2496 and pl["unit_id"].str.fullmatch(r"\d{6}").all()
     assert len(constituencies_of(ELECTION, "PL")) == 13
     assert pl.loc[pl["unit_id"] == "149901", "constituency"].item() == "4 Warszawa I"  # abroad
-    assert pl.loc[pl["unit_id"] == "229801", "constituency"].item() == "1 Gdańsk"  # ships (named as in rules.csv)
+    assert pl.loc[pl["unit_id"] == "229801", "constituency"].item() == "1 Gdańsk"  # ships (PL.toml name)
     assert len(units_of(ELECTION, "NL")) == 358
     hu = fine_counts(ELECTION, "HU")
     assert hu["unit_id"].nunique() == 10_278  # 10 277 polling stations + the postal-vote rest

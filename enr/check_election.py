@@ -41,6 +41,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+from enr.definition import PROJECT_ROOT
+from historical_loader.context import election_context
+from historical_loader.errors import HistoryValidationError
+from publish.i18n import LOCALE_DIR
+from transforms.errors import RuleError
+from transforms.registry import DISTRIBUTIONS, METHODS
+from transforms.rules import _parse_row, parse_rules
+
 REQUIRED_KEYS = ("id", "name", "election_date", "polling_days", "embargo", "total_seats", "languages", "groups",
                  "countries")
 LIST_COLUMNS = ("country", "list_id", "list_name", "ep_group")
@@ -107,8 +115,6 @@ class _Checker:
         return meta
 
     def languages(self, meta: dict) -> None:
-        from publish.i18n import LOCALE_DIR
-
         for lang in meta["languages"]:
             if not (LOCALE_DIR / str(lang) / "LC_MESSAGES" / "messages.po").exists():
                 self.problem("election.json", None, "language", f"language {lang!r} has no catalog "
@@ -143,10 +149,6 @@ class _Checker:
     # -- rules.csv ---------------------------------------------------------------------------------
     def rules(self, meta: dict) -> dict[str, set[str]]:
         """Check rules.csv; return the constituencies named per country."""
-        from transforms.errors import RuleError
-        from transforms.registry import DISTRIBUTIONS, METHODS
-        from transforms.rules import _parse_row, parse_rules
-
         path = self.folder / "rules.csv"
         constituencies: dict[str, set[str]] = {}
         if not path.exists():
@@ -229,8 +231,6 @@ class _Checker:
         return known
 
     def constituency_lists(self, meta: dict, lists: set[tuple[str, str]], named: dict[str, set[str]]) -> None:
-        from enr.definition import PROJECT_ROOT
-
         files = meta.get("results_files") or {}
         spec = files.get("constituency_lists") or files.get("constituency")
         if not spec:
@@ -259,7 +259,8 @@ class _Checker:
             rel = f"units/{cc}.csv"
             path = self.folder / rel
             if not path.exists():
-                self.problem(rel, None, "units", f"missing (python -m enr.units write --election {self.folder.name})")
+                self.problem(rel, None, "units",
+                             f"missing (python -m enr.simulation write --election {self.folder.name})")
                 continue
             header, rows = _csv(path)
             if tuple(header[:3]) != UNIT_HEADER or not set(header) <= {*UNIT_HEADER, "registered"}:
@@ -294,10 +295,6 @@ class _Checker:
 
 def _comparison(checker: _Checker, meta: dict) -> None:
     """The comparison files the ``previous`` block names (historical_loader.context's rules)."""
-    from enr.definition import PROJECT_ROOT
-    from historical_loader.context import election_context
-    from historical_loader.errors import HistoryValidationError
-
     def resolve(relative: str) -> Path:
         return checker.folder / relative[2:] if relative.startswith("./") else PROJECT_ROOT / relative
 

@@ -71,7 +71,7 @@ def write_definition(root, election="xx2029"):
 def test_a_new_election_from_scratch_runs_its_night(dags, night_home, tmp_path, monkeypatch):  # noqa: F811
     from enr import pipeline, replay
     from enr.synthetic import main as synthetic_main
-    from enr.units import main as units_main
+    from enr.simulation import main as units_main
 
     home, keys = night_home
     monkeypatch.setenv("ENR_ELECTIONS_DIR", str(tmp_path / "elections"))

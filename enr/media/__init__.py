@@ -7,10 +7,15 @@ Parts: :mod:`~enr.media.signature` (Standard Webhooks signing and verification),
 :mod:`~enr.media.websub` (hub ping). The functions below are what the ``notify_media`` DAG's
 tasks (``plugins/enr_airflow/media.py``), the ``enr subscribers`` command and ``enr status`` call:
 each resolves the settings at call time and returns a small JSON-able summary. No Airflow here.
+
+Layer: enr operations (docs/ARCHITECTURE.md): may import the pipeline, the parts and the core.
 """
 from __future__ import annotations
 
 import logging
+
+# The imports below stay inside the functions: `enr`'s argument parser imports enr.media.commands,
+# hence this package, and must not pay for the store, SQLAlchemy and the pipeline on every command.
 
 log = logging.getLogger(__name__)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from enr.pipeline import export_bucket
+
 
 @dataclass(frozen=True)
 class MediaSettings:
@@ -31,8 +33,6 @@ def public_base_url() -> str:
     configured = os.environ.get("ENR_PUBLIC_BASE_URL", "").strip()
     if configured:
         return configured.rstrip("/")
-    from enr.pipeline import export_bucket
-
     return export_bucket().url_of("public")
 
 

@@ -259,8 +259,7 @@ class _Checker:
             rel = f"units/{cc}.csv"
             path = self.folder / rel
             if not path.exists():
-                self.problem(rel, None, "units",
-                             f"missing (python -m enr.simulation write --election {self.folder.name})")
+                self.problem(rel, None, "units", f"missing (enr write-units --election {self.folder.name})")
                 continue
             header, rows = _csv(path)
             if tuple(header[:3]) != UNIT_HEADER or not set(header) <= {*UNIT_HEADER, "registered"}:

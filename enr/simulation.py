@@ -10,7 +10,7 @@ module derives what it reproduces, from the definition's results files:
   polling station, NL by municipality), plus one ``<CC>-REST`` unit when the national totals are
   larger than the file (HU: postal votes and missions abroad are not itemised by polling station);
 * :func:`generate_units`: the unit list of a country, the generator of the definition's
-  ``units/<CC>.csv`` (``python -m enr.simulation write --election ep2019``, run once and committed):
+  ``units/<CC>.csv`` (``enr write-units --election ep2019``, run once and committed):
 
   1. the real units of the unit-level results file named in ``election.json`` (``results_files.fine``);
   2. elsewhere synthetic units ``<CC>-00001`` ... : ``clamp(round(registered / 250 000), 20, 200)``
@@ -24,11 +24,10 @@ module derives what it reproduces, from the definition's results files:
   through the same path as the definition's (:func:`enr.units.units_path`).
 
 What the intake needs of the units (the registry, its row and byte limits) is :mod:`enr.units`, in the
-core; this module is an operation (the replay, the contractor pack and the unit-list command use it).
+core; this module is an operation (the replay, the contractor pack and ``enr write-units`` use it).
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import gzip
 import os
@@ -347,7 +346,7 @@ def units_at_scale(election: str, country: str, scale: "float | str | None" = No
 def write_units(election: str, countries: list[str] | None = None, *, scale: "float | str | None" = 1.0,
                 out_dir: Path | None = None) -> list[Path]:
     """Generate the unit lists (:func:`generate_units`) and write them as ``<out_dir>/<CC>.csv``
-    (default: the definition's ``units/``). ``python -m enr.simulation write --election ep2019``."""
+    (default: the definition's ``units/``). ``enr write-units --election ep2019``."""
     definition = load_election(election)
     out_dir = Path(out_dir or definition.path / "units")
     written = []
@@ -358,25 +357,5 @@ def write_units(election: str, countries: list[str] | None = None, *, scale: "fl
     return written
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m enr.simulation write --election ID [--countries AT,BE] [--scale S] [--out DIR]``."""
-    parser = argparse.ArgumentParser(prog="python -m enr.simulation", description="write the unit lists of a definition")
-    sub = parser.add_subparsers(dest="command", required=True)
-    write = sub.add_parser("write", help="generate elections/<id>/units/<CC>.csv from the results files")
-    write.add_argument("--election", required=True)
-    write.add_argument("--countries", help="comma-separated country codes (default: all)")
-    write.add_argument("--scale", default="1", help="a number or municipal[*F] (default 1)")
-    write.add_argument("--out", type=Path, help="output folder (default: the definition's units/)")
-    args = parser.parse_args(argv)
-    countries = [c.strip() for c in args.countries.split(",")] if args.countries else None
-    for path in write_units(args.election, countries, scale=args.scale, out_dir=args.out):
-        print(path)
-    return 0
-
-
 __all__ = ["MUNICIPAL_UNITS", "Targets", "apportion", "fine_counts", "generate_units", "national_targets",
            "synthetic_unit_count", "units_at_scale", "write_units"]
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

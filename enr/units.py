@@ -5,7 +5,7 @@ A country's counts arrive unit by unit; the validator must know every unit of th
 definition**: ``elections/<election>/units/<CC>.csv`` (``unit_id,unit_name,constituency,registered``),
 read by the intake, the suites, the replay and the contractor pack alike (:func:`units_of`). A
 definition without that file has no units (an error, never a guess). The files are generated
-once from the definition's results files by ``python -m enr.simulation write --election <id>``
+once from the definition's results files by ``enr write-units --election <id>``
 (:mod:`enr.simulation`, where the replay's real totals live too) and committed.
 
 From the units follow the intake's limits: at most one row per unit and list (:func:`row_cap`) and
@@ -189,7 +189,7 @@ def units_of(election: str, country: str, scale: "float | str | None" = None) ->
     if not path.exists():
         if path.parent == definition.path / "units":
             raise DefinitionError(f"{path}: no unit list for {country} (generate the definition's unit lists with "
-                                  f"`python -m enr.simulation write --election {election}` and commit them)")
+                                  f"`enr write-units --election {election}` and commit them)")
         raise DefinitionError(f"{path}: no unit list for {country} at scale {scale} (a scaled set is written by the "
                               f"replay of this ENR_HOME: `enr rehearse --scale {scale}`, or the replay with "
                               f"ENR_UNITS_SCALE={scale})")

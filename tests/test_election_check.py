@@ -159,7 +159,7 @@ def test_units_missing_or_inconsistent(copy):
               [{**rows[0], "unit_id": "IE-99999", "constituency": "Connacht"}])
     _edit_csv(copy / "units" / "MT.csv", lambda rows: rows + [rows[0]])
     lines = _lines(copy)
-    assert f"{copy}/units/LU.csv: [units] missing (python -m enr.simulation write --election ep2024)" in lines
+    assert f"{copy}/units/LU.csv: [units] missing (enr write-units --election ep2024)" in lines
     assert f"{copy}/units/IE.csv: [units] constituency 'South' has no unit" in lines
     assert any(line.startswith(f"{copy}/units/IE.csv row ") and
                line.endswith("[units] constituency 'Connacht' is not named in rules.csv") for line in lines), lines

@@ -11,9 +11,6 @@ import os
 
 from enr.errors import UsageError
 
-# enr/cli.py's parser imports this module (add_arguments) for every command: the media, the store
-# and the Airflow client are imported inside the commands that use them.
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="action", required=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from enr.pipeline import export_bucket
+from enr.settings import get_settings
+from publish.bucket import Bucket
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,11 @@ def _number(name: str, default: str, kind=float):
     if value <= 0:
         raise ValueError(f"{name}={raw!r} must be positive")
     return value
+
+
+def export_bucket() -> Bucket:
+    """The export bucket (``ENR_BUCKET_URL``), where the publications the media hear of are read."""
+    return Bucket(get_settings().bucket_url)
 
 
 def public_base_url() -> str:

@@ -45,9 +45,6 @@ from enr.definition import PROJECT_ROOT
 from historical_loader.context import election_context
 from historical_loader.errors import HistoryValidationError
 from publish.i18n import LOCALE_DIR
-from transforms.errors import RuleError
-from transforms.registry import DISTRIBUTIONS, METHODS
-from transforms.rules import _parse_row, parse_rules
 
 REQUIRED_KEYS = ("id", "name", "election_date", "polling_days", "embargo", "total_seats", "languages", "groups",
                  "countries")
@@ -149,6 +146,10 @@ class _Checker:
     # -- rules.csv ---------------------------------------------------------------------------------
     def rules(self, meta: dict) -> dict[str, set[str]]:
         """Check rules.csv; return the constituencies named per country."""
+        from transforms.errors import RuleError
+        from transforms.registry import DISTRIBUTIONS, METHODS
+        from transforms.rules import _parse_row, parse_rules
+
         path = self.folder / "rules.csv"
         constituencies: dict[str, set[str]] = {}
         if not path.exists():

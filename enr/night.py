@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from enr import pipeline, replay
 from enr.airflow_api import AirflowAPI
 from enr.airflow_env import airflow_environment, airflow_executable
 from enr.home import ensure_passwords, init_home, is_initialised, password_of
@@ -124,6 +123,8 @@ def run_waves(airflow: AirflowProcesses, election: str, waves: list, echo=print,
     for the staged version, and approve it through the REST API. With ``hold_before_last`` the
     next-to-last version waits while the last wave arrives (supersession). Returns one entry per wave.
     """
+    from enr import pipeline
+
     played: list[dict] = []
     staged_waiting: list[tuple[str, subprocess.Popen]] = []
     previous_version = pipeline.status(election)["latest_version"]
@@ -167,6 +168,8 @@ def run_waves(airflow: AirflowProcesses, election: str, waves: list, echo=print,
 def run_demo_night(*, election: str = "ep2019", waves: tuple[str, ...] = ("provisional:40", "provisional:85", "final:100"),
                    bad: int = 1, echo=print) -> dict:
     """Replay ``election``'s night through Airflow and return a summary of what was published."""
+    from enr import pipeline, replay
+
     settings = get_settings()
     started = time.monotonic()
     settings.home.mkdir(parents=True, exist_ok=True)

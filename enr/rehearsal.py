@@ -28,7 +28,6 @@ driver (:func:`enr.night.airflow_running`, :func:`enr.night.run_waves`).
 """
 from __future__ import annotations
 
-import csv
 import json
 import os
 import shutil
@@ -38,11 +37,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
-from enr import night as night_driver, pipeline, replay
-from enr.definition import load_election
 from enr.home import init_home
 from enr.settings import get_settings
-from publish.release import AreaMismatch, area_purpose, mark_area
 
 DEFAULT_WAVES = ("estimate", "provisional:25", "provisional:60", "provisional:90", "final:100")
 # Countries whose 2019 seats the data in data/ep2019 settles (tests/test_seats_golden.py: SETTLED).
@@ -83,6 +79,9 @@ def rehearsal_area(home: Path, *, bucket_url: str | None = None) -> Iterator[Pat
 
 def guard_area(election: str) -> dict:
     """Mark the export bucket as a rehearsal area; refuse one that belongs to a real election."""
+    from enr import pipeline
+    from publish.release import AreaMismatch, area_purpose, mark_area
+
     bucket = pipeline.export_bucket()
     area = area_purpose(bucket, election)
     if area["purpose"] == "election":
@@ -126,6 +125,10 @@ def night_clock(waves, speed: float, echo=print):
 
 def official_seats(election: str) -> dict[str, dict[str, int]]:
     """``{country: {list_id: seats}}`` from the definition's national results file."""
+    import csv
+
+    from enr.definition import load_election
+
     definition = load_election(election)
     seats: dict[str, dict[str, int]] = {}
     with definition.resolve(definition.results_files["national"]).open(newline="", encoding="utf-8") as handle:
@@ -138,6 +141,8 @@ def official_seats(election: str) -> dict[str, dict[str, int]]:
 def compare_seats(bundle: dict, election: str, countries: list[str] | None = None) -> dict:
     """The published seats against the official ones, for the settled countries the bundle reports.
     A definition with synthetic counts (ep2024) has no official seats: nothing to compare."""
+    from enr.definition import load_election
+
     if load_election(election).synthetic:
         return {"checked": [], "differing": {}, "ok": True, "synthetic": True}
     official = official_seats(election)
@@ -159,6 +164,9 @@ def run_rehearsal(*, election: str = "ep2019", countries: list[str] | None = Non
                   corrections: bool = True, scale: str | None = None, seed: int = 0, home: Path | None = None,
                   bucket_url: str | None = None, fresh: bool = True, echo=print) -> dict:
     """Rehearse ``election``'s night through Airflow in a rehearsal area; returns what happened and the checks."""
+    from enr import night as night_driver
+    from enr import pipeline, replay
+
     home = Path(home or rehearsal_home(election))
     if fresh and home.exists():
         shutil.rmtree(home)
@@ -202,6 +210,8 @@ def run_rehearsal(*, election: str = "ep2019", countries: list[str] | None = Non
 
 def check_rehearsal(election: str, status: dict, countries: list[str] | None = None) -> dict:
     """End-of-rehearsal checks: seats as official where settled, verified manifest, the operator's view."""
+    from enr import pipeline
+
     checks: dict = {"published": bool(status.get("current"))}
     if not status.get("current"):
         return {**checks, "ok": False}

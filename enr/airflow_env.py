@@ -2,7 +2,9 @@
 
 ``airflow_environment()`` returns the variables that point Airflow at this project's ``dags/``
 with a SQLite metadata database under ``$ENR_HOME/airflow``. Production sets its own
-(``docker/``); nothing here is read at import time.
+(``docker/``); nothing here is read at import time. The embedded Airflow's users, their random
+passwords and the API's JWT secret are kept here too (made by ``enr init``, :mod:`enr.home`, which
+imports this module and never the other way round).
 """
 from __future__ import annotations
 

@@ -44,6 +44,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+from enr.definition import PROJECT_ROOT
+from historical_loader.context import election_context
+from historical_loader.errors import HistoryValidationError
+from publish.i18n import LOCALE_DIR
+
 REQUIRED_KEYS = ("id", "name", "election_date", "polling_days", "embargo", "total_seats", "languages", "groups",
                  "countries")
 LIST_COLUMNS = ("country", "list_id", "list_name", "ep_group")
@@ -120,8 +125,6 @@ class _Checker:
         return meta
 
     def languages(self, meta: dict) -> None:
-        from publish.i18n import LOCALE_DIR
-
         for lang in meta["languages"]:
             if not (LOCALE_DIR / str(lang) / "LC_MESSAGES" / "messages.po").exists():
                 self.problem("election.json", None, "language", f"language {lang!r} has no catalog "
@@ -287,8 +290,6 @@ class _Checker:
         return known
 
     def constituency_lists(self, meta: dict, lists: set[tuple[str, str]], named: dict[str, set[str]]) -> None:
-        from enr.definition import PROJECT_ROOT
-
         files = meta.get("results_files") or {}
         spec = files.get("constituency_lists") or files.get("constituency")
         if not spec:
@@ -353,10 +354,6 @@ class _Checker:
 
 def _comparison(checker: _Checker, meta: dict) -> None:
     """The comparison files the ``previous`` block names (historical_loader.context's rules)."""
-    from enr.definition import PROJECT_ROOT
-    from historical_loader.context import election_context
-    from historical_loader.errors import HistoryValidationError
-
     def resolve(relative: str) -> Path:
         return checker.folder / relative[2:] if relative.startswith("./") else PROJECT_ROOT / relative
 

@@ -412,7 +412,7 @@ def cmd_current(args: argparse.Namespace) -> int:
 
 
 def cmd_write_units(args: argparse.Namespace) -> int:
-    from enr.units import write_units
+    from enr.simulation import write_units
 
     countries = [c.strip() for c in args.countries.split(",")] if args.countries else None
     for path in write_units(args.election, countries, scale=args.scale, out_dir=args.out):

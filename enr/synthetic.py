@@ -48,7 +48,8 @@ from pathlib import Path
 import numpy as np
 
 from enr.definition import DefinitionError, Election, load_election
-from enr.units import apportion, units_of
+from enr.simulation import apportion
+from enr.units import units_of
 
 log = logging.getLogger(__name__)
 

@@ -49,8 +49,13 @@ from typing import Callable, Iterator
 from enr.versions import version_key
 from publish import feeds, model, read_policy
 from publish.bucket import BULK_BATCH, CACHE_IMMUTABLE, CACHE_POINTER, Bucket
+# the refusals live in publish.errors (publish.timeline raises them too); importable from here as before
+from publish.errors import (AreaMismatch, AreaNotDeclared, ApprovalMismatch, ClockMovedBack,  # noqa: F401
+                            EmbargoNotLifted, IntegrityError, MixedVersion, NotPublished, NotStaged, PublishError,
+                            UnresolvedTies, VersionNotNewer)
 from publish.manifest import (APPROVAL, APPROVAL_SIG, MANIFEST, MANIFEST_SIG, SUMS, SUMS_SIG, canonical_json,
                               read_manifest, sha256_file)
+from publish.timeline import check_timeline  # the embargo, estimates and projection rules
 
 log = logging.getLogger(__name__)
 
@@ -61,54 +66,6 @@ CURRENT = "current.json"
 INDEX = "index.html"
 PUBLICATIONS = "publications.json"
 ATOM = "publications.atom"
-
-
-class PublishError(RuntimeError):
-    """Publication refused or failed; ``current.json`` was not changed."""
-
-
-class ApprovalMismatch(PublishError):
-    """The staged manifest is not the one the reviewer approved."""
-
-
-class EmbargoNotLifted(PublishError):
-    """A real (non-test) version before the embargo time."""
-
-
-class VersionNotNewer(PublishError):
-    """The version is older than the current one, or a published version would change."""
-
-
-class UnresolvedTies(PublishError):
-    """A country has a tie that still needs the drawing of lots."""
-
-
-class AreaMismatch(PublishError):
-    """A rehearsal (test) version into a real election's public area, or a real version into a rehearsal area."""
-
-
-class AreaNotDeclared(AreaMismatch):
-    """The bucket has no ``AREA.json``: nobody declared it an election or a rehearsal area (``enr init``)."""
-
-
-class MixedVersion(PublishError):
-    """A version that holds test data for some countries and real data for others."""
-
-
-class ClockMovedBack(PublishError):
-    """``now`` is earlier than a publication already recorded: the clock cannot be trusted for the embargo."""
-
-
-class IntegrityError(PublishError):
-    """A file does not have the digest the manifest gives (in staging, the public area or the backup)."""
-
-
-class NotStaged(PublishError):
-    """No staged version (or no manifest) where one was expected."""
-
-
-class NotPublished(PublishError):
-    """Rollback or replication of a version that was never published."""
 
 
 @dataclass(frozen=True)
@@ -569,7 +526,6 @@ def _publish_version(bucket: Bucket, election: str, version: str, approved_manif
     if bool(staged_bundle.get("test")) != test or countries_test != test:
         raise MixedVersion(f"{election}/{version}: the manifest's test flag ({test}) disagrees with the bundle's "
                            f"({bool(staged_bundle.get('test'))}) or its countries' ({countries_test})")
-    from publish.timeline import check_timeline  # the embargo, estimates and projection (publish/timeline.py)
     check_timeline(staged_bundle, test=test, embargo=embargo, now=now, where=f"{election}/{version}")
     ties = model.unresolved_ties(staged_bundle)
     if ties:

@@ -5,7 +5,8 @@
 * one naming of constituencies: the country files, the unit lists and the constituency results agree, and a
   constituency of the units without seats of its own is declared in election.json;
 * the seats held in abeyance are data, and the declared seats of the replay follow from them;
-* a scaled unit set (rehearsal, benchmark) is written once into ``$ENR_HOME`` and read from there.
+* a scaled unit set (rehearsal, benchmark) is written once into ``$ENR_HOME`` by the replay's simulation and
+  read from there; the intake's registry never invents one.
 """
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ from pathlib import Path
 import pytest
 
 from enr.definition import DefinitionError, load_election
+from enr.simulation import units_at_scale
 from enr.units import (_read_units, constituencies_without_seats, country_profile, rule_constituencies,
-                       seats_in_abeyance, units_of, units_path, write_units)
+                       seats_in_abeyance, units_of, units_path)
 
 ROOT = Path(__file__).resolve().parent.parent
 ELECTION = "ep2019"
@@ -103,8 +105,12 @@ def test_a_scaled_unit_set_is_written_once_into_the_home_and_read_from_there(tmp
     monkeypatch.setenv("ENR_UNITS_SCALE", "2")
     path = units_path(ELECTION, "AT")
     assert path == tmp_path / "units" / ELECTION / "x2" / "AT.csv" and not path.exists()
-    units = units_of(ELECTION, "AT")
+    with pytest.raises(DefinitionError, match=r"AT.csv: no unit list for AT at scale 2.0 .*written by the replay"):
+        units_of(ELECTION, "AT")  # the intake's registry reads, it never invents a unit set
+    assert not path.exists()
+    units = units_at_scale(ELECTION, "AT")
     assert path.exists() and len(units) == 52
+    assert units_of(ELECTION, "AT").equals(units)  # what the intake then reads
     assert units_path(ELECTION, "PL") == load_election(ELECTION).path / "units" / "PL.csv"  # real units stay
     path.write_text("unit_id,unit_name,constituency,registered\nAT-1,one,,\n", encoding="utf-8")
     assert list(units_of(ELECTION, "AT")["unit_id"]) == ["AT-1"]  # read from the file, not regenerated

@@ -10,7 +10,8 @@ from enr.definition import load_election
 from enr.delivery import OTHER_LIST, SCHEMA, compute_totals, parse_delivery
 from enr.replay import (Night, Wave, country_counts, declared_seats, estimate_rows, make_delivery, wave_rows,
                         write_night)
-from enr.units import (constituencies_of, country_profile, fine_counts, national_targets, row_cap, units_of)
+from enr.simulation import fine_counts, national_targets
+from enr.units import constituencies_of, country_profile, row_cap, units_of
 
 ELECTION = "ep2019"
 COUNTRIES = sorted(load_election(ELECTION).countries)

@@ -24,4 +24,7 @@ whitelist in :mod:`transforms.registry` (never by dynamic import):
 Arithmetic is exact (``int`` and :class:`fractions.Fraction`, never ``float``); an exact tie for the
 last seat(s) is returned as a :class:`transforms.tie.Tie` and never broken silently; every allocation
 explains itself with a step log of plain JSON-serialisable dicts. Nothing here reads or writes files.
+
+Layer: the bottom one (docs/ARCHITECTURE.md): imports pandas, numpy and the standard library, nothing
+of the project (a contract in pyproject.toml; the rules come in as data, never as an import).
 """

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from enr.definition import DefinitionError, load_election
-from enr.simulation import units_at_scale
+from enr.simulation import units_at_scale, write_units
 from enr.units import (_read_units, constituencies_without_seats, country_profile, rule_constituencies,
                        seats_in_abeyance, units_of, units_path)
 

@@ -2,16 +2,70 @@
 
 ``airflow_environment()`` returns the variables that point Airflow at this project's ``dags/``
 with a SQLite metadata database under ``$ENR_HOME/airflow``. Production sets its own
-(``docker/``); nothing here is read at import time.
+(``docker/``); nothing here is read at import time. The embedded Airflow's users, their random
+passwords and the API's JWT secret are kept here too (made by ``enr init``, :mod:`enr.home`, which
+imports this module and never the other way round).
 """
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import sys
 from pathlib import Path
 
 from enr.definition import PROJECT_ROOT
 from enr.settings import get_settings
+
+# The embedded Airflow's users and their simple-auth-manager roles: reviewers answer the approval,
+# operators run and re-run DAGs, viewers read. Production uses a real auth manager (docs/PRODUCTION.md).
+EMBEDDED_USERS = {"admin": "admin", "reviewer": "op", "operator": "user", "viewer": "viewer"}
+
+# -- the embedded Airflow's secrets (made by `enr init`, enr.home) ---------------------------------
+
+def airflow_home() -> Path:
+    return Path(os.environ.get("AIRFLOW_HOME") or get_settings().home / "airflow")
+
+
+def passwords_file() -> Path:
+    """Airflow's simple-auth-manager password file (the api-server reads it; we fill it first)."""
+    configured = os.environ.get("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE")
+    return Path(configured) if configured else airflow_home() / "simple_auth_manager_passwords.json.generated"
+
+
+def write_private(path: Path, data: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(data)
+    os.chmod(path, 0o600)
+
+
+def ensure_passwords() -> tuple[Path, list[str]]:
+    """A random password for each embedded user that has none yet; returns the file and the new users."""
+    path = passwords_file()
+    existing = json.loads(path.read_text()) if path.is_file() else {}
+    created = [user for user in EMBEDDED_USERS if not existing.get(user)]
+    if created or not path.is_file():
+        for user in created:
+            existing[user] = secrets.token_urlsafe(18)
+        write_private(path, json.dumps(existing, indent=1))
+    return path, created
+
+
+def password_of(user: str) -> str | None:
+    path = passwords_file()
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text()).get(user)
+
+
+def jwt_secret() -> str:
+    """The embedded API server's JWT signing secret: 64 random bytes, made once, kept in the home."""
+    path = get_settings().home / "secrets" / "airflow-jwt-secret"
+    if not path.is_file():
+        write_private(path, secrets.token_urlsafe(64))
+    return path.read_text().strip()
 
 
 def airflow_executable() -> str:
@@ -29,8 +83,6 @@ def _path_with_this_environment() -> str:
 
 
 def airflow_environment(*, all_admins: bool = False, port: int = 8080) -> dict[str, str]:
-    from enr.home import EMBEDDED_USERS, jwt_secret
-
     settings = get_settings()
     home = Path(os.environ.get("AIRFLOW_HOME", settings.home / "airflow"))
     env = {

@@ -4,7 +4,8 @@ A definition (``elections/<id>/``, see :mod:`enr.definition` and docs/NEW_ELECTI
 written by people, weeks before the night. This check reads it file by file, **without stopping at
 the first problem**, and reports one line per problem, naming the file, the row (1 = the header
 of a CSV file, so data rows start at 2; rules.csv rows as :mod:`transforms.rules` counts them,
-1 = first data row) and the rule broken:
+1 = first data row) or, in a country file, the key (``countries/DE.toml key seats: [seats_rules]
+...``), and the rule broken:
 
 =================== ================================================================================
 rule                what must hold
@@ -12,17 +13,20 @@ rule                what must hold
 ``json``            ``election.json`` exists, is JSON and has every required key
 ``id``              its ``id`` is the folder's name
 ``seats_total``     the countries' seats add up to ``total_seats``
-``seats_rules``     every country has one country row in ``rules.csv`` with the same seats, and
-                    ``rules.csv`` names no other country
-``method``          each rules row's method (and distribution, quota ...) is registered
-                    (:data:`transforms.registry.METHODS`) and the parameters it needs are there
-                    (:mod:`transforms.rules` says which); the rules parse as a whole
-``legal_source``    every rules row names its legal source (``source``)
+``country_file``    each ``countries/<CC>.toml`` is TOML, is named after a country code and holds
+                    only the keys of a country file (:mod:`transforms.country_file`)
+``seats_rules``     every country has its country file (older form: one country row in
+                    ``rules.csv``) with the same seats, and no file or row names another country
+``method``          each country's and constituency's method (and distribution, quota ...) is
+                    registered (:data:`transforms.registry.METHODS`) and the parameters it needs are
+                    there (:mod:`transforms.rules` says which); the rules parse as a whole
+``legal_source``    every country and constituency names its legal source (``law.source``,
+                    ``source`` in a constituency table or a rules.csv row)
 ``group``           ``groups`` have unique ids; each list of ``lists.csv`` names one of them in
                     ``ep_group`` or leaves it empty (explicitly ungrouped: counted under Others)
 ``list``            lists.csv rows have a known country, a list id, a name; ids unique per country
 ``constituency_list`` each row of ``constituency_lists.csv`` (or of the results file by
-                    constituency) names a list of ``lists.csv`` and a constituency of ``rules.csv``
+                    constituency) names a list of ``lists.csv`` and a constituency of its country file
 ``language``        each of the ``languages`` has a UI catalog (``publish/locale/<lang>/``)
 ``embargo``         the embargo has a UTC offset and is not before the last polls close
                     (``polls_close``; without it, not before the last polling day)
@@ -36,10 +40,14 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+
+from enr.definition import PROJECT_ROOT
+from historical_loader.context import election_context
+from historical_loader.errors import HistoryValidationError
+from publish.i18n import LOCALE_DIR
 
 REQUIRED_KEYS = ("id", "name", "election_date", "polling_days", "embargo", "total_seats", "languages", "groups",
                  "countries")
@@ -55,10 +63,19 @@ class Problem:
     row: int | None
     rule: str
     message: str
+    #: the key of a country file (``threshold.percent``), where a row does not apply
+    key: str | None = None
 
     def __str__(self) -> str:
         where = f"{self.file} row {self.row}" if self.row is not None else self.file
+        if self.key:
+            where = f"{self.file} key {self.key}"
         return f"{where}: [{self.rule}] {self.message}"
+
+
+def _named(column: str, row) -> str:
+    """How the author calls ``column`` of ``row``: the country file's key, or rules.csv's column."""
+    return f"key {row.written_as.get(column, column)}" if row.written_as is not None else f"column {column!r}"
 
 
 def _csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
@@ -72,6 +89,7 @@ class _Checker:
         self.folder = folder
         self.problems: list[Problem] = []
         self.college_countries: set[str] = set()  # allocation_level=constituency: each constituency counts apart
+        self.unread: set[str] = set()  # country files that could not be read (reported as such)
 
     def problem(self, file: str, row: int | None, rule: str, message: str) -> None:
         self.problems.append(Problem(str(self.folder / file), row, rule, message))
@@ -107,8 +125,6 @@ class _Checker:
         return meta
 
     def languages(self, meta: dict) -> None:
-        from publish.i18n import LOCALE_DIR
-
         for lang in meta["languages"]:
             if not (LOCALE_DIR / str(lang) / "LC_MESSAGES" / "messages.po").exists():
                 self.problem("election.json", None, "language", f"language {lang!r} has no catalog "
@@ -140,61 +156,106 @@ class _Checker:
             self.problem("election.json", None, "embargo", f"embargo {embargo.isoformat()} is before the last "
                                                            f"polling day {max(days).isoformat()}")
 
-    # -- rules.csv ---------------------------------------------------------------------------------
+    # -- the law: countries/<CC>.toml, or the older rules.csv ---------------------------------------
+    def law_file(self, cc: str) -> str:
+        """Where the definition writes ``cc``'s law (for messages naming it)."""
+        return f"countries/{cc}.toml" if (self.folder / "countries").is_dir() else "rules.csv"
+
+    def law_problem(self, row, column: str, rule: str, message: str) -> None:
+        """A problem placed where the author wrote ``column`` of ``row``: the country file's key, or
+        rules.csv's row."""
+        if row.written_as is not None:
+            self.problems.append(Problem(str(self.folder / row.file), None, rule, message,
+                                         key=row.written_as.get(column, column)))
+        else:
+            self.problem(row.file, row.number, rule, message)
+
+    def law_rows(self, meta: dict) -> list:
+        """The rows of the country files (every file read, each broken one reported) or of rules.csv."""
+        from enr.definition import DefinitionError, read_country_file, read_rules, rule_files
+        from transforms.errors import RuleError
+
+        rows = []
+        if (self.folder / "countries").is_dir():
+            for path in rule_files(self.folder, meta["countries"]):
+                rel = f"countries/{path.name}"
+                self.unread.add(path.stem)  # until read: a broken file is reported once, not also as missing
+                try:
+                    rows.extend(read_country_file(path))
+                    self.unread.discard(path.stem)
+                except DefinitionError as exc:
+                    self.problem(rel, None, "country_file", str(exc).removeprefix(f"{path}: "))
+                except RuleError as exc:
+                    self.problems.append(Problem(str(self.folder / rel), None, "country_file", exc.detail,
+                                                 key=exc.key or None))
+        elif (self.folder / "rules.csv").exists():
+            rows = list(read_rules(self.folder, meta["countries"]))
+        else:
+            self.problem("countries", None, "seats_rules", "missing (one countries/<CC>.toml per country)")
+        return rows
+
     def rules(self, meta: dict) -> dict[str, set[str]]:
-        """Check rules.csv; return the constituencies named per country."""
+        """Check the law of every country; return the constituencies named per country."""
         from transforms.errors import RuleError
         from transforms.registry import DISTRIBUTIONS, METHODS
         from transforms.rules import _parse_row, parse_rules
 
-        path = self.folder / "rules.csv"
         constituencies: dict[str, set[str]] = {}
-        if not path.exists():
-            self.problem("rules.csv", None, "seats_rules", "missing")
-            return constituencies
-        _, rows = _csv(path)
-        country_rows: dict[str, tuple[int, dict]] = {}
+        rows = self.law_rows(meta)
+        country_rows: dict[str, dict] = {}
         row_ok = True
-        for row_no, row in enumerate(rows, start=1):
+        for row in rows:
             try:
-                _parse_row(row_no, row, METHODS, DISTRIBUTIONS)
+                _parse_row(row.number, row, METHODS, DISTRIBUTIONS)
             except RuleError as exc:
                 row_ok = False
-                self.problem("rules.csv", row_no, "method", re.sub(r"^rules\.csv row \d+ ", "", str(exc)))
+                self.law_error(exc)
             if not (row.get("source") or "").strip():
-                self.problem("rules.csv", row_no, "legal_source", f"{row.get('country')} "
-                                                                 f"{row.get('constituency') or ''}".strip()
-                             + ": no legal source named (column 'source')")
+                self.law_problem(row, "source", "legal_source", f"{row.get('country')} "
+                                                                f"{row.get('constituency') or ''}".strip()
+                                 + f": no legal source named ({_named('source', row)})")
             country = (row.get("country") or "").strip()
             if (row.get("constituency") or "").strip():
                 constituencies.setdefault(country, set()).add(row["constituency"].strip())
             elif country in country_rows:
-                self.problem("rules.csv", row_no, "seats_rules", f"{country}: a second country row")
+                self.law_problem(row, "country", "seats_rules", f"{country}: a second country row")
             else:
-                country_rows[country] = (row_no, row)
+                country_rows[country] = row
                 if (row.get("allocation_level") or "").strip() == "constituency":
                     self.college_countries.add(country)
         if row_ok:
             try:
                 parse_rules(rows)
             except RuleError as exc:
-                self.problem("rules.csv", None, "method", str(exc))
+                if rows and rows[0].written_as is not None:
+                    self.law_error(exc)
+                else:
+                    self.problem("rules.csv", None, "method", str(exc))
         for cc, country in meta["countries"].items():
             if cc not in country_rows:
-                self.problem("rules.csv", None, "seats_rules", f"{cc}: no country row")
+                if cc not in self.unread:
+                    self.problem(self.law_file(cc), None, "seats_rules", f"{cc}: no "
+                                 + ("country file" if self.law_file(cc) != "rules.csv" else "country row"))
                 continue
-            row_no, row = country_rows[cc]
+            row = country_rows[cc]
             if (row.get("seats") or "").strip() != str(country["seats"]):
-                self.problem("rules.csv", row_no, "seats_rules", f"{cc}: {row.get('seats')!r} seats, election.json "
-                                                                f"says {country['seats']}")
-        for cc, (row_no, _) in sorted(country_rows.items()):
+                self.law_problem(row, "seats", "seats_rules", f"{cc}: {row.get('seats')!r} seats, election.json "
+                                                              f"says {country['seats']}")
+        for cc, row in sorted(country_rows.items()):
             if cc not in meta["countries"]:
-                self.problem("rules.csv", row_no, "seats_rules", f"{cc}: not a country of election.json")
+                self.law_problem(row, "country", "seats_rules", f"{cc}: not a country of election.json")
         for cc, country in meta["countries"].items():
             for name in country.get("stv_constituencies", ()):
                 if name:
                     constituencies.setdefault(cc, set()).add(name)
         return constituencies
+
+    def law_error(self, exc) -> None:
+        """A :class:`transforms.errors.RuleError` as a ``method`` problem, placed by file and key or row."""
+        if exc.key:
+            self.problems.append(Problem(str(self.folder / exc.file), None, "method", exc.detail, key=exc.key))
+        else:
+            self.problem(exc.file or "rules.csv", exc.row, "method", exc.detail)
 
     # -- lists -------------------------------------------------------------------------------------
     def lists(self, meta: dict) -> set[tuple[str, str]]:
@@ -229,8 +290,6 @@ class _Checker:
         return known
 
     def constituency_lists(self, meta: dict, lists: set[tuple[str, str]], named: dict[str, set[str]]) -> None:
-        from enr.definition import PROJECT_ROOT
-
         files = meta.get("results_files") or {}
         spec = files.get("constituency_lists") or files.get("constituency")
         if not spec:
@@ -250,7 +309,7 @@ class _Checker:
             if name not in named.get(cc, set()) and name not in meta["countries"][cc].get(
                     "constituencies_without_seats", ()):
                 self.problems.append(Problem(str(path), row_no, "constituency_list",
-                                             f"{cc}: constituency {name!r} is not in rules.csv"))
+                                             f"{cc}: constituency {name!r} is not in {self.law_file(cc)}"))
 
     # -- units -------------------------------------------------------------------------------------
     def units(self, meta: dict, named: dict[str, set[str]]) -> int:
@@ -259,7 +318,7 @@ class _Checker:
             rel = f"units/{cc}.csv"
             path = self.folder / rel
             if not path.exists():
-                self.problem(rel, None, "units", f"missing (python -m enr.units write --election {self.folder.name})")
+                self.problem(rel, None, "units", f"missing (enr write-units --election {self.folder.name})")
                 continue
             header, rows = _csv(path)
             if tuple(header[:3]) != UNIT_HEADER or not set(header) <= {*UNIT_HEADER, "registered"}:
@@ -278,9 +337,10 @@ class _Checker:
                 name = row["constituency"]
                 used.add(name)
                 if name and allowed and name not in allowed and not _fine_constituency(meta, cc):
-                    self.problem(rel, row_no, "units", f"constituency {name!r} is not named in rules.csv")
+                    self.problem(rel, row_no, "units", f"constituency {name!r} is not named in {self.law_file(cc)}")
                 elif name and not allowed and not _fine_constituency(meta, cc):
-                    self.problem(rel, row_no, "units", f"constituency {name!r}: {cc} has no constituencies in rules.csv")
+                    self.problem(rel, row_no, "units", f"constituency {name!r}: {cc} has no constituencies in "
+                                                      f"{self.law_file(cc)}")
             needed = {n for n in country.get("stv_constituencies", ()) if n}
             if cc in self.college_countries:
                 needed |= named.get(cc, set())
@@ -294,10 +354,6 @@ class _Checker:
 
 def _comparison(checker: _Checker, meta: dict) -> None:
     """The comparison files the ``previous`` block names (historical_loader.context's rules)."""
-    from enr.definition import PROJECT_ROOT
-    from historical_loader.context import election_context
-    from historical_loader.errors import HistoryValidationError
-
     def resolve(relative: str) -> Path:
         return checker.folder / relative[2:] if relative.startswith("./") else PROJECT_ROOT / relative
 

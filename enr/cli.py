@@ -3,10 +3,13 @@
     enr demo                      replay the 2019 night through Airflow and publish a signed site
     enr init --purpose P          prepare a home: stores migrated, public areas declared, keys checked
     enr airflow                   start Airflow (standalone) with these DAGs, to watch and approve in the UI
+    enr drop FILE...              put signed deliveries into the export bucket's inbox (as the contractor does)
     enr status                    versions pending approval, what is published, deliveries and quarantine
     enr approve VERSION|--reject  answer a pending approval through Airflow's REST API
     enr verify PATH               check a published version: signature and every SHA-256
     enr rollback VERSION          make an earlier published version current again
+    enr replicate [VERSION]       copy a published version to the backup bucket (none: retry pending backups)
+    enr current                   the election's current.json in a bucket
     enr seats --election ...      recompute seats from published tables (the reviewers' check)
     enr replay --out DIR          write a night of signed deliveries (for a rehearsal or a test)
     enr rehearse [--speed 360]    rehearse a whole night through Airflow in a separate rehearsal area
@@ -15,14 +18,20 @@
     enr check-delivery FILE...    the intake's verdict on delivery files, changing nothing
     enr check-election [DIR]      is an election definition ready? one line per problem (file, row, rule)
     enr subscribers add|list|disable|enable|test   the media's webhook subscribers (docs/MEDIA.md)
+    enr write-units --election ID       generate a definition's reporting units from its results files
+    enr write-synthetic --election ID   write a synthetic definition's results files
+    enr history migrate|validate|load|verify   the historical results 1979-2019, without Airflow
+    enr production secrets|init   the production layout's set-up (docker/.env's secrets; the init service)
 
-A thin face: each subcommand calls one function of the parts below it. Bad arguments and missing
+A thin face: each subcommand calls one function of the parts below it, and every command's arguments
+are parsed here (the modules below have no parser and no ``python -m`` entry). Bad arguments and missing
 set-up print one line (what is wrong, what to do) and exit 2; other failures print one line and
 exit 1; `enr -v ...` shows the traceback.
 """
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
 import os
@@ -143,6 +152,11 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     from enr import operator
     from enr.home import require_initialised
 
+    if args.bucket:  # one bucket by its URL, without the store (e.g. a backup restored elsewhere)
+        from publish.release import rollback
+
+        print(json.dumps(rollback(_bucket(args.bucket, args.conn_id), args.election, args.version), indent=1))
+        return 0
     require_initialised("`enr rollback`")
     result = operator.rollback(args.election, args.version, by=args.by)
     print(f"public/{args.election}/current.json now points to {result['version']}")
@@ -153,7 +167,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def cmd_seats(args: argparse.Namespace) -> int:
-    from transforms.seats_cli import run
+    from enr.seats_command import run
 
     return run(args.election, args.results, args.turnout, args.constituency_results, args.out)
 
@@ -321,6 +335,137 @@ def cmd_check_delivery(args: argparse.Namespace) -> int:
     return 0 if all(r.outcome != "refused" for r in results) else 1
 
 
+def cmd_history(args: argparse.Namespace) -> int:
+    """``enr history migrate|validate|load|verify``: the historical results (1979-2019) without Airflow.
+    Exit 2 when validation fails (the message names election, rule and lines), 3 when the store holds
+    different rows for an election (``--replace`` overwrites them)."""
+    from historical_loader import backfill
+    from historical_loader.election_days import EP_ELECTION_DAYS
+    from historical_loader.errors import HistoryConflictError, HistoryValidationError
+
+    if args.action != "migrate" and not (args.all or args.day):
+        raise UsageError("give --day DAY or --all")
+    logging.getLogger("historical_loader").setLevel(logging.INFO)
+    run_id = args.run_id or f"cli:{getpass.getuser()}"
+    days = [d.isoformat() for d in EP_ELECTION_DAYS] if args.all or not args.day else [args.day]
+    try:
+        if args.action == "migrate":
+            out: object = backfill.migrate_store(args.store)
+        elif args.action == "validate":
+            out = [backfill.validate_window(day, args.data) for day in days]
+        elif args.action == "load":
+            backfill.migrate_store(args.store)
+            if args.all:
+                out = backfill.load_all(args.store, run_id=run_id, replace=args.replace, folder=args.data)
+            else:
+                out = backfill.load_window(days[0], args.store, run_id=run_id, replace=args.replace,
+                                           folder=args.data)
+        else:
+            out = [backfill.verify_window(day, args.store, args.data) for day in days]
+    except HistoryValidationError as exc:
+        print(f"enr history {args.action}: validation failed: {exc}", file=sys.stderr)
+        return 2
+    except HistoryConflictError as exc:
+        print(f"enr history {args.action}: conflict: {exc}", file=sys.stderr)
+        return 3
+    print(json.dumps(out, indent=2, default=str))
+    return 0
+
+
+def _bucket(url: str, conn_id: str | None):
+    """A bucket named on the command line (``file://...`` or ``s3://...``; ``--conn-id`` for an object store)."""
+    from publish.bucket import Bucket
+
+    return Bucket(url, conn_id=conn_id)
+
+
+def cmd_replicate(args: argparse.Namespace) -> int:
+    """Copy a published version to the backup bucket and check it there; without a version, every
+    version whose backup is pending or failed (as recorded in the store) is copied again."""
+    from enr.settings import get_settings
+
+    if args.version is None:
+        if args.bucket or args.backup:
+            raise UsageError("--bucket and --backup need a VERSION (without one, the store's pending backups "
+                             "are retried on the configured buckets)")
+        from enr import pipeline
+
+        results = pipeline.retry_backups(args.election)
+        print(json.dumps(results, indent=1))
+        return 0 if all(r == "ok" for r in results.values()) else 1
+    from publish.release import replicate
+
+    settings = get_settings()
+    report = replicate(_bucket(args.bucket or settings.bucket_url, args.conn_id),
+                       _bucket(args.backup or settings.backup_bucket_url, args.conn_id), args.election, args.version)
+    print(json.dumps(report, indent=1))
+    return 0
+
+
+def cmd_current(args: argparse.Namespace) -> int:
+    """The election's ``current.json`` in a bucket (default: the export bucket), as JSON."""
+    from enr.settings import get_settings
+    from publish.release import current
+
+    print(json.dumps(current(_bucket(args.bucket or get_settings().bucket_url, args.conn_id), args.election), indent=1))
+    return 0
+
+
+def cmd_write_units(args: argparse.Namespace) -> int:
+    from enr.simulation import write_units
+
+    countries = [c.strip() for c in args.countries.split(",")] if args.countries else None
+    for path in write_units(args.election, countries, scale=args.scale, out_dir=args.out):
+        print(path)
+    return 0
+
+
+def cmd_write_synthetic(args: argparse.Namespace) -> int:
+    from enr.definition import load_election
+    from enr.synthetic import write_synthetic
+
+    seed = args.seed if args.seed is not None else int(load_election(args.election).results_files.get("synthetic_seed", 0))
+    for path in write_synthetic(args.election, seed):
+        print(path)
+    return 0
+
+
+def cmd_production(args: argparse.Namespace) -> int:
+    """``enr production secrets|init``: the production layout's one-time set-up (:mod:`enr.production`)."""
+    from enr import production
+
+    if args.action == "secrets":
+        env_file = args.env_file or production.ENV_FILE
+        written = production.write_secrets(env_file, args.example or production.ENV_EXAMPLE)
+        print(f"{env_file}: {len(written)} secret(s) generated" + (f": {', '.join(written)}" if written else ""))
+        return 0
+    logging.getLogger().setLevel(logging.INFO)  # the init service's log: one line per step
+    production.initialise(airflow_db=not args.skip_airflow_db, store=not args.skip_store,
+                          buckets=not args.skip_buckets)
+    return 0
+
+
+def _subscriber_arguments(p: argparse.ArgumentParser) -> None:
+    """``enr subscribers add|list|disable|enable|test`` (:func:`enr.media.commands.cmd_subscribers`)."""
+    sub = p.add_subparsers(dest="action", required=True)
+    a = sub.add_parser("add", help="register a newsroom's webhook URL (prints its secret once)")
+    a.add_argument("url")
+    a.add_argument("--id", dest="subscriber_id", help="letters, digits, _ . - (default: generated)")
+    a.add_argument("--secret", help="whsec_<base64> (default: a new random one, Standard Webhooks format)")
+    a.add_argument("--countries", help="comma-separated country codes it follows (default: all)")
+    a.add_argument("--languages", help="comma-separated languages of the page links it wants (default: none)")
+    a.add_argument("--by", default=os.environ.get("USER", "operator"))
+    lst = sub.add_parser("list", help="subscribers, their state and failures (secrets masked)")
+    lst.add_argument("--json", action="store_true")
+    for name, text in (("disable", "stop sending to a subscriber"), ("enable", "send to a subscriber again")):
+        d = sub.add_parser(name, help=text)
+        d.add_argument("subscriber_id")
+        d.add_argument("--reason")
+        d.add_argument("--by", default=os.environ.get("USER", "operator"))
+    t = sub.add_parser("test", help="send one signed test message now and say what the subscriber answered")
+    t.add_argument("subscriber_id")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="enr", description="Election-night results publisher")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -373,13 +518,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("version")
     p.add_argument("--election", default=os.environ.get("ENR_ELECTION", "ep2019"))
     p.add_argument("--by", default=os.environ.get("USER", "operator"))
+    p.add_argument("--bucket", help="flip current.json in this bucket only (its URL), without the results store")
+    p.add_argument("--conn-id", help="with --bucket: the Airflow connection of an object store")
 
     p = add("seats", cmd_seats, "recompute seats from results tables")
-    p.add_argument("--election", required=True)
-    p.add_argument("--results", required=True)
-    p.add_argument("--turnout", required=True)
-    p.add_argument("--constituency-results")
-    p.add_argument("--out", required=True)
+    p.add_argument("--election", required=True, help="election id, e.g. ep2019 (elections/<id>/)")
+    p.add_argument("--results", required=True, help="national results CSV (country,list_id,votes[,seats,...])")
+    p.add_argument("--turnout", required=True, help="turnout CSV (country,registered_voters,voters,valid_votes,...)")
+    p.add_argument("--constituency-results", help="constituency results CSV (country,constituency,list_id,votes[,seats])")
+    p.add_argument("--out", required=True, help="where to write country,list_id,seats")
 
     p = add("replay", cmd_replay, "write a night of signed deliveries")
     p.add_argument("--out", required=True)
@@ -431,9 +578,59 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", nargs="?", help="a definition folder (elections/<id>); default: --election's")
     p.add_argument("--election", help="an election id under ENR_ELECTIONS_DIR (default ENR_ELECTION)")
 
-    from enr.media.commands import add_arguments as subscriber_arguments, cmd_subscribers
+    p = add("history", cmd_history, "the historical EP results (1979-2019, ParlGov) without Airflow: migrate the "
+            "store, validate the source, load it, verify the store holds exactly the source's rows")
+    p.add_argument("action", choices=("migrate", "validate", "load", "verify"))
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--day", help="a regular EP election day (the backfill run it stands for, e.g. 1984-06-17)")
+    which.add_argument("--all", action="store_true", help="every election day")
+    p.add_argument("--store", help="SQLAlchemy URL of the results store (default: ENR_STORE_URL)")
+    p.add_argument("--data", type=Path, help="folder of the ParlGov files (default: ENR_HISTORICAL_DIR or "
+                   "data/historical)")
+    p.add_argument("--replace", action="store_true", help="overwrite stored elections whose rows differ from the source")
+    p.add_argument("--run-id", help="recorded as loaded_by_run (default cli:<user>)")
 
-    subscriber_arguments(add("subscribers", cmd_subscribers, "the media's webhook subscribers (Standard Webhooks): "
+    p = add("replicate", cmd_replicate, "copy a published version to the backup bucket and check it there "
+            "(without VERSION: retry every pending or failed backup)")
+    p.add_argument("version", nargs="?", help="e.g. v0003")
+    p.add_argument("--election", default=os.environ.get("ENR_ELECTION", "ep2019"))
+    p.add_argument("--bucket", help="URL of the bucket it is published in (default ENR_BUCKET_URL)")
+    p.add_argument("--backup", help="URL of the backup bucket (default ENR_BACKUP_BUCKET_URL)")
+    p.add_argument("--conn-id", help="Airflow connection of an object store")
+
+    p = add("current", cmd_current, "the election's current.json in a bucket (what readers are sent to)")
+    p.add_argument("--election", default=os.environ.get("ENR_ELECTION", "ep2019"))
+    p.add_argument("--bucket", help="bucket URL (default ENR_BUCKET_URL)")
+    p.add_argument("--conn-id", help="Airflow connection of an object store")
+
+    p = add("write-units", cmd_write_units, "generate an election definition's unit lists (elections/<id>/units/"
+            "<CC>.csv) from its results files")
+    p.add_argument("--election", required=True)
+    p.add_argument("--countries", help="comma-separated country codes (default: all)")
+    p.add_argument("--scale", default="1", help="a number or municipal[*F] (default 1)")
+    p.add_argument("--out", type=Path, help="output folder (default: the definition's units/)")
+
+    p = add("write-synthetic", cmd_write_synthetic, "write a synthetic definition's made-up results files "
+            "(refused unless the definition says synthetic: true)")
+    p.add_argument("--election", required=True)
+    p.add_argument("--seed", type=int, default=None, help="default: results_files.synthetic_seed, else 0")
+
+    p = add("production", cmd_production, "the production layout's set-up (docs/PRODUCTION.md): `secrets` fills "
+            "docker/.env once before the first start; `init` is the compose file's one-shot init service")
+    steps = p.add_subparsers(dest="action", required=True)
+    secrets = steps.add_parser("secrets", help="replace every change-me (or empty secret) of the env file by a fresh "
+                               "random value; values already set are kept; mode 0600")
+    secrets.add_argument("--env-file", type=Path, default=None, help="default docker/.env")
+    secrets.add_argument("--example", type=Path, default=None, help="default docker/.env.example")
+    init = steps.add_parser("init", help="migrate Airflow's database and the results store, import the roles, "
+                            "create the buckets with their read policy, check the trusted keyring; idempotent")
+    init.add_argument("--skip-airflow-db", action="store_true")
+    init.add_argument("--skip-store", action="store_true")
+    init.add_argument("--skip-buckets", action="store_true")
+
+    from enr.media.commands import cmd_subscribers
+
+    _subscriber_arguments(add("subscribers", cmd_subscribers, "the media's webhook subscribers (Standard Webhooks): "
                              "add, list, disable, enable, test"))
 
     p = add("airflow", cmd_airflow, "start Airflow standalone with these DAGs (UI on loopback)")

@@ -20,8 +20,8 @@ needs and nothing else (no results, no project code)::
                                        verify what is published; deliveries are signed with the
                                        contractor's own key, whose fingerprint the publisher lists)
 
-``allocation`` of a constituency: ``list_pr`` (seats computed from the votes, by the rule of
-``rules.csv``), ``stv_declared`` (seats declared in ``declared_seats``), ``no_seats`` (its votes
+``allocation`` of a constituency: ``list_pr`` (seats computed from the votes, by the rule of the
+country file ``countries/<CC>.toml``, or ``rules.csv`` in an older definition), ``stv_declared`` (seats declared in ``declared_seats``), ``no_seats`` (its votes
 count nationally but it receives no seats: IT 2019, the sections abroad). ``seats`` is empty where
 the law does not fix a constituency's seats in advance.
 """
@@ -34,6 +34,12 @@ import shutil
 from pathlib import Path
 
 from enr.definition import PROJECT_ROOT, load_election
+from enr.delivery import META_SCHEMA
+from enr.replay import delivery_name, make_delivery
+from enr.settings import get_settings
+from enr.signatures import export_public_key, gnupg_home
+from enr.simulation import units_at_scale
+from enr.units import byte_cap, constituencies_without_seats, country_profile, row_cap, seats_in_abeyance
 
 log = logging.getLogger(__name__)
 
@@ -56,14 +62,11 @@ def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
 
 def country_facts(election: str) -> dict[str, dict]:
     """What the contractor must know of each country (the pack's ``election.json`` ``countries``)."""
-    from enr.units import (byte_cap, constituencies_without_seats, country_profile, row_cap, seats_in_abeyance,
-                           units_of)
-
     definition = load_election(election)
     facts = {}
     for country in sorted(definition.countries):
         profile = country_profile(election, country)
-        units = units_of(election, country)
+        units = units_at_scale(election, country)
         facts[country] = {
             "seats": profile.seats, "units_total": len(units),
             "constituencies": sorted(set(units["constituency"])),
@@ -76,14 +79,12 @@ def country_facts(election: str) -> dict[str, dict]:
 
 
 def _constituency_rows(election: str, country: str, facts: dict) -> list[list]:
-    from enr.units import units_of
-
     definition = load_election(election)
-    units = units_of(election, country)
+    units = units_at_scale(election, country)
     counts = units.groupby("constituency").size().to_dict()
     seats = {r["constituency"]: r.get("seats", "") for r in definition.rules_of(country)}
     rows = []
-    ordered = [c for c in seats if c in facts["constituencies"]]  # as in rules.csv, then the others
+    ordered = [c for c in seats if c in facts["constituencies"]]  # as the law names them, then the others
     for name in ordered + [c for c in facts["constituencies"] if c not in ordered]:
         if name in facts["stv_constituencies"]:
             allocation = "stv_declared"
@@ -115,8 +116,6 @@ def example_countries(facts: dict[str, dict]) -> dict[str, str]:
 
 def publisher_key(signing_home: Path) -> tuple[str, str]:
     """The publisher's signing key (the deployment keeps exactly one): fingerprint and armoured public key."""
-    from enr.signatures import export_public_key, gnupg_home
-
     if not Path(signing_home).is_dir():
         raise ContractorPackError(f"{signing_home}: no publisher keyring (ENR_SIGNING_HOME)")
     with gnupg_home(signing_home) as gpg:
@@ -129,10 +128,6 @@ def publisher_key(signing_home: Path) -> tuple[str, str]:
 
 def write_pack(election: str, out_dir: Path | str, *, signing_home: Path | str | None = None) -> dict:
     """Write the contractor pack of ``election`` into ``out_dir`` (new or empty); returns its index."""
-    from enr.delivery import META_SCHEMA
-    from enr.replay import delivery_name, make_delivery
-    from enr.settings import get_settings
-
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()):
         raise ContractorPackError(f"{out}: the output folder is not empty")
@@ -151,12 +146,10 @@ def write_pack(election: str, out_dir: Path | str, *, signing_home: Path | str |
         {"election": election, "publisher_fingerprint": fingerprint, "public_key": "publisher-key.asc"},
         indent=1) + "\n", encoding="utf-8")
     (out / "publisher-key.asc").write_text(public_key, encoding="utf-8")
-    from enr.units import units_of
-
     for country in sorted(definition.countries):
         folder = out / "countries" / country
         folder.mkdir(parents=True, exist_ok=True)
-        units = units_of(election, country)
+        units = units_at_scale(election, country)
         units.to_csv(folder / "units.csv", index=False, lineterminator="\n",
                      columns=["unit_id", "unit_name", "constituency", "registered"])
         _write_csv(folder / "lists.csv", ["list_id", "list_name", "party_abbrev"],

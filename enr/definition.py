@@ -4,8 +4,10 @@ An election definition lives in ``elections/<election_id>/`` and is data, not co
 
 * ``election.json``: id, name, polling days, embargo (ISO 8601 with offset), total seats,
   the 24 languages, the political groups, and per country the number of seats;
-* ``rules.csv``: each country's electoral law as data (method, threshold, constituencies ...),
-  read by :mod:`transforms.rules`;
+* ``countries/<CC>.toml``: each country's electoral law as data, one readable file per country
+  (method, threshold, constituencies, the legal source ...; :mod:`transforms.country_file`). A
+  definition without a ``countries/`` folder may hold the older tabular form instead, ``rules.csv``
+  (one row per country and per constituency); both are validated by :mod:`transforms.rules`;
 * ``lists.csv``: the lists on the ballot with their political group;
 * ``units/<CC>.csv`` (optional): the reporting units of a country;
 * ``outgoing_lists.csv`` (optional): which list now continues an outgoing party whose name changed
@@ -21,10 +23,16 @@ from __future__ import annotations
 import csv
 import json
 import os
+import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
+
+from transforms.country_file import rule_rows
+from transforms.errors import RuleError
+from transforms.rules import RuleRow
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -81,6 +89,7 @@ class Election:
     groups: tuple[Group, ...]
     countries: dict[str, Country]
     lists: tuple[ListEntry, ...]
+    #: each country's law as rows of strings (:func:`read_rules`: the country files, or an older rules.csv)
     rules: tuple[dict[str, str], ...]
     previous: dict = field(default_factory=dict)
     results_files: dict = field(default_factory=dict)
@@ -134,6 +143,41 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
         return []
     with path.open(newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
+
+
+def read_country_file(path: Path) -> list[RuleRow]:
+    """The rows of one country file (``countries/DE.toml``), placed as ``countries/DE.toml`` in errors.
+    Not TOML: :class:`DefinitionError` naming the file and the line; a key that is not one of a
+    country file: :class:`transforms.errors.RuleError` naming the key."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise DefinitionError(f"{path}: not valid TOML: {exc}") from exc
+    return rule_rows(path.stem, data, f"{path.parent.name}/{path.name}")
+
+
+def rule_files(folder: Path, countries: Iterable[str]) -> list[Path]:
+    """The country files of a definition: those of ``countries`` (election.json's order) first,
+    then any other, by name (``enr check-election`` reports a file for no country of the election)."""
+    files = {p.stem: p for p in (folder / "countries").glob("*.toml")}
+    order = [c for c in countries if c in files] + sorted(set(files) - set(countries))
+    return [files[c] for c in order]
+
+
+def read_rules(folder: Path, countries: Iterable[str]) -> tuple[RuleRow, ...]:
+    """The law of every country as rows for :func:`transforms.rules.parse_rules`: from the country
+    files when the definition has a ``countries/`` folder, else from the older ``rules.csv`` (a
+    definition written before the country files; no rules at all when neither is there)."""
+    countries = list(countries)
+    if (folder / "countries").is_dir():
+        rows: list[RuleRow] = []
+        for path in rule_files(folder, countries):
+            try:
+                rows.extend(read_country_file(path))
+            except RuleError as exc:
+                raise DefinitionError(f"{folder}/{exc}") from exc
+        return tuple(rows)
+    return tuple(RuleRow(row, file="rules.csv", number=n) for n, row in enumerate(_read_csv(folder / "rules.csv"), 1))
 
 
 def _moment(value, where: str) -> datetime | None:
@@ -219,7 +263,7 @@ def load_election(election_id: str) -> Election:
         total_seats=int(meta["total_seats"]), group_rule=meta.get("group_rule", ""),
         languages=tuple(meta["languages"]),
         groups=tuple(Group(g["id"], g["name"], g.get("color", "#999999")) for g in meta["groups"]),
-        countries=countries, lists=tuple(lists), rules=tuple(_read_csv(folder / "rules.csv")),
+        countries=countries, lists=tuple(lists), rules=read_rules(folder, countries),
         previous=meta.get("previous", {}), results_files=meta.get("results_files", {}), path=folder,
         polls_close=datetime.fromisoformat(meta["polls_close"]) if meta.get("polls_close") else None,
         country_facts={code: dict(c) for code, c in meta["countries"].items()},

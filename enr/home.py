@@ -21,20 +21,25 @@ from __future__ import annotations
 import json
 import logging
 import os
-import secrets
+import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
+# the embedded Airflow's users and secrets live in enr.airflow_env (below this module); `enr.home.password_of`
+# and `passwords_file` stay importable from here, as the commands and the tests use them
+from enr.airflow_env import (EMBEDDED_USERS, airflow_environment, airflow_executable, airflow_home,  # noqa: F401
+                             ensure_passwords, jwt_secret, password_of, passwords_file, write_private)
+from enr.definition import DefinitionError, load_election
 from enr.errors import SetupRequired, UsageError
 from enr.settings import get_settings
+
+# The store, the buckets, the keyrings and the pipeline are imported inside the steps that use them:
+# every `enr` command asks require_initialised() first and must not pay for SQLAlchemy and gpg.
 
 log = logging.getLogger(__name__)
 
 MARKER = "init.json"
 PURPOSES = ("election", "rehearsal")
-# The embedded Airflow's users and their simple-auth-manager roles: reviewers answer the approval,
-# operators run and re-run DAGs, viewers read. Production uses a real auth manager (docs/PRODUCTION.md).
-EMBEDDED_USERS = {"admin": "admin", "reviewer": "op", "operator": "user", "viewer": "viewer"}
 
 
 def marker_path() -> Path:
@@ -58,59 +63,8 @@ def require_initialised(what: str = "this command") -> dict:
     return json.loads(path.read_text())
 
 
-# -- the embedded Airflow's secrets ---------------------------------------------------------------
-
-def airflow_home() -> Path:
-    return Path(os.environ.get("AIRFLOW_HOME") or get_settings().home / "airflow")
-
-
-def passwords_file() -> Path:
-    """Airflow's simple-auth-manager password file (the api-server reads it; we fill it first)."""
-    configured = os.environ.get("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE")
-    return Path(configured) if configured else airflow_home() / "simple_auth_manager_passwords.json.generated"
-
-
-def _write_private(path: Path, data: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(data)
-    os.chmod(path, 0o600)
-
-
-def ensure_passwords() -> tuple[Path, list[str]]:
-    """A random password for each embedded user that has none yet; returns the file and the new users."""
-    path = passwords_file()
-    existing = json.loads(path.read_text()) if path.is_file() else {}
-    created = [user for user in EMBEDDED_USERS if not existing.get(user)]
-    if created or not path.is_file():
-        for user in created:
-            existing[user] = secrets.token_urlsafe(18)
-        _write_private(path, json.dumps(existing, indent=1))
-    return path, created
-
-
-def password_of(user: str) -> str | None:
-    path = passwords_file()
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text()).get(user)
-
-
-def jwt_secret() -> str:
-    """The embedded API server's JWT signing secret: 64 random bytes, made once, kept in the home."""
-    path = get_settings().home / "secrets" / "airflow-jwt-secret"
-    if not path.is_file():
-        _write_private(path, secrets.token_urlsafe(64))
-    return path.read_text().strip()
-
-
 def migrate_airflow(env: dict[str, str]) -> None:
     """``airflow db migrate`` for the embedded metadata database (idempotent)."""
-    import subprocess
-
-    from enr.airflow_env import airflow_executable
-
     logs = get_settings().home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     with (logs / "airflow-db-migrate.log").open("ab") as out:
@@ -219,8 +173,6 @@ def describe_settings() -> list[str]:
 
 def init_home(election: str, purpose: str | None, *, demo_keys: bool = False, airflow: bool = True) -> list[str]:
     """Prepare this home for ``election``; idempotent. Returns one line per thing checked or done."""
-    from enr.definition import DefinitionError, load_election
-
     if purpose is not None and purpose not in PURPOSES:
         raise UsageError(f"--purpose {purpose!r}: one of {', '.join(PURPOSES)}")
     try:
@@ -235,8 +187,6 @@ def init_home(election: str, purpose: str | None, *, demo_keys: bool = False, ai
     lines += declare_areas(purpose)
     lines += check_keys(demo_keys=demo_keys)
     if airflow:
-        from enr.airflow_env import airflow_environment
-
         path, created = ensure_passwords()
         jwt_secret()
         migrate_airflow({**os.environ, **airflow_environment()})
@@ -248,5 +198,5 @@ def init_home(election: str, purpose: str | None, *, demo_keys: bool = False, ai
               "purpose": purpose or "as declared"}
     if is_initialised():
         record = {**json.loads(marker_path().read_text()), "last_checked_at": record["initialised_at"]}
-    _write_private(marker_path(), json.dumps(record, indent=1))
+    write_private(marker_path(), json.dumps(record, indent=1))
     return lines

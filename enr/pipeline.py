@@ -443,7 +443,7 @@ def retry_backups(election: str) -> dict:
     """Copy again every published version whose backup is pending or failed; ``{version: "ok"|"failed"}``.
 
     Runs after each publication whose own backup succeeded; an operator can run it at any time
-    (``python -c "from enr import pipeline; print(pipeline.retry_backups('ep2019'))"``)."""
+    (``enr replicate --election ep2019``)."""
     store = open_store()
     todo = [v["version"] for v in store.versions(election)
             if v["status"] in ("published", "made_current") and v.get("backup") in ("backup_pending", "backup_failed")]

@@ -24,8 +24,14 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from sqlalchemy import select
+
 from enr.definition import load_election
 from enr.settings import get_settings
+from enr.store import Store
+from enr.store.models import VersionRow
+from publish.bucket import Bucket, content_type
+from publish.release import staged_prefix
 from publish.timeline import reviewer_line
 
 PREFIX = "/enr-preview"
@@ -40,30 +46,20 @@ class TamperedStaging(RuntimeError):
 
 
 def _store():
-    from enr.store import Store
-
     return Store(get_settings().store_url)
 
 
 def _bucket():
-    from publish.bucket import Bucket
-
     return Bucket(get_settings().bucket_url)
 
 
 def _staged(bucket, election: str, version: str) -> str:
     """Where the version is staged (in place under public/ on an object store, staging/ on a folder)."""
-    from publish.release import staged_prefix
-
     return staged_prefix(bucket, election, version)
 
 
 def elections() -> list[str]:
     """Elections with versions in the store (the configured one first)."""
-    from sqlalchemy import select
-
-    from enr.store.models import VersionRow
-
     store = _store()
     try:
         with store.session() as session:
@@ -91,8 +87,6 @@ def _manifest(bucket, election: str, version: str) -> tuple[bytes, dict]:
 
 def staged_file(election: str, version: str, path: str) -> tuple[bytes, str]:
     """The staged bytes of ``path`` and their content type, checked against the staged manifest."""
-    from publish.bucket import content_type
-
     if not path or path.endswith("/"):
         path = f"{path}index.html"
     bucket = _bucket()

@@ -6,12 +6,12 @@ provisional at 40 % of the units, provisional at 85 %, final at 100 %; optionall
 with one ``_national`` pseudo-unit first), each a complete delivery of the units counted so far.
 
 * **Exact**: at 100 % the unit counts add up exactly to the country's national totals
-  (:func:`enr.units.national_targets`: list votes from ``results_national.csv``, registered, voters,
+  (:func:`enr.simulation.national_targets`: list votes from ``results_national.csv``, registered, voters,
   blank, invalid from ``turnout.csv``, with the derivations documented in docs/DELIVERY.md), and per
   constituency to ``results_constituency.csv`` (IT circoscrizioni with their own lists, BE colleges,
   UK regions, IE constituencies).
 * **Real units** where the data has them (PL gminas with their 13 constituencies, HU polling
-  stations plus the postal-vote rest, NL municipalities: :func:`enr.units.fine_counts`);
+  stations plus the postal-vote rest, NL municipalities: :func:`enr.simulation.fine_counts`);
   synthetic units elsewhere, their counts drawn from a seeded log-normal and split with the
   largest-remainder method so that every sum is exact (:func:`country_counts`).
 * **Deterministic**: the same ``seed`` gives the same bytes (and the same signatures' payloads).
@@ -28,6 +28,7 @@ bad deliveries in (each burns a sequence number; the good delivery follows with 
 """
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import math
@@ -38,11 +39,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from enr.definition import DefinitionError, load_election
-from enr.delivery import (COLUMNS, NATIONAL_UNIT, OTHER_LIST, DeliveryMeta, compute_totals, render_delivery)
-from enr.units import (_results, apportion, country_profile, fine_counts, national_targets, normalize_scale,
-                       seats_in_abeyance, units_of, units_scale)
+from enr.delivery import COLUMNS, NATIONAL_UNIT, OTHER_LIST, SCHEMA, DeliveryMeta, compute_totals, render_delivery
+from enr.signatures import sign_bytes
+from enr.simulation import _results, apportion, fine_counts, national_targets, units_at_scale
+from enr.units import country_profile, normalize_scale, seats_in_abeyance, units_scale
 
 DEFAULT_WAVES = ("provisional:40", "provisional:85", "final:100")
 BAD_KINDS = ("tampered", "arithmetic", "negative_votes", "unknown_list")
@@ -87,7 +90,7 @@ def delivery_name(election: str, country: str, sequence: int) -> str:
 def _synthetic_counts(election: str, country: str, seed: int, scale: float) -> pd.DataFrame:
     targets = national_targets(election, country)
     profile = country_profile(election, country)
-    units = units_of(election, country, scale)
+    units = units_at_scale(election, country, scale)
     rng = _rng("counts", election, country, seed)
     names = sorted(targets.constituencies)
     lists_by = {c: {**targets.constituencies[c],
@@ -196,8 +199,6 @@ def declared_seats(election: str, country: str) -> list[dict] | None:
     definition = load_election(election)
     national_rows, _, constituency_rows = _results(election)
     national_seats: dict[str, int] = {}
-    import csv
-
     with definition.resolve(definition.results_files["national"]).open(newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
             if row["country"] == country and row["seats"].strip():
@@ -249,7 +250,7 @@ def make_delivery(election: str, country: str, wave: Wave | str, sequence: int, 
         seats = declared_seats(election, country) if wave.status in ("final", "official") else None
     meta = {"format": "enr-delivery/1", "election": election, "country": country, "sequence": sequence,
             "status": wave.status, "issued_at": issued or issued_at(election, wave_index, country),
-            "units_total": units_total if units_total is not None else len(units_of(election, country, scale)),
+            "units_total": units_total if units_total is not None else len(units_at_scale(election, country, scale)),
             "rows": len(rows), "corrects": corrects, "reason": reason, "test": test}
     if with_totals:
         meta["totals"] = None  # computed from the rows by render_delivery
@@ -286,8 +287,6 @@ def bad_delivery(kind: str, election: str, country: str, good_rows: pd.DataFrame
                  wave: Wave, *, sender_home, seed: int = 0, wave_index: int = 0, test: bool = True,
                  scale: float | None = None) -> tuple[bytes, bytes | None]:
     """A bad delivery of ``kind`` (one of :data:`BAD_KINDS`) and its signature."""
-    from enr.signatures import sign_bytes
-
     rows = good_rows.copy()
     if kind == "tampered":
         data = make_delivery(election, country, wave, sequence, rows=rows, seed=seed, test=test,
@@ -314,8 +313,6 @@ def bad_delivery(kind: str, election: str, country: str, good_rows: pd.DataFrame
 def write_delivery(out_dir: Path | str, data: bytes, name: str, *, sender_home=None,
                    signature: bytes | None = None) -> Path:
     """Write ``name`` (and ``name.asc``: the given signature, or one made with ``sender_home``)."""
-    from enr.signatures import sign_bytes
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / name
@@ -405,10 +402,6 @@ def write_night(out_dir: Path | str, election: str = "ep2019", waves=DEFAULT_WAV
 
 def night_totals(election: str, country: str, *, seed: int = 0, scale: float | None = None) -> dict:
     """The totals of the final wave (for checks: equal to the national targets)."""
-    import pyarrow as pa
-
-    from enr.delivery import SCHEMA
-
     return compute_totals(pa.Table.from_pandas(country_counts(election, country, seed=seed, scale=scale),
                                                schema=SCHEMA, preserve_index=False))
 

@@ -12,7 +12,7 @@ The tables have the layout of ``data/<election>/``:
 * turnout: ``country,registered_voters,voters,valid_votes,blank_votes,invalid_votes`` (empty = unknown);
 * constituency results: ``country,constituency,list_id,votes`` and optionally ``seats``.
 
-The rules come from the election definition (``elections/<election>/rules.csv``). STV countries
+The rules come from the election definition (``elections/<election>/countries/<CC>.toml``, or ``rules.csv`` in older definitions). STV countries
 (and STV constituencies such as Northern Ireland) take the seats the tables declare. The output is
 ``country,list_id,seats`` (the seats certain so far for an incomplete country). Exit status: 0 when
 every country in the results table is complete and agrees with the table's seats where given;
@@ -23,7 +23,6 @@ This module is the only part of the seat engine that touches files; :mod:`transf
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import logging
 import sys
@@ -98,7 +97,7 @@ def run(election: str, results_csv_path: str | Path, turnout_csv_path: str | Pat
         print(f"enr seats: {exc}", file=sys.stderr if out is sys.stdout else out)
         return 2
     if not rules:
-        print(f"enr seats: election {election} has no rules.csv", file=sys.stderr if out is sys.stdout else out)
+        print(f"enr seats: election {election} has no country rules (countries/<CC>.toml or rules.csv)", file=sys.stderr if out is sys.stdout else out)
         return 2
     status = 0
     rows: list[tuple[str, str, int]] = []
@@ -196,19 +195,3 @@ def _report(cc: str, allocation: CountryAllocation, table: pd.DataFrame, out: Te
                   + "".join(f", {i} computed {n} (not in table)" for i, n in extra.items()), file=out)
     return status
 
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="enr seats", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--election", required=True, help="election id, e.g. ep2019 (elections/<id>/)")
-    parser.add_argument("--results", required=True, help="national results CSV (country,list_id,votes[,seats,...])")
-    parser.add_argument("--turnout", required=True,
-                        help="turnout CSV (country,registered_voters,voters,valid_votes,...)")
-    parser.add_argument("--constituency-results", default=None,
-                        help="constituency results CSV (country,constituency,list_id,votes[,seats])")
-    parser.add_argument("--out", required=True, help="where to write country,list_id,seats")
-    args = parser.parse_args(argv)
-    return run(args.election, args.results, args.turnout, args.constituency_results, args.out)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

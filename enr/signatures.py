@@ -16,9 +16,9 @@ not in the keyring), ``signer_revoked``, ``signer_expired``, ``signer_not_truste
 but not in ``senders.json``, or not for this country), ``signature_error`` (anything else).
 
 gpg-agent keeps its socket inside GNUPGHOME, whose path must stay short (< ~100 bytes); a longer
-home, or a read-only one (production mounts the trusted keyring read-only into the workers), is
-copied to a ``mkdtemp`` under /tmp for the call (:func:`gnupg_home`). Tests stop the agents
-they started with :func:`kill_agent`.
+home is reached through a short link under /tmp, a read-only one (production mounts the trusted
+keyring read-only into the workers) through a private copy (:func:`gnupg_home`, :mod:`enr.gpghome`).
+Tests stop the agents they started with :func:`enr.gpghome.kill_agent`.
 """
 from __future__ import annotations
 
@@ -27,18 +27,17 @@ import json
 import logging
 import os
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 from enr.delivery import DeliveryRejected
+from enr.gpghome import ShortHome
 
 log = logging.getLogger(__name__)
 
 SENDERS_FILE = "senders.json"
-MAX_HOME_LENGTH = 60
 _KEYRING_FILES = ("pubring.kbx", "pubring.gpg", "trustdb.gpg", SENDERS_FILE)
 
 
@@ -56,44 +55,15 @@ class SignatureCheck:
                 "signed_at": self.signed_at}
 
 
-def kill_agent(home: Path | str) -> None:
-    """Stop the gpg-agent of ``home`` (harmless when none runs)."""
-    subprocess.run(["gpgconf", "--kill", "gpg-agent"], env={**os.environ, "GNUPGHOME": str(home)},
-                   capture_output=True, check=False)
-
-
 @contextlib.contextmanager
 def gnupg_home(home: Path | str, *, writable: bool = False, options: list[str] | None = None) -> Iterator:
-    """A ``gnupg.GPG`` on ``home``; a long home is used through a short temporary copy.
-
-    With ``writable=True`` the changes made in a copy are written back to ``home``.
-    """
+    """A ``gnupg.GPG`` on ``home``, through a short link (long home) or a private copy (read-only home):
+    :class:`enr.gpghome.ShortHome`. ``writable=True``: the call changes the keyring (a key imported),
+    refused on a read-only one (:class:`enr.gpghome.ReadOnlyKeyring`)."""
     import gnupg
 
-    home = Path(home)
-    home.mkdir(parents=True, exist_ok=True, mode=0o700)
-    # a read-only keyring (the workers mount the trusted keyring :ro) is used through a copy too:
-    # gpg writes lock files and its agent socket into GNUPGHOME
-    if len(str(home)) <= MAX_HOME_LENGTH and os.access(home, os.W_OK):
-        yield gnupg.GPG(gnupghome=str(home), options=options)
-        return
-    short = Path(tempfile.mkdtemp(prefix="enrg", dir="/tmp"))
-    try:
-        for item in home.iterdir():
-            if item.is_file() and not item.name.startswith("S."):
-                shutil.copy2(item, short / item.name)
-            elif item.is_dir() and item.name in ("private-keys-v1.d", "openpgp-revocs.d"):
-                shutil.copytree(item, short / item.name)
-        yield gnupg.GPG(gnupghome=str(short), options=options)
-        if writable:
-            for item in short.iterdir():
-                if item.is_file() and not item.name.startswith("S."):
-                    shutil.copy2(item, home / item.name)
-                elif item.is_dir() and item.name in ("private-keys-v1.d", "openpgp-revocs.d"):
-                    shutil.copytree(item, home / item.name, dirs_exist_ok=True)
-    finally:
-        kill_agent(short)
-        shutil.rmtree(short, ignore_errors=True)
+    with ShortHome(home, writable=writable, prefix="enrg") as short:
+        yield gnupg.GPG(gnupghome=short.path, options=options)
 
 
 def trusted_senders(trusted_home: Path | str) -> dict[str, dict]:

@@ -17,7 +17,7 @@ written down here and seeded, so that the same seed gives the same numbers every
   largest-remainder method (exact sums).
 * **Constituencies** (BE colleges, IE STV constituencies, IT circoscrizioni:
   ``constituency_lists.csv``; plus ``constituencies_without_seats``, IT's sections abroad, and the
-  constituencies of ``rules.csv`` that have no list of their own (PL okręgi), where every list of
+  constituencies of the country rules that have no list of their own (PL okręgi), where every list of
   the country stands): the valid votes are split over the constituencies in proportion to their
   2019 size (votes by constituency, else the registered voters of the 2019 units: PL; the mean
   size for a constituency new in 2024), then each constituency's votes
@@ -35,7 +35,7 @@ replay then draws its units' counts from them as it does from real results; ever
 from them is test-flagged and marked **synthetic** in the bundle, the feeds and on every page
 (:attr:`enr.definition.Election.synthetic`).
 
-``python -m enr.synthetic write --election ep2024 [--seed N]``.
+``enr write-synthetic --election ep2024 [--seed N]``.
 """
 from __future__ import annotations
 
@@ -48,7 +48,8 @@ from pathlib import Path
 import numpy as np
 
 from enr.definition import DefinitionError, Election, load_election
-from enr.units import apportion, units_of
+from enr.simulation import apportion
+from enr.units import units_of
 
 log = logging.getLogger(__name__)
 
@@ -281,23 +282,3 @@ def write_synthetic(election: str, seed: int = 0) -> list[Path]:
             writer.writerows(rows)
         written.append(path)
     return written
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m enr.synthetic write --election ID [--seed N]``."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m enr.synthetic")
-    sub = parser.add_subparsers(dest="command", required=True)
-    write = sub.add_parser("write", help="write the definition's synthetic results files")
-    write.add_argument("--election", required=True)
-    write.add_argument("--seed", type=int, default=None, help="default: results_files.synthetic_seed, else 0")
-    args = parser.parse_args(argv)
-    seed = args.seed if args.seed is not None else int(load_election(args.election).results_files.get("synthetic_seed", 0))
-    for path in write_synthetic(args.election, seed):
-        print(path)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

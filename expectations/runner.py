@@ -48,6 +48,7 @@ import pandas as pd
 
 from enr.delivery import (NATIONAL_UNIT, OTHER_LIST, STATUSES, UNIT_COUNT_COLUMNS, Delivery, DeliveryRejected,
                           _jsonable)
+from enr.units import constituencies_of, country_profile, row_cap, units_of
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +73,6 @@ def load_suite(name: str, suites_dir: Path | None = None) -> dict:
 
 def suite_params(election: str, country: str, status: str, *, monotonic: bool = False) -> dict:
     """The placeholder values of a country, from the election definition (:mod:`enr.units`)."""
-    from enr.units import constituencies_of, country_profile, row_cap, units_of
-
     profile = country_profile(election, country)
     units = units_of(election, country)
     unit_ids = list(units["unit_id"])

@@ -20,6 +20,7 @@ import time
 from datetime import date, datetime
 from pathlib import Path
 
+from enr.settings import get_settings
 from historical_loader.election_days import as_day, in_window, window
 from historical_loader.errors import Finding
 from historical_loader.source import HistoricalData, read_historical
@@ -37,8 +38,6 @@ def _store(store: str | HistoryStore | None) -> HistoryStore:
     if isinstance(store, HistoryStore):
         return store
     if store is None:
-        from enr.settings import get_settings
-
         store = get_settings().store_url
     return HistoryStore(store)
 

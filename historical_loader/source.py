@@ -27,6 +27,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from enr.definition import PROJECT_ROOT
 from historical_loader.errors import Finding, HistoryValidationError
 
 RESULT_COLUMNS: tuple[str, ...] = ("country", "election_year", "election_date", "party_abbrev", "party_name",
@@ -46,8 +47,6 @@ _INT = re.compile(r"^-?[0-9]+$")
 
 def data_dir() -> Path:
     """``$ENR_HISTORICAL_DIR`` or ``<project>/data/historical`` (read at call time)."""
-    from enr.definition import PROJECT_ROOT
-
     return Path(os.environ.get("ENR_HISTORICAL_DIR", PROJECT_ROOT / "data" / "historical"))
 
 

@@ -11,4 +11,9 @@ Public API (nothing here imports Airflow; :class:`publish.bucket.Bucket` imports
 * :class:`publish.bucket.Bucket`
 * :func:`publish.release.stage`, :func:`publish.release.publish_version`,
   :func:`publish.release.rollback`, :func:`publish.release.replicate`, :func:`publish.release.current`
+
+Layer: the parts, beside ``expectations`` and ``historical_loader``, independent of both
+(docs/ARCHITECTURE.md): may import enr core (version ordering) and ``transforms``; never an
+operation of enr, and Airflow only for the object store's path above (the one exception the
+contract lists).
 """

@@ -76,4 +76,4 @@ def check_hidden(bucket, key: str) -> None:
     if status != 403:
         raise ReadPolicyError(f"{bucket.url_of(key)}: an anonymous reader gets {status}, not 403: the bucket policy "
                               f"lets anyone read where a version is staged before its approval (a blanket grant "
-                              f"such as public/*?); set the policy of scripts/production_init.py")
+                              f"such as public/*?); set the policy of `enr production init`")

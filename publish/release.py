@@ -49,8 +49,13 @@ from typing import Callable, Iterator
 from enr.versions import version_key
 from publish import feeds, model, read_policy
 from publish.bucket import BULK_BATCH, CACHE_IMMUTABLE, CACHE_POINTER, Bucket
+# the refusals live in publish.errors (publish.timeline raises them too); importable from here as before
+from publish.errors import (AreaMismatch, AreaNotDeclared, ApprovalMismatch, ClockMovedBack,  # noqa: F401
+                            EmbargoNotLifted, IntegrityError, MixedVersion, NotPublished, NotStaged, PublishError,
+                            UnresolvedTies, VersionNotNewer)
 from publish.manifest import (APPROVAL, APPROVAL_SIG, MANIFEST, MANIFEST_SIG, SUMS, SUMS_SIG, canonical_json,
                               read_manifest, sha256_file)
+from publish.timeline import check_timeline  # the embargo, estimates and projection rules
 
 log = logging.getLogger(__name__)
 
@@ -61,54 +66,6 @@ CURRENT = "current.json"
 INDEX = "index.html"
 PUBLICATIONS = "publications.json"
 ATOM = "publications.atom"
-
-
-class PublishError(RuntimeError):
-    """Publication refused or failed; ``current.json`` was not changed."""
-
-
-class ApprovalMismatch(PublishError):
-    """The staged manifest is not the one the reviewer approved."""
-
-
-class EmbargoNotLifted(PublishError):
-    """A real (non-test) version before the embargo time."""
-
-
-class VersionNotNewer(PublishError):
-    """The version is older than the current one, or a published version would change."""
-
-
-class UnresolvedTies(PublishError):
-    """A country has a tie that still needs the drawing of lots."""
-
-
-class AreaMismatch(PublishError):
-    """A rehearsal (test) version into a real election's public area, or a real version into a rehearsal area."""
-
-
-class AreaNotDeclared(AreaMismatch):
-    """The bucket has no ``AREA.json``: nobody declared it an election or a rehearsal area (``enr init``)."""
-
-
-class MixedVersion(PublishError):
-    """A version that holds test data for some countries and real data for others."""
-
-
-class ClockMovedBack(PublishError):
-    """``now`` is earlier than a publication already recorded: the clock cannot be trusted for the embargo."""
-
-
-class IntegrityError(PublishError):
-    """A file does not have the digest the manifest gives (in staging, the public area or the backup)."""
-
-
-class NotStaged(PublishError):
-    """No staged version (or no manifest) where one was expected."""
-
-
-class NotPublished(PublishError):
-    """Rollback or replication of a version that was never published."""
 
 
 @dataclass(frozen=True)
@@ -569,7 +526,6 @@ def _publish_version(bucket: Bucket, election: str, version: str, approved_manif
     if bool(staged_bundle.get("test")) != test or countries_test != test:
         raise MixedVersion(f"{election}/{version}: the manifest's test flag ({test}) disagrees with the bundle's "
                            f"({bool(staged_bundle.get('test'))}) or its countries' ({countries_test})")
-    from publish.timeline import check_timeline  # the embargo, estimates and projection (publish/timeline.py)
     check_timeline(staged_bundle, test=test, embargo=embargo, now=now, where=f"{election}/{version}")
     ties = model.unresolved_ties(staged_bundle)
     if ties:
@@ -684,7 +640,7 @@ def rollback(bucket: Bucket, election: str, version: str, *, now: datetime | Non
 def _rollback(bucket: Bucket, election: str, version: str, *, now: datetime | None = None) -> dict:
     published = {e["version"]: e for e in _publications(bucket, election) if e["event"] == "publish"}
     if version not in published:
-        raise NotPublished(f"{election}/{version} was never published; published: {', '.join(sorted(published)) or 'none'}")
+        raise NotPublished(f"{election}/{version} was never published; published: {', '.join(sorted(published, key=version_key)) or 'none'}")
     target = public_prefix(election, version)
     manifest_bytes = bucket.read_or_none(f"{target}/{MANIFEST}")
     if manifest_bytes is None or _sha(manifest_bytes) != published[version]["manifest_sha256"]:
@@ -798,34 +754,3 @@ def _replicate_objects(bucket: Bucket, backup_bucket: Bucket, target: str, manif
         backup_bucket.write_many(present, cache_control=CACHE_IMMUTABLE)
         written += len(present)
     return written
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Operator commands: ``python -m publish.release rollback|current|replicate ...``."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m publish.release")
-    parser.add_argument("--bucket", required=True, help="bucket URL (file:///... or s3://...)")
-    parser.add_argument("--conn-id", default=None, help="Airflow connection for an object store")
-    parser.add_argument("--election", required=True)
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("current")
-    back = sub.add_parser("rollback")
-    back.add_argument("version")
-    rep = sub.add_parser("replicate")
-    rep.add_argument("version")
-    rep.add_argument("--backup", required=True)
-    args = parser.parse_args(argv)
-    bucket = Bucket(args.bucket, conn_id=args.conn_id)
-    if args.command == "current":
-        print(json.dumps(current(bucket, args.election), indent=1))
-    elif args.command == "rollback":
-        print(json.dumps(rollback(bucket, args.election, args.version), indent=1))
-    else:
-        print(json.dumps(replicate(bucket, Bucket(args.backup, conn_id=args.conn_id), args.election, args.version),
-                         indent=1))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,10 +1,10 @@
 """Detached, ASCII-armoured GnuPG signatures of published files (python-gnupg over the system gpg).
 
-Two gpg pitfalls are handled here once (see the project's Airflow notes, section 6):
+Two gpg pitfalls are handled (see the project's Airflow notes, section 6):
 
-* **socket path length**: gpg-agent puts its unix socket inside GNUPGHOME, and a socket path
-  longer than ~107 bytes fails ("No agent running"). A home longer than 60 characters is
-  reached through a short symlink in ``/tmp`` (the keyring itself stays where it is).
+* **socket path length** and **read-only keyrings**: gpg-agent puts its unix socket inside
+  GNUPGHOME; a long home is reached through a short symlink in ``/tmp`` and a read-only one through
+  a private copy (:mod:`enr.gpghome`, shared with the intake's signature checks).
 * **silent failures**: python-gnupg does not raise when signing fails (wrong passphrase, no
   secret key): the result's ``status`` is then not ``"signature created"``. We check it and raise
   :class:`SigningError` with gpg's own message.
@@ -18,18 +18,16 @@ and reads it at each signature, never before, so the passphrase is not kept in m
 from __future__ import annotations
 
 import logging
-import os
-import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import gnupg
 
+from enr.gpghome import ShortHome, kill_agent
+
 log = logging.getLogger(__name__)
 
-MAX_HOME_LENGTH = 60
 DEMO_UID_NAME = "enr-ep demo signing key"
 DEMO_UID_EMAIL = "signing@enr-ep.invalid"
 
@@ -39,41 +37,20 @@ class SigningError(RuntimeError):
 
 
 class GpgHome:
-    """A GNUPGHOME usable by gpg whatever its length; ``close()`` stops its agent and drops the link."""
+    """A ``gnupg.GPG`` on ``home`` whatever its length or mount (:class:`enr.gpghome.ShortHome`);
+    ``close()`` stops its agent and drops the link or copy."""
 
     def __init__(self, home: Path):
-        self.home = Path(home).resolve()
-        self._link_dir: str | None = None
-        if self.home.is_dir() and not os.access(self.home, os.W_OK):
-            # a keyring mounted read-only (docker/compose.yaml mounts both homes :ro): gpg needs to
-            # write its agent socket and lock files, so it works on a private copy under /tmp
-            self._link_dir = tempfile.mkdtemp(prefix="enrpub-g", dir="/tmp")
-            copy = Path(self._link_dir) / "h"
-            shutil.copytree(self.home, copy, ignore=shutil.ignore_patterns("S.*", "*.lock", ".#*"))
-            os.chmod(copy, 0o700)
-            self.path = str(copy)
-            self.gpg = gnupg.GPG(gnupghome=self.path)
-            self.gpg.encoding = "utf-8"
-            return
-        self.home.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.home, 0o700)
-        if len(str(self.home)) > MAX_HOME_LENGTH:
-            self._link_dir = tempfile.mkdtemp(prefix="enrpub-g", dir="/tmp")
-            link = Path(self._link_dir) / "h"
-            link.symlink_to(self.home, target_is_directory=True)
-            self.path = str(link)
-        else:
-            self.path = str(self.home)
+        self._short = ShortHome(home, prefix="enrpub-g")
+        self.home = self._short.home
+        self.path = self._short.path
         self.gpg = gnupg.GPG(gnupghome=self.path)
         self.gpg.encoding = "utf-8"
 
     def close(self) -> None:
-        if shutil.which("gpgconf"):
-            subprocess.run(["gpgconf", "--kill", "gpg-agent"], env={**os.environ, "GNUPGHOME": self.path},
-                           capture_output=True, timeout=30, check=False)
-        if self._link_dir:
-            shutil.rmtree(self._link_dir, ignore_errors=True)
-            self._link_dir = None
+        if not self._short.temporary:
+            kill_agent(self.path)
+        self._short.close()
 
     def __enter__(self) -> "GpgHome":
         return self

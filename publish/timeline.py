@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from publish.release import EmbargoNotLifted, PublishError
+from publish.errors import EmbargoNotLifted, PublishError
 
 COUNTED = ("provisional", "final", "official")
 

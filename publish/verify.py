@@ -172,21 +172,3 @@ def verify_version(version_dir_or_url: str | os.PathLike | Bucket, keyring_home:
             else:
                 _pinned(signed, trusted, "approval.json.asc", report)
     return report
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m publish.verify <version folder or URL> <keyring home>``: exit 0 if it verifies."""
-    import argparse
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("version", help="version folder, file:// URL or bucket URL")
-    parser.add_argument("keyring", type=Path, help="GNUPGHOME holding the publisher's public key")
-    parser.add_argument("--fingerprint", action="append", default=[], help="trusted publisher key (repeatable)")
-    args = parser.parse_args(argv)
-    report = verify_version(args.version, args.keyring, args.fingerprint or None)
-    print(report.summary())
-    return 0 if report.ok else 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

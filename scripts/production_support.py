@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scripts.production_init import public_read_policy  # the policy production sets
+from enr.production import public_read_policy  # the policy production sets
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX_SRC = ROOT / "docker" / "nginx"

@@ -37,7 +37,7 @@ def _run(args: list[str], env: dict, cwd: Path | None = None) -> subprocess.Comp
 @pytest.fixture(scope="module")
 def contract(gpg_keys, tmp_path_factory):  # noqa: F811
     from publish.signing import ensure_demo_signing_key
-    from enr.signatures import kill_agent
+    from enr.gpghome import kill_agent
 
     root = Path(tempfile.mkdtemp(prefix="enrc", dir="/tmp"))
     signing = root / "signing"

@@ -1,11 +1,12 @@
 """Reporting units and constituencies are data of the election definition (issue 21).
 
 * the committed ``elections/ep2019/units/<CC>.csv`` are exactly what the documented command
-  (``python -m enr.units write --election ep2019``) generates;
-* one naming of constituencies: rules.csv, the unit lists and the constituency results agree, and a
+  (``enr write-units --election ep2019``) generates;
+* one naming of constituencies: the country files, the unit lists and the constituency results agree, and a
   constituency of the units without seats of its own is declared in election.json;
 * the seats held in abeyance are data, and the declared seats of the replay follow from them;
-* a scaled unit set (rehearsal, benchmark) is written once into ``$ENR_HOME`` and read from there.
+* a scaled unit set (rehearsal, benchmark) is written once into ``$ENR_HOME`` by the replay's simulation and
+  read from there; the intake's registry never invents one.
 """
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ from pathlib import Path
 import pytest
 
 from enr.definition import DefinitionError, load_election
+from enr.simulation import units_at_scale, write_units
 from enr.units import (_read_units, constituencies_without_seats, country_profile, rule_constituencies,
-                       seats_in_abeyance, units_of, units_path, write_units)
+                       seats_in_abeyance, units_of, units_path)
 
 ROOT = Path(__file__).resolve().parent.parent
 ELECTION = "ep2019"
@@ -26,7 +28,7 @@ COUNTRIES = sorted(load_election(ELECTION).countries)
 
 
 def test_the_committed_unit_lists_are_what_the_documented_command_writes(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "enr.units", "write", "--election", ELECTION, "--out", str(tmp_path)],
+    done = subprocess.run([sys.executable, "-m", "enr.cli", "write-units", "--election", ELECTION, "--out", str(tmp_path)],
                           capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     committed = load_election(ELECTION).path / "units"
@@ -81,7 +83,7 @@ def test_a_definition_without_unit_lists_has_no_units(tmp_path, monkeypatch):
 
     shutil.copytree(ROOT / "elections" / "ep2024", tmp_path / "nounits", ignore=shutil.ignore_patterns("units"))
     monkeypatch.setenv("ENR_ELECTIONS_DIR", str(tmp_path))
-    with pytest.raises(DefinitionError, match="python -m enr.units write --election nounits"):
+    with pytest.raises(DefinitionError, match="enr write-units --election nounits"):
         units_of("nounits", "MT", 1)
 
 
@@ -103,8 +105,12 @@ def test_a_scaled_unit_set_is_written_once_into_the_home_and_read_from_there(tmp
     monkeypatch.setenv("ENR_UNITS_SCALE", "2")
     path = units_path(ELECTION, "AT")
     assert path == tmp_path / "units" / ELECTION / "x2" / "AT.csv" and not path.exists()
-    units = units_of(ELECTION, "AT")
+    with pytest.raises(DefinitionError, match=r"AT.csv: no unit list for AT at scale 2.0 .*written by the replay"):
+        units_of(ELECTION, "AT")  # the intake's registry reads, it never invents a unit set
+    assert not path.exists()
+    units = units_at_scale(ELECTION, "AT")
     assert path.exists() and len(units) == 52
+    assert units_of(ELECTION, "AT").equals(units)  # what the intake then reads
     assert units_path(ELECTION, "PL") == load_election(ELECTION).path / "units" / "PL.csv"  # real units stay
     path.write_text("unit_id,unit_name,constituency,registered\nAT-1,one,,\n", encoding="utf-8")
     assert list(units_of(ELECTION, "AT")["unit_id"]) == ["AT-1"]  # read from the file, not regenerated

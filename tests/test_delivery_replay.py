@@ -10,7 +10,8 @@ from enr.definition import load_election
 from enr.delivery import OTHER_LIST, SCHEMA, compute_totals, parse_delivery
 from enr.replay import (Night, Wave, country_counts, declared_seats, estimate_rows, make_delivery, wave_rows,
                         write_night)
-from enr.units import (constituencies_of, country_profile, fine_counts, national_targets, row_cap, units_of)
+from enr.simulation import fine_counts, national_targets
+from enr.units import constituencies_of, country_profile, row_cap, units_of
 
 ELECTION = "ep2019"
 COUNTRIES = sorted(load_election(ELECTION).countries)
@@ -52,7 +53,7 @@ def test_real_units_where_the_data_has_them():
     assert len(pl) == 2496 and pl["unit_id"].str.fullmatch(r"\d{6}").all()
     assert len(constituencies_of(ELECTION, "PL")) == 13
     assert pl.loc[pl["unit_id"] == "149901", "constituency"].item() == "4 Warszawa I"  # abroad
-    assert pl.loc[pl["unit_id"] == "229801", "constituency"].item() == "1 Gdańsk"  # ships (named as in rules.csv)
+    assert pl.loc[pl["unit_id"] == "229801", "constituency"].item() == "1 Gdańsk"  # ships (PL.toml name)
     assert len(units_of(ELECTION, "NL")) == 358
     hu = fine_counts(ELECTION, "HU")
     assert hu["unit_id"].nunique() == 10_278  # 10 277 polling stations + the postal-vote rest

@@ -78,34 +78,13 @@ def test_seats_that_do_not_add_up(copy):
     _edit_json(copy, lambda m: m["countries"]["AT"].update(seats=21))
     lines = _lines(copy)
     assert f"{copy}/election.json: [seats_total] the countries' seats add up to 721, not total_seats 720" in lines
-    # the rules still say 20 for AT: reported too, on AT's country row (rules.csv row 1)
-    assert f"{copy}/rules.csv row 1: [seats_rules] AT: '20' seats, election.json says 21" in lines
+    # the law still says 20 for AT: reported too, on the key of AT's country file
+    assert f"{copy}/countries/AT.toml key seats: [seats_rules] AT: '20' seats, election.json says 21" in lines
     assert len(lines) == 2
 
 
-def test_unregistered_method_and_missing_parameter(copy):
-    rules = copy / "rules.csv"
-    _set(rules, {"country": "DE", "constituency": ""}, method="dhondt_plus")
-    _set(rules, {"country": "SE", "constituency": ""}, first_divisor="")
-    lines = _lines(copy)
-    with rules.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    de = _row_index(rows, country="DE", constituency="") + 1
-    se = _row_index(rows, country="SE", constituency="") + 1
-    assert any(line.startswith(f"{copy}/rules.csv row {de}: [method] (DE), column 'method': 'dhondt_plus' is not a "
-                               f"registered method") for line in lines), lines
-    assert f"{copy}/rules.csv row {se}: [method] (SE), column 'first_divisor': method 'sainte_lague_modified' needs it" \
-        in lines
-    assert len(lines) == 2
-
-
-def test_rule_without_legal_source(copy):
-    rules = copy / "rules.csv"
-    _set(rules, {"country": "PL", "constituency": "3 Olsztyn"}, source="")
-    with rules.open(newline="", encoding="utf-8") as handle:
-        row = _row_index(list(csv.DictReader(handle)), country="PL", constituency="3 Olsztyn") + 1
-    assert _lines(copy) == [f"{copy}/rules.csv row {row}: [legal_source] PL 3 Olsztyn: no legal source named "
-                            f"(column 'source')"]
+# An unregistered method, a missing parameter, a rule without its legal source: the country files'
+# own tests (tests/test_election_country_files.py), which break a copy of ep2024 in the same way.
 
 
 def test_list_with_unknown_group_and_duplicate(copy):
@@ -133,7 +112,7 @@ def test_constituency_list_naming_a_missing_list_or_constituency(copy):
     _edit_csv(path, change)
     assert _lines(copy) == [
         f"{path} row 2: [constituency_list] IT no_such_list: no such list in lists.csv",
-        f"{path} row 3: [constituency_list] IT: constituency 'VI : ITALIA ESTERA' is not in rules.csv"]
+        f"{path} row 3: [constituency_list] IT: constituency 'VI : ITALIA ESTERA' is not in countries/IT.toml"]
 
 
 def test_language_without_catalog_and_early_embargo(copy):
@@ -159,10 +138,10 @@ def test_units_missing_or_inconsistent(copy):
               [{**rows[0], "unit_id": "IE-99999", "constituency": "Connacht"}])
     _edit_csv(copy / "units" / "MT.csv", lambda rows: rows + [rows[0]])
     lines = _lines(copy)
-    assert f"{copy}/units/LU.csv: [units] missing (python -m enr.units write --election ep2024)" in lines
+    assert f"{copy}/units/LU.csv: [units] missing (enr write-units --election ep2024)" in lines
     assert f"{copy}/units/IE.csv: [units] constituency 'South' has no unit" in lines
     assert any(line.startswith(f"{copy}/units/IE.csv row ") and
-               line.endswith("[units] constituency 'Connacht' is not named in rules.csv") for line in lines), lines
+               line.endswith("[units] constituency 'Connacht' is not named in countries/IE.toml") for line in lines), lines
     assert any(line.startswith(f"{copy}/units/MT.csv row ") and "repeated" in line for line in lines), lines
     assert len(lines) == 4
 

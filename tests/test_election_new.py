@@ -18,9 +18,21 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
 
 SOURCE = "Made-up law for the test of docs/NEW_ELECTION.md (no real legal source: test data)"
-RULE_COLUMNS = ["country", "constituency", "allocation_level", "seats", "method", "threshold_percent",
-                "threshold_quotas", "threshold_base", "threshold_inclusive", "first_divisor", "tie_break",
-                "constituencies", "special_notes", "source"]
+COUNTRY_FILE = """# {cc}: made up
+seats = {seats}
+allocation_level = "national"
+method = "{method}"
+{extra}{threshold}
+[law]
+constituencies = "single national constituency"
+source = "%s"
+""" % SOURCE
+THRESHOLD_4 = """
+[threshold]
+percent = 4
+base = "valid_votes"
+inclusive = true
+"""
 LISTS = {
     "AT": [("alpha", "Alpha Partei", "ÖVP", "A"), ("beta", "Beta Liste", "SPÖ", "B"), ("gamma", "Gamma", "", "")],
     "DK": [("a", "Alfa", "V", "A"), ("b", "Beta", "A", "B"), ("c", "Gamma", "", "")],
@@ -47,17 +59,15 @@ def write_definition(root, election="xx2029"):
                           "constituency": "./results/constituency.csv"},
     }
     (folder / "election.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
-    with (folder / "rules.csv").open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=RULE_COLUMNS, restval="")
-        writer.writeheader()
-        writer.writerow({"country": "AT", "allocation_level": "national", "seats": 20, "method": "dhondt",
-                         "threshold_percent": "4", "threshold_base": "valid_votes", "threshold_inclusive": "1",
-                         "source": SOURCE})
-        writer.writerow({"country": "DK", "allocation_level": "national", "seats": 15, "method": "dhondt",
-                         "source": SOURCE})
-        writer.writerow({"country": "SE", "allocation_level": "national", "seats": 21,
-                         "method": "sainte_lague_modified", "first_divisor": "1.2", "threshold_percent": "4",
-                         "threshold_base": "valid_votes", "threshold_inclusive": "1", "source": SOURCE})
+    countries = folder / "countries"
+    countries.mkdir()
+    (countries / "AT.toml").write_text(COUNTRY_FILE.format(cc="AT", seats=20, method="dhondt", extra="",
+                                                           threshold=THRESHOLD_4), encoding="utf-8")
+    (countries / "DK.toml").write_text(COUNTRY_FILE.format(cc="DK", seats=15, method="dhondt", extra="",
+                                                           threshold=""), encoding="utf-8")
+    (countries / "SE.toml").write_text(COUNTRY_FILE.format(cc="SE", seats=21, method="sainte_lague_modified",
+                                                           extra="first_divisor = 1.2\n", threshold=THRESHOLD_4),
+                                       encoding="utf-8")
     with (folder / "lists.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["country", "list_id", "list_name", "party_abbrev", "ep_group", "alliance", "minority",
@@ -70,8 +80,6 @@ def write_definition(root, election="xx2029"):
 
 def test_a_new_election_from_scratch_runs_its_night(dags, night_home, tmp_path, monkeypatch):  # noqa: F811
     from enr import demo, operator, pipeline, replay
-    from enr.synthetic import main as synthetic_main
-    from enr.units import main as units_main
 
     home, keys = night_home
     monkeypatch.setenv("ENR_ELECTIONS_DIR", str(tmp_path / "elections"))
@@ -81,8 +89,8 @@ def test_a_new_election_from_scratch_runs_its_night(dags, night_home, tmp_path, 
 
     # before the results and units exist, the check says what is missing
     assert main(["check-election", str(folder)]) == 1
-    assert synthetic_main(["write", "--election", "xx2029"]) == 0
-    assert units_main(["write", "--election", "xx2029"]) == 0
+    assert main(["write-synthetic", "--election", "xx2029"]) == 0
+    assert main(["write-units", "--election", "xx2029"]) == 0
     assert sorted(p.name for p in (folder / "units").iterdir()) == ["AT.csv", "DK.csv", "SE.csv"]
     assert main(["check-election", "--election", "xx2029"]) == 0
 

@@ -13,7 +13,7 @@ from bad_deliveries.fixtures import gpg_keys, intake_env, make_intake_env, store
 from enr.intake import pending_countries, process_delivery, process_inbox, rebuild_from_deliveries
 from enr.replay import delivery_name, write_night
 from enr.store import Store
-from enr.units import national_targets
+from enr.simulation import national_targets
 
 ELECTION = "ep2019"
 

@@ -195,7 +195,7 @@ def test_bind_mounted_files_exist(compose):
             source = volume.split(":", 1)[0]
             if source.startswith("./"):
                 assert (DOCKER / source).exists(), f"{name}: {source} does not exist"
-    assert (ROOT / "scripts" / "production_init.py").exists()
+    assert compose["services"]["init"]["entrypoint"][-3:] == ["enr", "production", "init"]
     assert (DOCKER / "Dockerfile.dockerignore").exists()
 
 

@@ -237,8 +237,8 @@ def test_rollback_flips_back_in_one_call(bucket: Bucket, builds) -> None:
     events = [(e["event"], e["version"]) for e in json.loads(bucket.read(f"public/{ELECTION}/publications.json"))]
     assert events == [("publish", "v0001"), ("publish", "v0002"), ("rollback", "v0001"), ("publish", "v0003")]
     # the operator command does the same
-    proc = subprocess.run([sys.executable, "-m", "publish.release", "--bucket", bucket.url, "--election", ELECTION,
-                           "rollback", "v0002"], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    proc = subprocess.run([sys.executable, "-m", "enr.cli", "rollback", "v0002", "--bucket", bucket.url, "--election",
+                           ELECTION], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert consistent_read(bucket) == "v0002"
@@ -259,6 +259,27 @@ def test_replicate_copies_and_checks_the_backup(bucket: Bucket, builds, tmp_path
     bucket.write(key, bucket.read(key) + b" ")
     with pytest.raises(release.IntegrityError, match="en/index.html"):
         release.replicate(bucket, Bucket(tmp_path / "backup2"), ELECTION, "v0001")
+
+
+def test_the_operator_commands_on_bucket_urls(bucket: Bucket, builds, tmp_path: Path, capsys) -> None:
+    """``enr current``, ``enr replicate VERSION`` and ``enr rollback VERSION --bucket``: the bucket-level
+    commands, by URL, without a results store."""
+    from enr.cli import main
+
+    digests = stage_all(bucket, builds, "v0001", "v0002")
+    publish(bucket, "v0001", digests["v0001"])
+    publish(bucket, "v0002", digests["v0002"], now=AFTER + timedelta(minutes=5))
+    backup = Bucket(tmp_path / "backup")
+    assert main(["current", "--bucket", bucket.url, "--election", ELECTION]) == 0
+    assert json.loads(capsys.readouterr().out)["version"] == "v0002"
+    assert main(["replicate", "v0002", "--bucket", bucket.url, "--backup", backup.url, "--election", ELECTION]) == 0
+    assert json.loads(capsys.readouterr().out)["current_followed"] is True
+    assert consistent_read(backup) == "v0002"
+    assert main(["rollback", "v0001", "--bucket", bucket.url, "--election", ELECTION]) == 0
+    assert json.loads(capsys.readouterr().out)["previous_version"] == "v0002"
+    assert consistent_read(bucket) == "v0001" and consistent_read(backup) == "v0002"  # that bucket only
+    assert main(["rollback", "v0009", "--bucket", bucket.url, "--election", ELECTION]) == 1
+    assert "v0009 was never published; published: v0001, v0002" in capsys.readouterr().err
 
 
 def test_stage_refuses_a_folder_that_does_not_match_its_manifest(bucket: Bucket, builds, tmp_path: Path) -> None:

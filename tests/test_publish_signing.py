@@ -170,8 +170,8 @@ def test_verify_command_line(sealed, keys) -> None:
     folder, _ = sealed
     base, fingerprint = keys
     root = Path(__file__).resolve().parent.parent
-    ok = subprocess.run([sys.executable, "-m", "publish.verify", str(folder), str(base / "verify"), "--fingerprint",
-                         fingerprint], cwd=root, capture_output=True, text=True, timeout=60)
+    ok = subprocess.run([sys.executable, "-m", "enr.cli", "verify", str(folder), "--keyring", str(base / "verify"),
+                         "--fingerprint", fingerprint], cwd=root, capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0 and ok.stdout.startswith("OK "), ok.stdout + ok.stderr
     shown = subprocess.run(["gpg", "--show-keys", "--with-fingerprint", "publisher-key.asc"], cwd=folder,
                            env=gpg_env(base / "verify"), capture_output=True, text=True, timeout=30)

@@ -12,7 +12,7 @@ import copy
 import pytest
 
 from publish import read_policy
-from scripts.production_init import _key_prefix, public_read_policy
+from enr.production import _key_prefix, public_read_policy
 
 OTHER = {"Sid": "OpsRead", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::1:role/ops"},
          "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::b/*"]}

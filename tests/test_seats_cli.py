@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from enr.cli import main
 from enr.definition import load_election
-from enr.seats_command import main, run
+from enr.seats_command import run
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data" / "ep2019"
@@ -39,7 +40,7 @@ def test_whole_2019_tables(tmp_path):
 
 
 def test_main_parses_the_documented_interface(tmp_path, capsys):
-    rc = main(["--election", "ep2019", "--results", str(DATA / "results_national.csv"),
+    rc = main(["seats", "--election", "ep2019", "--results", str(DATA / "results_national.csv"),
                "--turnout", str(DATA / "turnout.csv"), "--out", str(tmp_path / "s.csv")])
     text = capsys.readouterr().out
     # without the constituency table Belgium cannot be allocated and NI has no declaration

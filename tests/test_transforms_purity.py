@@ -28,11 +28,3 @@ def test_module_is_pure(path):
         if isinstance(node, ast.Constant) and isinstance(node.value, float):
             pytest.fail(f"{path.name}:{node.lineno}: float literal {node.value!r}")
 
-
-def test_the_command_shim_delegates_lazily(tmp_path):
-    from transforms.seats_cli import run
-
-    data = ROOT / "data" / "ep2019"
-    assert run("ep2019", data / "results_national.csv", data / "turnout.csv",
-               data / "results_constituency.csv", tmp_path / "seats.csv") == 0
-    assert (tmp_path / "seats.csv").read_text(encoding="utf-8").startswith("country,list_id,seats\n")

@@ -4,12 +4,13 @@ Each list's votes are divided by 1, 2, 3, ...; the seats go to the largest quoti
 every list gets ``floor(votes / λ)`` seats for the largest divisor λ that gives out all seats (the
 Austrian *Wahlzahl*). It slightly favours larger lists.
 
-Used for the European Parliament by AT (4 %), BE (per electoral college), CZ (5 %), DK and FI (with
-electoral alliances, :mod:`transforms.alliance`), EE, ES, FR (5 %), HR (5 %), HU (5 %), NL (among the
-lists reaching the quota, :mod:`transforms.netherlands`), PL (5 %, then
-:mod:`transforms.poland`), PT, RO (5 %, :mod:`transforms.romania`), SI, and by the UK in 2019 in each
-Great Britain region. Luxembourg's Hagenbach-Bischoff procedure gives the same seats
-(:mod:`transforms.hagenbach_bischoff`).
+Which countries use it is data, not code: a country file says ``method = "dhondt"``
+(``elections/<id>/countries/<CC>.toml``; 2019: AT, CZ, EE, ES, FR, HR, HU, PL, PT, SI, DK and FI
+with electoral alliances through :mod:`transforms.alliance`, BE per electoral college and the UK's
+Great Britain regions per constituency). Variants that give D'Hondt's seats under another name live
+in their own modules: :mod:`transforms.netherlands`, :mod:`transforms.romania`,
+:mod:`transforms.hagenbach_bischoff` (Luxembourg); Poland's national allocation is D'Hondt, followed
+by the distribution of :mod:`transforms.poland`.
 """
 from __future__ import annotations
 

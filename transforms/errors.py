@@ -2,8 +2,9 @@
 
 :class:`AllocationError` is raised when an allocation cannot be carried out as the law says (bad
 input, impossible parameters); its message names the country, the constituency and the rule.
-:class:`RuleError` is raised by :mod:`transforms.rules` when a row of ``rules.csv`` is malformed; its
-message names the row. Data *gaps* (a count the law needs but the input lacks) are not errors: they
+:class:`RuleError` is raised by :mod:`transforms.rules` when a country's law (a country file
+``countries/<CC>.toml`` or a row of an older ``rules.csv``) is malformed; its message names the file,
+the key or row, and the rule broken. Data *gaps* (a count the law needs but the input lacks) are not errors: they
 come back in :attr:`transforms.national.CountryAllocation.gaps` and make the allocation incomplete.
 """
 from __future__ import annotations
@@ -26,4 +27,17 @@ class AllocationError(ValueError):
 
 
 class RuleError(ValueError):
-    """A row of rules.csv that cannot be turned into a typed rule; names the row and column."""
+    """A country's law that cannot be turned into a typed rule; names the file, the key or row, and the rule.
+
+    ``file`` (``countries/DE.toml``, ``rules.csv``), ``row`` (rules.csv: 1 = first data row) or ``key``
+    (country file: ``threshold.percent``, ``constituency[Dublin].seats``) say where; ``detail`` is the
+    message without that place, for a report that prints the place its own way (``enr check-election``).
+    """
+
+    def __init__(self, message: str, *, file: str = "", row: int | None = None, key: str = "",
+                 detail: str = "") -> None:
+        self.file = file
+        self.row = row
+        self.key = key
+        self.detail = detail or message
+        super().__init__(message)

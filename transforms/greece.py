@@ -10,7 +10,7 @@
 
 Because the quota is on all valid votes while only the lists above 3 % share the seats, many seats
 go by remainder (8 of 21 in 2019). The second-round order is inferred from the published results
-of 2009, 2014 and 2019 (see elections/ep2019/rules.csv, source column). Registry: ``greece_reinforced``.
+of 2009, 2014 and 2019 (see elections/ep2019/countries/EL.toml, ``law.source``). Registry: ``greece_reinforced``.
 """
 from __future__ import annotations
 

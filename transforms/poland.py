@@ -1,14 +1,18 @@
 """Poland: national D'Hondt among the committees above 5 %, then Hare-Niemeyer to the 13
 constituencies (Electoral Code art. 337-339).
 
-* Only committees whose lists got at least 5 % of the valid votes nationwide take part; coalition
-  committees need the same 5 % (not the Sejm's 8 %). Threshold, inclusive.
-* The seats are allocated to the committees by D'Hondt on their national totals (method ``dhondt``).
-* Each committee's seats are shared among its constituency lists (distribution
-  ``hare_niemeyer_by_list``): constituency list votes × committee seats / committee votes, whole
-  parts first, then the largest fractional parts (equal fractions: lot).
+1. Only committees whose lists got at least 5 % of the valid votes nationwide take part; coalition
+   committees need the same 5 % (not the Sejm's 8 %). Threshold, inclusive.
+2. The seats are allocated to the committees by D'Hondt on their national totals (method ``dhondt``).
+3. Each committee's seats are shared among its constituency lists (distribution
+   ``hare_niemeyer_by_list``): constituency list votes × committee seats / committee votes, whole
+   parts first, then the largest fractional parts (equal fractions: lot).
 
 So the number of seats per constituency is not fixed in advance and follows turnout and support.
+This module is the one place the Polish procedure is written down; the country file
+(``countries/PL.toml``) declares it as ``method = "dhondt"`` (step 2, :mod:`transforms.dhondt`) with
+``distribution = "hare_niemeyer_by_list"`` (step 3, :func:`distribute`) and the 5 % threshold
+(step 1, :mod:`transforms.threshold`), and names the 13 constituencies.
 """
 from __future__ import annotations
 

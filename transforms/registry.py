@@ -1,4 +1,4 @@
-"""The whitelist of allocation methods and constituency distributions, by the names rules.csv uses.
+"""The whitelist of allocation methods and constituency distributions, by the names the country files use.
 
 A rule names its method (``method``) and, for two-tier countries, its distribution
 (``distribution``); :func:`transforms.rules.parse_rules` refuses any name not listed here. Nothing is
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from transforms import (bulgaria, cyprus, dhondt, greece, hagenbach_bischoff, hare_niemeyer, italy,
+from transforms import (bulgaria, cyprus, dhondt, germany, greece, hagenbach_bischoff, hare_niemeyer, italy,
                         largest_remainder, netherlands, poland, romania, sainte_lague, slovakia)
 from transforms.apportionment import Apportionment, MethodInput
 
@@ -37,7 +37,7 @@ class MethodSpec:
 _METHODS = [
     MethodSpec("dhondt", dhondt.method, "divisor", "D'Hondt (highest averages 1, 2, 3, ...)"),
     MethodSpec("sainte_lague", sainte_lague.method, "divisor", "Sainte-Laguë (highest averages 1, 3, 5, ...)"),
-    MethodSpec("sainte_lague_schepers", sainte_lague.schepers_method, "divisor",
+    MethodSpec("sainte_lague_schepers", germany.method, "divisor",
                "Sainte-Laguë/Schepers (divisor method with standard rounding)"),
     MethodSpec("sainte_lague_modified", sainte_lague.modified_method, "divisor",
                "modified Sainte-Laguë (first divisor raised)", requires=("first_divisor",)),

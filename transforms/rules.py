@@ -1,11 +1,16 @@
-"""Each member state's electoral law as typed data, from the rows of ``elections/<id>/rules.csv``.
+"""Each member state's electoral law as typed data, from its country file or an older rules.csv.
 
-One row per country (``constituency`` empty) and one row per constituency where the law has them.
-:func:`parse_rules` turns the rows (dicts of strings, as :func:`enr.definition.load_election` reads
-them) into :class:`CountryRule` objects and fails with a :class:`~transforms.errors.RuleError` that
-names the row and the column when something is malformed or inconsistent.
+A definition holds one file per country, ``elections/<id>/countries/<CC>.toml``
+(:mod:`transforms.country_file` flattens it; docs/NEW_ELECTION.md shows one), or, in the older
+tabular form, ``elections/<id>/rules.csv``: one row per country (``constituency`` empty) and one row
+per constituency where the law has them. Both become the same rows of strings (a
+:class:`RuleRow` remembers the file and the key or row it came from), and :func:`parse_rules` turns
+those rows into :class:`CountryRule` objects through one validation path: it fails with a
+:class:`~transforms.errors.RuleError` that names the file, the key (country file) or the row and
+column (rules.csv), and the rule broken.
 
-Columns (machine-readable; empty = not applicable):
+Columns (machine-readable; empty = not applicable; the country file's key for each is in
+:data:`transforms.country_file.KEYS`):
 
 =============================== ==========================================================================
 ``country``                     ISO code as the EU uses it (``EL``, ``UK``)
@@ -70,9 +75,27 @@ QUOTA_BASES = ("participating_votes", "list_votes", "valid_votes")
 DEFERRED_RULES = ("smallest_remainder", "smallest_remainder_used", "last_elected")
 
 
+class RuleRow(dict):
+    """One rule's fields as strings (the columns above), with where they were written.
+
+    ``file``: ``rules.csv`` or ``countries/DE.toml``; ``written_as``: for a country file, the key each column
+    was written under (``threshold_percent`` -> ``threshold.percent``), so that an error names the key
+    the author wrote; None for a rules.csv row, whose errors name the row and the column; ``number``:
+    a rules.csv row's number (1 = first data row).
+    """
+
+    def __init__(self, fields: Mapping[str, str], *, file: str = "rules.csv",
+                 written_as: Mapping[str, str] | None = None, number: int = 0) -> None:
+        super().__init__(fields)
+        self.file = file
+        self.written_as = dict(written_as) if written_as is not None else None
+        self.number = number
+
+
 @dataclass(frozen=True)
 class CountryRule:
-    """A typed row of rules.csv; a country row carries its constituency rows in ``constituencies``."""
+    """A country's typed law (a country file, or a country row of rules.csv); its constituencies
+    (constituency tables or rows) in ``constituencies``."""
 
     country: str
     constituency: str = ""
@@ -126,8 +149,18 @@ class CountryRule:
 
 
 def _fail(row_no: int, row: Mapping[str, str], column: str, problem: str) -> RuleError:
+    """The error for ``column`` of ``row``, placed as its author wrote it: ``countries/DE.toml key
+    threshold.percent (DE): ...`` for a country file, ``rules.csv row 3 (DE), column 'threshold_percent':
+    ...`` for a rules.csv row."""
     where = f"{row.get('country', '?')}{' / ' + row['constituency'] if row.get('constituency') else ''}"
-    return RuleError(f"rules.csv row {row_no} ({where}), column {column!r}: {problem}")
+    written_as = getattr(row, "written_as", None)
+    if written_as is not None:
+        file, key = row.file, written_as.get(column, column)
+        return RuleError(f"{file} key {key} ({where}): {problem}", file=file, key=key,
+                         detail=f"({where}): {problem}")
+    file = getattr(row, "file", "rules.csv")
+    return RuleError(f"{file} row {row_no} ({where}), column {column!r}: {problem}", file=file, row=row_no,
+                     detail=f"({where}), column {column!r}: {problem}")
 
 
 def _text(row: Mapping[str, str], column: str) -> str:
@@ -266,10 +299,12 @@ def _parse_row(row_no: int, row: Mapping[str, str], methods: Mapping, distributi
 
 
 def parse_rules(rows: Iterable[Mapping[str, str]]) -> dict[str, CountryRule]:
-    """Typed rules per country code from the rows of rules.csv (see the module docstring)."""
+    """Typed rules per country code from the rows of the country files or of rules.csv (see the
+    module docstring)."""
     from transforms.registry import DISTRIBUTIONS, METHODS  # the whitelist; imported here to avoid a cycle
 
     countries: dict[str, CountryRule] = {}
+    country_rows: dict[str, Mapping[str, str]] = {}
     children: dict[str, list[CountryRule]] = {}
     child_rows: dict[str, list[tuple[int, Mapping[str, str]]]] = {}
     for row_no, row in enumerate(rows, start=1):
@@ -287,6 +322,7 @@ def parse_rules(rows: Iterable[Mapping[str, str]]) -> dict[str, CountryRule]:
                 if rule.allocation_level == "national":
                     raise _fail(row_no, row, "method", "a national allocation needs a method")
             countries[rule.country] = rule
+            country_rows[rule.country] = row
     result: dict[str, CountryRule] = {}
     for cc, rule in countries.items():
         kids = children.pop(cc, [])
@@ -310,10 +346,10 @@ def parse_rules(rows: Iterable[Mapping[str, str]]) -> dict[str, CountryRule]:
         rule = replace(rule, constituencies=tuple(fixed))
         if rule.allocation_level == "constituency":
             if not fixed:
-                raise _fail(rule.row, {"country": cc}, "allocation_level", "'constituency' but no constituency rows")
+                raise _fail(rule.row, country_rows[cc], "allocation_level", "'constituency' but no constituency rows")
             seated = sum((k.seats or 0) - k.deferred_seats for k in fixed)
             if seated != rule.seats:
-                raise _fail(rule.row, {"country": cc}, "seats",
+                raise _fail(rule.row, country_rows[cc], "seats",
                             f"{rule.seats}, but the constituency rows seat {seated}")
         elif fixed:
             if rule.distribution:
@@ -325,14 +361,14 @@ def parse_rules(rows: Iterable[Mapping[str, str]]) -> dict[str, CountryRule]:
             elif METHODS[rule.method].kind == "declared":
                 given = [k for k in fixed if k.seats is not None]
                 if given and sum(k.seats - k.deferred_seats for k in given) != rule.seats:
-                    raise _fail(rule.row, {"country": cc}, "seats",
+                    raise _fail(rule.row, country_rows[cc], "seats",
                                 f"{rule.seats}, but the constituency rows seat "
                                 f"{sum(k.seats - k.deferred_seats for k in given)}")
             else:
-                raise _fail(rule.row, {"country": cc}, "distribution",
+                raise _fail(rule.row, country_rows[cc], "distribution",
                             "constituency rows under a national allocation need a distribution")
         elif rule.distribution:
-            raise _fail(rule.row, {"country": cc}, "distribution", "a distribution needs constituency rows")
+            raise _fail(rule.row, country_rows[cc], "distribution", "a distribution needs constituency rows")
         result[cc] = rule
     for cc, kids in children.items():
         n, raw = child_rows[cc][0]

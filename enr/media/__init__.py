@@ -7,6 +7,8 @@ Parts: :mod:`~enr.media.signature` (Standard Webhooks signing and verification),
 :mod:`~enr.media.websub` (hub ping). The functions below are what the ``notify_media`` DAG's
 tasks (``plugins/enr_airflow/media.py``), the ``enr subscribers`` command and ``enr status`` call:
 each resolves the settings at call time and returns a small JSON-able summary. No Airflow here.
+
+Layer: enr operations (docs/ARCHITECTURE.md): may import the parts (publish) and enr core.
 """
 from __future__ import annotations
 
@@ -16,9 +18,10 @@ log = logging.getLogger(__name__)
 
 
 def _store():
-    from enr.pipeline import open_store
+    from enr.settings import get_settings
+    from enr.store import Store
 
-    return open_store()
+    return Store(get_settings().store_url)
 
 
 def registry():
@@ -30,8 +33,7 @@ def registry():
 def plan_notifications(election: str, version: str | None = None, kind: str | None = None) -> dict:
     """Batches of subscribers to notify of ``election``'s latest publication (or of ``version``/``kind``)."""
     from enr.media.delivery import plan
-    from enr.media.settings import get_media_settings
-    from enr.pipeline import export_bucket
+    from enr.media.settings import export_bucket, get_media_settings
 
     settings = get_media_settings()
     store = _store()

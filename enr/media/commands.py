@@ -1,6 +1,6 @@
 """``enr subscribers add|list|disable|enable|test`` and the rollback's announcement to the media.
 
-A thin face over :mod:`enr.media` (see ``enr/cli.py``): arguments in, one line per subscriber out.
+A thin face over :mod:`enr.media` (its arguments are parsed in ``enr/cli.py``): one line per subscriber out.
 ``list`` never prints a secret in full; ``add`` prints the new secret once, for the newsroom.
 """
 from __future__ import annotations
@@ -10,26 +10,6 @@ import json
 import os
 
 from enr.errors import UsageError
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    sub = p.add_subparsers(dest="action", required=True)
-    a = sub.add_parser("add", help="register a newsroom's webhook URL (prints its secret once)")
-    a.add_argument("url")
-    a.add_argument("--id", dest="subscriber_id", help="letters, digits, _ . - (default: generated)")
-    a.add_argument("--secret", help="whsec_<base64> (default: a new random one, Standard Webhooks format)")
-    a.add_argument("--countries", help="comma-separated country codes it follows (default: all)")
-    a.add_argument("--languages", help="comma-separated languages of the page links it wants (default: none)")
-    a.add_argument("--by", default=os.environ.get("USER", "operator"))
-    lst = sub.add_parser("list", help="subscribers, their state and failures (secrets masked)")
-    lst.add_argument("--json", action="store_true")
-    for name, text in (("disable", "stop sending to a subscriber"), ("enable", "send to a subscriber again")):
-        d = sub.add_parser(name, help=text)
-        d.add_argument("subscriber_id")
-        d.add_argument("--reason")
-        d.add_argument("--by", default=os.environ.get("USER", "operator"))
-    t = sub.add_parser("test", help="send one signed test message now and say what the subscriber answered")
-    t.add_argument("subscriber_id")
 
 
 def _codes(text: str | None) -> list[str] | None:

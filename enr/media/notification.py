@@ -18,6 +18,8 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 
+from publish.release import MANIFEST, PUBLICATIONS, public_prefix
+
 KINDS = ("publish", "rollback")
 EVENT_TYPES = {"publish": "results.published", "rollback": "results.rolled_back"}
 FEED_FORMATS = ("json", "csv", "xml")
@@ -48,8 +50,6 @@ def webhook_id(subscriber_id: str, election: str, version: str, kind: str) -> st
 
 
 def _countries_of_manifest(bucket, election: str, version: str) -> tuple[str, ...]:
-    from publish.release import MANIFEST, public_prefix
-
     raw = bucket.read_or_none(f"{public_prefix(election, version)}/{MANIFEST}")
     if raw is None:
         return ()
@@ -61,8 +61,6 @@ def _countries_of_manifest(bucket, election: str, version: str) -> tuple[str, ..
 def find_publication(bucket, election: str, version: str | None = None, kind: str | None = None) -> Publication:
     """The latest publication of ``election`` in ``bucket``'s public area (of ``version`` and
     ``kind`` when given), from its publications log."""
-    from publish.release import PUBLICATIONS, public_prefix
-
     raw = bucket.read_or_none(f"{public_prefix(election)}/{PUBLICATIONS}")
     entries = json.loads(raw.decode("utf-8")) if raw else []
     matching = [e for e in entries if (version is None or e.get("version") == version)

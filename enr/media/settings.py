@@ -4,6 +4,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from enr.settings import get_settings
+from publish.bucket import Bucket
+
 
 @dataclass(frozen=True)
 class MediaSettings:
@@ -25,14 +28,17 @@ def _number(name: str, default: str, kind=float):
     return value
 
 
+def export_bucket() -> Bucket:
+    """The export bucket (``ENR_BUCKET_URL``), where the publications the media hear of are read."""
+    return Bucket(get_settings().bucket_url)
+
+
 def public_base_url() -> str:
     """``ENR_PUBLIC_BASE_URL`` (e.g. ``https://results.example.eu/public``), else the export
     bucket's own ``public/`` URL (fine on one machine, not what readers on the internet see)."""
     configured = os.environ.get("ENR_PUBLIC_BASE_URL", "").strip()
     if configured:
         return configured.rstrip("/")
-    from enr.pipeline import export_bucket
-
     return export_bucket().url_of("public")
 
 

@@ -1,5 +1,7 @@
 """The results store: every delivery, the accepted counts, corrections, publication versions, lots.
 
+Layer: enr core (docs/ARCHITECTURE.md): imports SQLAlchemy, alembic and enr core only.
+
 SQLAlchemy 2 with alembic migrations (``Store(url).migrate()``), SQLite by default and
 PostgreSQL (psycopg2) in production, with the same code and no dialect-specific SQL outside the
 migration's append-only triggers. **Nothing is updated in place or deleted**: the current state is

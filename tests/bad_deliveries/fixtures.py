@@ -122,7 +122,7 @@ def _make_keys() -> GpgKeys:
 
 @pytest.fixture(scope="session")
 def gpg_keys():
-    from enr.signatures import kill_agent
+    from enr.gpghome import kill_agent
 
     keys = _make_keys()
     yield keys

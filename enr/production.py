@@ -1,6 +1,23 @@
-"""One-shot initialisation of the production layout (the `init` service of docker/compose.yaml).
+"""The production layout's one-time set-up (docker/compose.yaml, docs/PRODUCTION.md):
+``enr production secrets`` before the first start, ``enr production init`` as its `init` service.
 
-Idempotent; every other Airflow service starts only after it exited 0:
+**Secrets** (:func:`write_secrets`): the env file (``docker/.env``) is created from the example when
+it does not exist. Every value still set to a placeholder (``change-me…``) or empty is replaced by a
+fresh random one; values already set are kept, so running it again changes nothing (rotate a secret
+by blanking it first). Nothing is printed but the names of the variables written. The file is
+written with mode 0600.
+
+- ``AIRFLOW_FERNET_KEY``: a Fernet key (encrypts the connections stored in Airflow's database);
+- ``AIRFLOW_JWT_SECRET``: 64 random bytes, URL-safe base64 (86 characters): the HMAC key of the
+  API's and the execution API's tokens (PyJWT warns below 64 bytes for HS512);
+- ``AIRFLOW_API_SECRET_KEY`` and every other ``change-me`` (database, Redis, S3 passwords):
+  32 random bytes, URL-safe base64.
+
+There is no default user password: the Airflow users are created with the commands of
+docs/PRODUCTION.md (*Users and roles*), each with a password its owner types.
+
+**Initialisation** (:func:`initialise`; idempotent; every other Airflow service starts only after
+it exited 0):
 
 1. ``airflow db migrate`` on the metadata database (PostgreSQL), then the roles of
    ``docker/auth/roles.json`` (Reviewer, Operator) imported with ``airflow roles import`` when the
@@ -13,24 +30,57 @@ Idempotent; every other Airflow service starts only after it exited 0:
    nothing else until the publisher grants each published version (:func:`public_read_policy`);
 4. a check that the senders' trusted keyring is mounted (a warning only: keys may be imported later).
 
-    python scripts/production_init.py [--skip-airflow-db] [--skip-store] [--skip-buckets]
-
 Users are not created here (no default password): docs/PRODUCTION.md, "Users and roles".
 """
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
+import secrets
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-log = logging.getLogger("enr.production_init")
+from enr.definition import PROJECT_ROOT
 
-ROLES_FILE = Path(__file__).resolve().parent.parent / "docker" / "auth" / "roles.json"
+log = logging.getLogger(__name__)
+
+ROLES_FILE = PROJECT_ROOT / "docker" / "auth" / "roles.json"
+ENV_FILE = PROJECT_ROOT / "docker" / ".env"
+ENV_EXAMPLE = PROJECT_ROOT / "docker" / ".env.example"
+PLACEHOLDER = "change-me"
+
+
+def fernet_key() -> str:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()
+
+
+def jwt_secret() -> str:
+    return secrets.token_urlsafe(64)
+
+
+def generic_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+GENERATORS = {"AIRFLOW_FERNET_KEY": fernet_key, "AIRFLOW_JWT_SECRET": jwt_secret}
+
+
+def fill_secrets(text: str) -> tuple[str, list[str]]:
+    """``text`` of an env file with every placeholder or empty secret replaced; the names replaced."""
+    lines, written = [], []
+    for line in text.splitlines():
+        name, sep, value = line.partition("=")
+        key = name.strip()
+        if sep and key and not key.startswith("#") and (value.strip().startswith(PLACEHOLDER) or
+                                                        (not value.strip() and key in GENERATORS)):
+            line = f"{key}={GENERATORS.get(key, generic_secret)()}"
+            written.append(key)
+        lines.append(line)
+    return "\n".join(lines) + "\n", written
 
 
 def public_read_policy(bucket: str, elections: tuple[str, ...] | None = None, key_prefix: str = "") -> dict:
@@ -140,26 +190,28 @@ def check_keyrings() -> None:
                         name, home)
 
 
-def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--skip-airflow-db", action="store_true")
-    parser.add_argument("--skip-store", action="store_true")
-    parser.add_argument("--skip-buckets", action="store_true")
-    args = parser.parse_args(argv)
-    if not args.skip_airflow_db:
+def write_secrets(env_file: Path = ENV_FILE, example: Path = ENV_EXAMPLE) -> list[str]:
+    """Fill ``env_file`` (from ``example`` when it does not exist) with fresh secrets, mode 0600;
+    the names of the variables written."""
+    source = env_file if env_file.exists() else example
+    text, written = fill_secrets(source.read_text())
+    fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    os.chmod(env_file, 0o600)
+    return written
+
+
+def initialise(*, airflow_db: bool = True, store: bool = True, buckets: bool = True) -> None:
+    """Steps 1-4 of the module docstring (each but the keyring check can be left out)."""
+    if airflow_db:
         migrate_airflow_db()
         import_roles()
-    if not args.skip_store:
+    if store:
         migrate_results_store()
-    if not args.skip_buckets:
+    if buckets:
         for conn_env, url in (("AIRFLOW_CONN_ENR_EXPORT_BUCKET", os.environ["ENR_BUCKET_URL"]),
                               ("AIRFLOW_CONN_ENR_BACKUP_BUCKET", os.environ["ENR_BACKUP_BUCKET_URL"])):
             ensure_bucket(conn_env, _bucket_name(url), _key_prefix(url))
     check_keyrings()
     log.info("production layout initialised")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -160,7 +160,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     require_initialised("`enr rollback`")
     result = operator.rollback(args.election, args.version, by=args.by)
     print(f"public/{args.election}/current.json now points to {result['version']}")
-    from enr.media.commands import announce_rollback
+    from enr.subscribers_command import announce_rollback
 
     print(announce_rollback(args.election, result["version"]))
     return 0
@@ -446,7 +446,7 @@ def cmd_production(args: argparse.Namespace) -> int:
 
 
 def _subscriber_arguments(p: argparse.ArgumentParser) -> None:
-    """``enr subscribers add|list|disable|enable|test`` (:func:`enr.media.commands.cmd_subscribers`)."""
+    """``enr subscribers add|list|disable|enable|test`` (:func:`enr.subscribers_command.cmd_subscribers`)."""
     sub = p.add_subparsers(dest="action", required=True)
     a = sub.add_parser("add", help="register a newsroom's webhook URL (prints its secret once)")
     a.add_argument("url")
@@ -628,7 +628,7 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--skip-store", action="store_true")
     init.add_argument("--skip-buckets", action="store_true")
 
-    from enr.media.commands import cmd_subscribers
+    from enr.subscribers_command import cmd_subscribers
 
     _subscriber_arguments(add("subscribers", cmd_subscribers, "the media's webhook subscribers (Standard Webhooks): "
                              "add, list, disable, enable, test"))

@@ -58,7 +58,7 @@ def test_the_contracts_are_the_documented_layers():
     assert "ignore_imports" not in CONTRACTS["layers"] and "ignore_imports" not in CONTRACTS["pure-transforms"]
     assert "ignore_imports" not in CONTRACTS["no-cycles"]
     assert CONTRACTS["no-airflow-below-plugins"]["ignore_imports"] == ["*.bucket -> airflow"]
-    assert set(CONTRACTS["no-cycles"]["ancestors"]) == set(CONFIG["root_packages"]) - {"enr"}
+    assert set(CONTRACTS["no-cycles"]["ancestors"]) == set(CONFIG["root_packages"])
 
 
 def test_every_module_of_enr_sits_in_exactly_one_layer():
@@ -98,9 +98,9 @@ BAD_IMPORTS = [  # (file, the import planted at its end, the contracts it breaks
     # a part importing an operation: the intake imports the suites, the suites may not import it back
     ("expectations/runner.py", "def _planted():\n    from enr import intake  # hidden in a function\n",
      ("layers",), "expectations.runner -> enr.intake (l.{line})"),
-    # the core importing an operation
+    # the core importing an operation (the simulation imports the units: a cycle in enr too)
     ("enr/units.py", "def _planted():\n    from enr.simulation import apportion\n",
-     ("layers",), "enr.units -> enr.simulation (l.{line})"),
+     ("layers", "no-cycles"), "enr.units -> enr.simulation (l.{line})"),
     # a part importing another part
     ("publish/feeds.py", "import historical_loader.site\n", ("layers",),
      "publish.feeds -> historical_loader.site (l.{line})"),
@@ -114,6 +114,9 @@ BAD_IMPORTS = [  # (file, the import planted at its end, the contracts it breaks
     ("publish/timeline.py", "def _planted():\n    from publish.release import PublishError\n",
      ("no-cycles",), "No cycles are allowed in publish. It could be made acyclic by removing 1 dependency: "
                   "- .timeline -> .release (1 import)"),
+    # the cycle the subscribers command's move removed: the media may not ask the home back
+    ("enr/media/subscribers.py", "def _planted():\n    from enr.home import require_initialised\n",
+     ("no-cycles",), "No cycles are allowed in enr."),
 ]
 
 

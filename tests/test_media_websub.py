@@ -89,7 +89,7 @@ def test_a_rollback_starts_notify_media_through_the_rest_api_or_says_what_to_do(
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    from enr.media.commands import announce_rollback
+    from enr.subscribers_command import announce_rollback
 
     calls = []
 

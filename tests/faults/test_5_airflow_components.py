@@ -38,7 +38,9 @@ HEARTBEAT_TIMEOUT = 20
 
 @pytest.fixture(scope="module")
 def airflow_night(layout):
-    from scripts.production_support import CeleryAirflow, TempDatabases, celery_stack_problem, wait_for
+    from tests.support.airflow import CeleryAirflow, celery_stack_problem
+    from tests.support.databases import TempDatabases
+    from tests.support.processes import wait_for
 
     if shutil.which("redis-server") is None:
         pytest.skip("Debian's redis-server is not installed (.ci/run installs it)")
@@ -46,7 +48,7 @@ def airflow_night(layout):
     assert problem is None, problem
     from enr import pipeline
     from enr.airflow_api import AirflowAPI
-    from tests.support.fault_layout import environment
+    from tests.support.processes import environment
 
     temp = TempDatabases(layout["postgres"].url, kinds=("airflow", "results"))
     urls = temp.create()
@@ -204,6 +206,6 @@ def test_scheduler_and_api_server_restarted_while_an_approval_waits(airflow_nigh
 
 
 def cluster_binary() -> str:
-    from scripts.production_support import airflow_binary
+    from tests.support.airflow import airflow_binary
 
     return airflow_binary()

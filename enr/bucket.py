@@ -28,7 +28,9 @@ import hashlib
 import json
 import mimetypes
 import os
+import re
 import shutil
+import stat
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -44,6 +46,7 @@ REMOTE_WORKERS = 8
 # event loop runs that many requests at once; batches bound the memory held at a time.
 BULK_BATCH = 256
 _GLOB_CHARS = frozenset("*?[")
+_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f\\]")  # NUL and the other control characters, backslash
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -69,12 +72,11 @@ def check_key(key: str, *, folder: bool = False) -> str:
         return key
     if not key:
         raise UnsafeKey(f"not a key: {key!r}")
-    if "\x00" in key or "\\" in key or key.startswith("/") or key.endswith("/"):
+    if _FORBIDDEN.search(key):
+        raise UnsafeKey(f"unsafe key (backslash or control character): {key!r}")
+    parts = key.split("/")
+    if "" in parts or "." in parts or ".." in parts:  # also a leading or trailing "/"
         raise UnsafeKey(f"unsafe key: {key!r}")
-    if any(part in ("", ".", "..") for part in key.split("/")):
-        raise UnsafeKey(f"unsafe key: {key!r}")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in key):
-        raise UnsafeKey(f"unsafe key (control character): {key!r}")
     return key
 
 
@@ -128,6 +130,7 @@ class Bucket:
             self.local_root = None
             self.url = text if text.endswith("/") else text + "/"
         self._remote = None
+        self._folders: set[str] = set()  # local folders checked to be no symbolic link
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r})"
@@ -162,11 +165,28 @@ class Bucket:
     def _local(self, key: str, *, folder: bool = False) -> Path:
         """The path of a checked key under the local root; refused if symbolic links lead it out."""
         key = check_key(key, folder=folder)
-        path = self.local_root / key if key else self.local_root
-        resolved = Path(os.path.realpath(path))
-        if resolved != self.local_root and self.local_root not in resolved.parents:
-            raise UnsafeKey(f"key leaves the bucket: {key!r}")
-        return path
+        root = str(self.local_root)
+        path = f"{root}/{key}" if key else root
+        # Only a symbolic link can lead out: one lstat per segment finds the first; folders found
+        # to be real folders are remembered, so a key in a known folder costs one lstat (a
+        # realpath of every key would cost ten times more, and the bucket's own writes make no link).
+        here = root
+        for part in key.split("/") if key else ():
+            here = f"{here}/{part}"
+            if here in self._folders:
+                continue
+            try:
+                mode = os.lstat(here).st_mode
+            except (FileNotFoundError, NotADirectoryError):
+                break  # the rest does not exist (yet): nothing there to follow
+            if stat.S_ISLNK(mode):
+                resolved = os.path.realpath(path)
+                if resolved != root and not resolved.startswith(root.rstrip("/") + "/"):
+                    raise UnsafeKey(f"key leaves the bucket: {key!r}")
+                break
+            if stat.S_ISDIR(mode):
+                self._folders.add(here)
+        return Path(path)
 
     def local_path(self, key: str) -> Path:
         if self.local_root is None:
@@ -181,6 +201,7 @@ class Bucket:
         child = type(self).__new__(type(self))
         child.conn_id = self.conn_id
         child._remote = None
+        child._folders = set()
         prefix = check_key(prefix, folder=True)
         if self.local_root is not None:
             child.local_root = Path(os.path.realpath(self._local(prefix, folder=True)))
@@ -347,7 +368,10 @@ class Bucket:
 
         On an object store the PUTs run concurrently on the filesystem's event loop (fsspec
         ``pipe`` of a dict), grouped by Content-Type, :data:`BULK_BATCH` at a time; a local
-        folder writes one file after the other without fsync (call :meth:`sync`)."""
+        folder writes one file after the other without fsync (call :meth:`sync`). Every key is
+        checked before the first write: one unsafe key writes nothing."""
+        for key in items:
+            check_key(key)
         if self.local_root is not None or len(items) < 2:
             for key, data in items.items():
                 self.write_atomic(key, data, durable=False, cache_control=cache_control)

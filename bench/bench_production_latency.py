@@ -109,7 +109,6 @@ def main() -> int:
         for var in ("ENR_TRUSTED_KEYS", "ENR_SIGNING_HOME"):
             os.environ.pop(var, None)
         from enr import pipeline, replay
-        from enr.airflow_api import AirflowAPI
 
         keys = pipeline.ensure_demo_keys()
         pipeline.open_store().migrate()
@@ -122,17 +121,8 @@ def main() -> int:
                                 parallelism=4, extra_env=settings)
         cluster.start(timeout=240)
         healthy_s = time.monotonic() - started
-        api = AirflowAPI(base_url=cluster.base_url, username="admin", password=cluster.passwords["admin"])
-        reviewer = AirflowAPI(base_url=cluster.base_url, username="reviewer", password=cluster.passwords["reviewer"])
-        while True:
-            try:
-                for dag in (INGEST, PUBLISH):
-                    api._request("GET", f"/api/v2/dags/{dag}")
-                break
-            except Exception:  # noqa: BLE001 - not parsed yet
-                if time.monotonic() - started > 600:
-                    raise
-                time.sleep(2)
+        api, reviewer = cluster.api("admin"), cluster.api("reviewer")
+        cluster.wait_parsed((INGEST, PUBLISH), 600)
         for dag in (INGEST, PUBLISH):
             api.unpause(dag)
         print(f"cluster healthy after {healthy_s:.0f} s, DAGs parsed after {time.monotonic() - started:.0f} s",

@@ -86,7 +86,7 @@ def test_night_on_celery_with_two_workers(night_home, monkeypatch):
         pytest.skip("Debian's redis-server is not installed (.ci/run installs it)")
 
     from enr import pipeline, replay
-    from enr.airflow_api import AirflowAPI, AirflowAPIError
+    from enr.airflow_api import AirflowAPIError
 
     started = time.monotonic()
     temp = TempDatabases(PG_URL, kinds=("airflow", "results"))
@@ -121,16 +121,8 @@ def test_night_on_celery_with_two_workers(night_home, monkeypatch):
                        **bucket_env})
         cluster.start(timeout=150)
         stamps = {"cluster healthy": time.monotonic() - started}
-        admin = AirflowAPI(base_url=cluster.base_url, username="admin", password=cluster.passwords["admin"])
-        reviewer = AirflowAPI(base_url=cluster.base_url, username="reviewer", password=cluster.passwords["reviewer"])
-
-        def parsed() -> bool:
-            try:
-                return all(admin._request("GET", f"/api/v2/dags/{d}").get("dag_id") == d for d in (INGEST, PUBLISH))
-            except Exception:  # noqa: BLE001 - 404 until the dag-processor has parsed the files
-                return False
-
-        _wait(parsed, 90, "the DAGs parsed by the dag-processor")
+        admin, reviewer = cluster.api("admin"), cluster.api("reviewer")
+        cluster.wait_parsed((INGEST, PUBLISH), 90)
         stamps["DAGs parsed"] = time.monotonic() - started
 
         night = replay.write_night(night_home / "outbox", election=ELECTION, waves=("final:100",),

@@ -84,18 +84,6 @@ def _keys_on_server(store, bucket: str, prefix: str) -> set[str]:
     return keys
 
 
-def _anonymous(store, bucket: str, key: str) -> tuple[int, bytes]:
-    """What a reader without credentials gets straight from the S3 server."""
-    import urllib.error
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(f"{store.endpoint}/{bucket}/{key}", timeout=10) as answer:
-            return answer.status, answer.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, b""
-
-
 def test_object_storage_path_uses_the_connection_and_the_server_enforces_credentials(stores):
     from airflow.sdk import ObjectStoragePath
 
@@ -136,7 +124,7 @@ def test_stage_publish_replicate_and_verify_on_s3(stores, keys, built):
     # Nothing is public before approval: no pointer, and an anonymous reader is refused every staged file.
     assert release.current(bucket, ELECTION) is None
     for name in ("manifest.json", "en/index.html", "data/eu.json"):
-        assert _anonymous(stores["export"], "enr-export", f"public/{ELECTION}/v0001/{name}")[0] == 403
+        assert stores["export"].anonymous_get("enr-export", f"public/{ELECTION}/v0001/{name}")[0] == 403
 
     with Signer(keys["sign"]) as signer:
         result = release.publish_version(bucket, ELECTION, "v0001", digest, embargo=EMBARGO, now=AFTER_EMBARGO,
@@ -145,7 +133,7 @@ def test_stage_publish_replicate_and_verify_on_s3(stores, keys, built):
     assert result.version == "v0001" and result.manifest_sha256 == digest
     pointer = release.current(bucket, ELECTION)
     assert pointer["version"] == "v0001" and pointer["manifest_sha256"] == digest
-    status, body = _anonymous(stores["export"], "enr-export", f"public/{ELECTION}/v0001/manifest.json")
+    status, body = stores["export"].anonymous_get("enr-export", f"public/{ELECTION}/v0001/manifest.json")
     assert status == 200 and hashlib.sha256(body).hexdigest() == digest
 
     report = release.replicate(bucket, backup, ELECTION, "v0001")
@@ -174,7 +162,7 @@ def test_a_digest_nobody_approved_publishes_nothing_and_a_new_version_flips_the_
             release.publish_version(bucket, ELECTION, "v0002", built["v0001"]["digest"], embargo=EMBARGO,
                                     now=AFTER_EMBARGO, approval={}, signer=signer)
         assert release.current(bucket, ELECTION)["version"] == "v0001"
-        assert _anonymous(stores["export"], "enr-export", f"public/{ELECTION}/v0002/manifest.json")[0] == 403
+        assert stores["export"].anonymous_get("enr-export", f"public/{ELECTION}/v0002/manifest.json")[0] == 403
 
         release.publish_version(bucket, ELECTION, "v0002", digest, embargo=EMBARGO,
                                 now=AFTER_EMBARGO + timedelta(minutes=30), approval={"approved_by": "reviewer"},

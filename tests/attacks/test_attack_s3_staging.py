@@ -14,8 +14,6 @@ import hashlib
 from datetime import datetime, timezone
 import http.client
 import json
-import urllib.error
-import urllib.request
 
 import pytest
 
@@ -55,14 +53,6 @@ def _bucket(name: str) -> Bucket:
     return Bucket(f"s3://enr_attack_s3@{name}/")
 
 
-def _anonymous(s3, bucket: str, key: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(f"{s3.endpoint}/{bucket}/{key}", timeout=10) as answer:
-            return answer.status, answer.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, b""
-
-
 def _through_site(port: int | None, path: str) -> int | None:
     if port is None:
         return None
@@ -82,7 +72,7 @@ def _stage(bucket: Bucket, version: str, backup: Bucket | None = None) -> str:
 
 def _assert_unreadable(s3, site, bucket: str, version: str) -> None:
     for name in GUESSES:
-        assert _anonymous(s3, bucket, f"public/{ELECTION}/{version}/{name}")[0] == 403, name
+        assert s3.anonymous_get(bucket, f"public/{ELECTION}/{version}/{name}")[0] == 403, name
         if site is not None and bucket == "enr-export":
             assert _through_site(site, f"/{ELECTION}/{version}/{name}") == 404, name
 
@@ -107,14 +97,14 @@ def test_the_next_version_is_unreadable_before_its_approval_and_readable_after(s
     # ...and a reader who guesses the next version's URLs gets nothing, from the bucket or the site
     for store in ("enr-export", "enr-backup"):
         _assert_unreadable(s3, site, store, "v0002")
-    assert json.loads(_anonymous(s3, "enr-export", f"public/{ELECTION}/current.json")[1])["version"] == "v0001"
+    assert json.loads(s3.anonymous_get("enr-export", f"public/{ELECTION}/current.json")[1])["version"] == "v0001"
     assert _through_site(site, f"/{ELECTION}/v0001/en/index.html") in (None, 200)
 
     publish(bucket, "v0002", digest, now=datetime(2019, 5, 26, 22, 0, tzinfo=timezone.utc))
     report = release.replicate(bucket, backup, ELECTION, "v0002")
     assert report["copied"] <= 4  # the seals and the approval: every page was staged on the backup already
     for store in ("enr-export", "enr-backup"):
-        status, body = _anonymous(s3, store, f"public/{ELECTION}/v0002/manifest.json")
+        status, body = s3.anonymous_get(store, f"public/{ELECTION}/v0002/manifest.json")
         assert status == 200 and hashlib.sha256(body).hexdigest() == digest
     if site is not None:
         assert _through_site(site, f"/{ELECTION}/v0002/en/index.html") == 200
@@ -141,7 +131,7 @@ def test_an_object_slipped_into_the_staged_folder_is_never_published(s3, site, p
         publish(bucket, "v0003", digest, now=datetime(2019, 5, 26, 23, 0, tzinfo=timezone.utc))
     assert release.current(bucket, ELECTION) == before
     _assert_unreadable(s3, site, "enr-export", "v0003")
-    assert _anonymous(s3, "enr-export", f"public/{ELECTION}/v0003/en/login.html")[0] == 403
+    assert s3.anonymous_get("enr-export", f"public/{ELECTION}/v0003/en/login.html")[0] == 403
     # staging the version again starts from its own files only: the slipped object is removed
     _stage(bucket, "v0003")
     assert not bucket.exists(f"public/{ELECTION}/v0003/en/login.html")

@@ -47,7 +47,6 @@ def airflow_night(layout):
     problem = celery_stack_problem()
     assert problem is None, problem
     from enr import pipeline
-    from enr.airflow_api import AirflowAPI
     from tests.support.processes import environment
 
     temp = TempDatabases(layout["postgres"].url, kinds=("airflow", "results"))
@@ -76,18 +75,9 @@ def airflow_night(layout):
                            "AIRFLOW__CELERY__TASK_ACKS_LATE": "True",
                            "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "30"})
             cluster.start(timeout=240)
-            admin = AirflowAPI(base_url=cluster.base_url, username="admin", password=cluster.passwords["admin"])
-            reviewer = AirflowAPI(base_url=cluster.base_url, username="reviewer",
-                                  password=cluster.passwords["reviewer"])
-
-            def parsed() -> bool:
-                try:
-                    return all(admin._request("GET", f"/api/v2/dags/{d}").get("dag_id") == d for d in (INGEST, PUBLISH))
-                except Exception:  # noqa: BLE001 - 404 until the dag-processor has parsed the files
-                    return False
-
-            wait_for(parsed, 180, "the DAGs parsed")
-            yield {"cluster": cluster, "admin": admin, "reviewer": reviewer, "wait_for": wait_for}
+            cluster.wait_parsed((INGEST, PUBLISH), 180)
+            yield {"cluster": cluster, "admin": cluster.api("admin"), "reviewer": cluster.api("reviewer"),
+                   "wait_for": wait_for}
     finally:
         if cluster is not None:
             leftovers = cluster.stop()

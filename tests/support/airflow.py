@@ -149,6 +149,24 @@ class CeleryAirflow:
         self.processes.record_children()
         return self
 
+    def api(self, user: str):
+        """The REST client of ``user`` (one of :attr:`users`, with the password made at start)."""
+        from enr.airflow_api import AirflowAPI
+
+        return AirflowAPI(base_url=self.base_url, username=user, password=self.passwords[user])
+
+    def wait_parsed(self, dag_ids: tuple[str, ...], timeout: float) -> None:
+        """Until the dag-processor has parsed every DAG of ``dag_ids`` (TimeoutError after ``timeout`` s)."""
+        admin = self.api("admin")
+
+        def parsed() -> bool:
+            try:
+                return all(admin._request("GET", f"/api/v2/dags/{d}").get("dag_id") == d for d in dag_ids)
+            except Exception:  # noqa: BLE001 - 404 until the dag-processor has parsed the files
+                return False
+
+        wait_for(parsed, timeout, "the DAGs parsed by the dag-processor", interval=1.0)
+
     def _redis_ping(self) -> bool:
         with socket.create_connection(("127.0.0.1", self.redis_port), timeout=2) as sock:
             sock.sendall(b"PING\r\n")

@@ -14,6 +14,8 @@ import os
 import shutil
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,6 +108,14 @@ class SeaweedS3:
 
     def connection(self) -> str:
         return aws_connection(self.access_key, self.secret_key, self.endpoint, self.region)
+
+    def anonymous_get(self, bucket: str, key: str, timeout: float = 10.0) -> tuple[int, bytes]:
+        """What a reader without credentials gets straight from the server: (HTTP status, body)."""
+        try:
+            with urllib.request.urlopen(f"{self.endpoint}/{bucket}/{key}", timeout=timeout) as answer:
+                return answer.status, answer.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, b""
 
     def stop(self, grace: float = 3.0) -> None:
         """SIGTERM, then SIGKILL after ``grace`` s (the data folder is throwaway)."""

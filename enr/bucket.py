@@ -278,8 +278,11 @@ class Bucket:
         seconds = modified.timestamp() if hasattr(modified, "timestamp") else float(modified or 0)
         etag = str(info.get("ETag") or "").strip('"')
         tag = int(etag[:12], 16) if etag[:12] and all(c in "0123456789abcdef" for c in etag[:12]) else 0
-        return os.stat_result((0o100644, 0, 0, 1, 0, 0, int(info["size"]), int(seconds), int(seconds),
-                               int(seconds) * 10**9 + tag % 10**9))
+        whole = int(seconds)
+        # the ten positional fields are whole seconds; the float and nanosecond times go by name
+        return os.stat_result((0o100644, 0, 0, 1, 0, 0, int(info["size"]), whole, whole, whole),
+                              {"st_atime": seconds, "st_mtime": seconds, "st_ctime": seconds,
+                               "st_mtime_ns": whole * 10**9 + tag % 10**9})
 
     def list(self, prefix: str = "") -> list[str]:
         """Every key under the folder ``prefix`` (recursive, sorted), relative to the bucket root;

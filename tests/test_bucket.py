@@ -125,3 +125,47 @@ def test_the_inbox_takes_raw_entries_only_as_plain_names_of_its_folder(tmp_path:
     with pytest.raises(UnsafeKey):
         inbox.move_entry("inbox", "ep2019-MT-0001.csv", "../stolen.csv")
     assert inbox.entries("inbox") == ["ep2019-MT-0001.csv"] and not (tmp_path / "stolen.csv").exists()
+
+
+@pytest.mark.slow
+def test_the_same_rules_on_an_object_store(tmp_path: Path) -> None:
+    """The inbox and the key rule over S3 (SeaweedFS): hostile keys refused before any request,
+    entries listed and moved (copy + delete), ``write_once`` not overwriting, stat from the listing."""
+    from tests.support.s3 import SeaweedS3, serving, skip_without_seaweed
+
+    skip_without_seaweed()
+    with serving({"enr_bucket_test": SeaweedS3(tmp_path / "s3", buckets=("enr-export",), public_buckets=())}):
+        inbox = bucketio.open_bucket("s3://enr_bucket_test@enr-export/night/")
+        assert inbox.local_root is None
+        inbox.write("inbox/ep2019-MT-0001.csv", b"data")
+        inbox.write("inbox/ep2019-MT-0001.csv.asc", b"sig")
+        inbox.write("inbox/.upload.part", b"partial")
+        inbox.write("inbox/sub/nested.csv", b"nested")
+        assert inbox.entries("inbox") == ["ep2019-MT-0001.csv", "ep2019-MT-0001.csv.asc"]
+        entry = inbox.entry_path("inbox", "ep2019-MT-0001.csv")
+        assert entry.read_bytes() == b"data" and entry.stat().st_size == 4 and not entry.is_symlink()
+        first = entry.stat().st_mtime_ns
+        inbox.write("inbox/ep2019-MT-0001.csv", b"DATA")  # replaced: another ETag, another stamp
+        assert inbox.entry_path("inbox", "ep2019-MT-0001.csv").stat().st_mtime_ns != first
+        for name in ("../x", "a/b", "..", "x\x00"):
+            with pytest.raises(UnsafeKey):
+                inbox.entry_path("inbox", name)
+        with pytest.raises(FileNotFoundError):
+            inbox.entry_path("inbox", "missing.csv")
+        for key in ("../escape.txt", "/abs", "a//b", "a\\b", "a\nb"):
+            with pytest.raises(UnsafeKey):
+                inbox.write(key, b"x")
+            with pytest.raises(UnsafeKey):
+                inbox.read(key)
+        inbox.move_entry("inbox", "ep2019-MT-0001.csv.asc", "quarantine/ep2019/MT/0001.csv.asc")
+        assert inbox.read("quarantine/ep2019/MT/0001.csv.asc") == b"sig"
+        with pytest.raises(FileExistsError):
+            inbox.move_entry("inbox", "ep2019-MT-0001.csv", "quarantine/ep2019/MT/0001.csv.asc")
+        assert inbox.entries("inbox") == ["ep2019-MT-0001.csv"]
+        assert inbox.write_once("deliveries/ep2019/MT/0001.csv", b"first") is True
+        assert inbox.write_once("deliveries/ep2019/MT/0001.csv", b"second") is False
+        assert inbox.read("deliveries/ep2019/MT/0001.csv") == b"first"
+        assert inbox.walk("deliveries") == ["deliveries/ep2019/MT/0001.csv"]
+        # the publisher's face of the same store sees the same keys
+        assert publish_bucket.Bucket("s3://enr_bucket_test@enr-export/").list("night/quarantine") == [
+            "night/quarantine/ep2019/MT/0001.csv.asc"]

@@ -121,7 +121,7 @@ class Bucket(core.Bucket):
             self.copy(source.key, key)
             self.delete(source.key)
             return key
-        target = self.local_path(key)
+        target = self._local(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(source, target)
         return key

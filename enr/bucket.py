@@ -169,7 +169,7 @@ class Bucket:
         path = f"{root}/{key}" if key else root
         # Only a symbolic link can lead out: one lstat per segment finds the first; folders found
         # to be real folders are remembered, so a key in a known folder costs one lstat (a
-        # realpath of every key would cost ten times more, and the bucket's own writes make no link).
+        # realpath of every key tripled the cost of a read; the bucket's own writes make no link).
         here = root
         for part in key.split("/") if key else ():
             here = f"{here}/{part}"

@@ -56,7 +56,7 @@ def one_run(size: int, pool: ProcessPoolExecutor) -> dict:
     from enr.media import signature
     from enr.media.signature import generate_secret
     from enr.store.models import MediaSubscriberRow
-    from media_support import Newsrooms, dead_url, fake_publication
+    from tests.support.media import Newsrooms, dead_url, fake_publication
 
     store = pipeline.open_store()
     store.migrate()

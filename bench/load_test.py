@@ -48,7 +48,9 @@ for path in (ROOT, ROOT / "tests"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from scripts.production_support import Nginx, SeaweedS3, free_port, nginx_binary, render_nginx, weed_binary  # noqa: E402
+from tests.support.nginx import Nginx, nginx_binary, render_nginx  # noqa: E402
+from tests.support.processes import free_port  # noqa: E402
+from tests.support.s3 import SeaweedS3, weed_binary  # noqa: E402
 
 ELECTION = "ep2019"
 BUCKET = "enr-export"
@@ -227,7 +229,7 @@ class Checker:
 def build_versions(base: Path, languages: list[str] | None, signing_home: Path) -> dict[str, dict]:
     from publish.build import build_version
     from publish.signing import Signer
-    from publish_fixtures import build_bundle
+    from tests.support.publish_fixtures import build_bundle
 
     built = {}
     with Signer(signing_home) as signer:

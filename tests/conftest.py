@@ -22,7 +22,7 @@ os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 # Test users of the simple auth manager (in-process and loopback only), each with a random password
 # made for this session, in Airflow's own password file (owner-only); tests that log in read it with
 # enr.home.password_of(user). The approval gate's attacks run the production auth set-up instead
-# (FAB auth manager, tests/production_auth_support.py).
+# (FAB auth manager, tests/support/production_auth.py).
 AIRFLOW_TEST_USERS = {"admin": "admin", "reviewer": "op", "operator": "user", "viewer": "viewer",
                       "intruder": "op"}
 os.environ["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] = ",".join(f"{u}:{r}" for u, r in AIRFLOW_TEST_USERS.items())
@@ -50,7 +50,7 @@ import subprocess as _subprocess
 
 import pytest as _pytest
 
-from site_browser import a11y_site, chromium_browser  # noqa: F401  (session fixtures: one site, one Chromium)
+from tests.support.site_browser import a11y_site, chromium_browser  # noqa: F401  (session fixtures: one site, one Chromium)
 
 _ENR_PATH_VARS = ("ENR_BUCKET_URL", "ENR_BACKUP_BUCKET_URL", "ENR_STORE_URL", "ENR_TRUSTED_KEYS", "ENR_SIGNING_HOME")
 

@@ -13,8 +13,8 @@
   (each page with everything the browser loads <= 100 KB gzipped); every result readable without
   JavaScript; the statement in 24 languages, linked from every page, equal to docs/ACCESSIBILITY.md.
 
-One version is rendered and served once per session (``site_browser.a11y_site``); one Chromium is
-shared (``site_browser.chromium_browser``); the axe test reuses one page and injects axe once per
+One version is rendered and served once per session (``tests.support.site_browser.a11y_site``); one Chromium is
+shared (``tests.support.site_browser.chromium_browser``); the axe test reuses one page and injects axe once per
 document (an init script).
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ from axe_playwright_python.base import AXE_SCRIPT, AxeResults
 from publish import accessibility
 from publish.i18n import LANGUAGES, Formatter
 from publish.widget import iframe_snippet, script_snippet
-from site_browser import A11Y_ELECTION, A11Y_VERSION, Problems
+from tests.support.site_browser import A11Y_ELECTION, A11Y_VERSION, Problems
 
 pytestmark = pytest.mark.slow
 

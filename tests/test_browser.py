@@ -15,7 +15,7 @@ under ``/public/<election>/`` cached as immutable, a short-lived ``current.json`
 ``Access-Control-Allow-Origin: *`` (script mode fetches JSON cross-origin). Everything is on
 loopback. Screenshots go to ``test-artifacts/screenshots/`` at the repository root.
 
-Chromium is Debian's, driven by Playwright for Python (``site_browser.chromium_browser``, one per
+Chromium is Debian's, driven by Playwright for Python (``tests.support.site_browser.chromium_browser``, one per
 test session; Playwright never downloads a browser).
 """
 from __future__ import annotations
@@ -29,8 +29,8 @@ from pathlib import Path
 
 import pytest
 
-from publish_fixtures import build_bundle, scratch_dir
-from site_browser import Problems, Server
+from tests.support.publish_fixtures import build_bundle, scratch_dir
+from tests.support.site_browser import Problems, Server
 from publish.i18n import Formatter
 from publish.site import render_site
 from publish.widget import iframe_snippet, labels, script_snippet

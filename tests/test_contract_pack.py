@@ -1,6 +1,6 @@
 """The delivery contract, implementable from its documents alone (issue 21).
 
-A separate writer (``tests/contract_writer.py``: standard library only, run isolated in a
+A separate writer (``tests/support/contract_writer.py``: standard library only, run isolated in a
 subprocess) reads only the contractor pack (``enr contractor-pack``) and the 2019 numbers of
 ``data/ep2019``, writes one final delivery per country for all 28 countries and signs them with gpg;
 ``enr check-delivery`` and the intake must accept every one, and the tallied seats must equal the
@@ -26,7 +26,7 @@ from enr.delivery import META_SCHEMA
 
 ROOT = Path(__file__).resolve().parent.parent
 ELECTION = "ep2019"
-WRITER = ROOT / "tests" / "contract_writer.py"
+WRITER = ROOT / "tests" / "support" / "contract_writer.py"
 ENR = str(Path(sys.executable).with_name("enr"))
 
 

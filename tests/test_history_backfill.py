@@ -26,7 +26,7 @@ import pytest
 
 from historical_loader.source import read_historical
 from historical_loader.store import HistoryStore
-from scripts.production_support import free_port
+from tests.support.processes import free_port
 
 pytestmark = pytest.mark.slow
 

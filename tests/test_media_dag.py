@@ -10,7 +10,7 @@ import pytest
 
 from enr.media import signature
 from enr.media.subscribers import SubscriberRegistry
-from media_support import Newsrooms, fake_publication
+from tests.support.media import Newsrooms, fake_publication
 from test_night_e2e import _states, airflow_db, dags  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.slow

@@ -12,7 +12,7 @@ import pytest
 from enr.media import notification, signature
 from enr.media.delivery import deliver_batch, plan
 from enr.media.subscribers import SubscriberError, SubscriberRegistry
-from media_support import Newsrooms, dead_url, fake_publication
+from tests.support.media import Newsrooms, dead_url, fake_publication
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs
 from xml.etree import ElementTree as ET
 
 from enr.media import websub
-from media_support import Newsrooms, dead_url
+from tests.support.media import Newsrooms, dead_url
 from publish import feeds, release
 from publish.bucket import Bucket
 

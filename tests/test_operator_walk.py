@@ -25,7 +25,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from scripts.production_support import free_port
+from tests.support.processes import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -4,7 +4,7 @@ From an empty metadata database (SQLite, a fresh AIRFLOW_HOME): the secrets gene
 ``enr production secrets``, ``enr production init`` (migration and the project's
 roles), then the commands of the doc's *Users and roles* block, run as written but with the local
 ``airflow`` in place of ``docker compose exec airflow-apiserver airflow`` and a random password
-given on the command line (``tests/production_auth_support.py``, shared with the attack suite).
+given on the command line (``tests/support/production_auth.py``, shared with the attack suite).
 Then a real API server on loopback and a publish-shaped approval request (a ``dags test`` run
 of a small DAG whose approval is assigned exactly like the project's, from ``ENR_REVIEWERS``): the
 viewer cannot trigger, the operator can; the admin, the operator and the viewer cannot answer the
@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from enr.airflow_api import AirflowAPI, AirflowAPIError
-from production_auth_support import env_file_values, remove_home, start_fab_airflow
+from tests.support.production_auth import env_file_values, remove_home, start_fab_airflow
 
 pytestmark = pytest.mark.slow
 

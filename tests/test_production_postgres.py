@@ -35,7 +35,7 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def databases():
     """Two fresh databases on the test server; dropped afterwards whatever happened."""
-    from scripts.production_support import TempDatabases
+    from tests.support.databases import TempDatabases
 
     temp = TempDatabases(PG_URL, kinds=("airflow", "results"))
     try:

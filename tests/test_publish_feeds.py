@@ -10,7 +10,7 @@ from xml.etree import ElementTree as ET
 import pytest
 from jsonschema import Draft4Validator
 
-from publish_fixtures import ROOT, build_bundle, rendered_site
+from tests.support.publish_fixtures import ROOT, build_bundle, rendered_site
 from publish import feeds, nist
 from publish.columns import COUNTRY_COLUMNS, EU_COLUMNS, TURNOUT_COLUMNS
 

@@ -9,7 +9,7 @@ from fractions import Fraction
 import pytest
 from babel.messages.pofile import read_po
 
-from publish_fixtures import LANGS
+from tests.support.publish_fixtures import LANGS
 from publish.i18n import LOCALE_DIR, Formatter, UnknownLanguage, round_percent, translations
 
 PLACEHOLDER = re.compile(r"%\(\w+\)s")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from publish_fixtures import build_bundle, demo_key, scratch_dir
+from tests.support.publish_fixtures import build_bundle, demo_key, scratch_dir
 from publish import release
 from publish.build import build_version
 from publish.bucket import CACHE_IMMUTABLE, CACHE_POINTER, Bucket

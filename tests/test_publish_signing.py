@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from publish_fixtures import build_bundle, demo_key, scratch_dir
+from tests.support.publish_fixtures import build_bundle, demo_key, scratch_dir
 from publish.build import build_version
 from publish.manifest import SUMS, read_manifest, write_manifest
 from publish.signing import GpgHome, Signer, SigningError, ensure_demo_signing_key
@@ -181,7 +181,7 @@ def test_verify_command_line(sealed, keys) -> None:
 def test_every_relative_link_of_a_sealed_version_resolves(sealed) -> None:
     from urllib.parse import urlsplit
 
-    from publish_fixtures import check_page
+    from tests.support.publish_fixtures import check_page
 
     folder, _ = sealed
     broken = []

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from publish_fixtures import LANGS, XSS_NAME, build_bundle, build_history, check_page, page_text, rendered_site
+from tests.support.publish_fixtures import LANGS, XSS_NAME, build_bundle, build_history, check_page, page_text, rendered_site
 from publish.site import render_site
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from publish_fixtures import check_page, rendered_site
+from tests.support.publish_fixtures import check_page, rendered_site
 from publish.widget import iframe_snippet, script_snippet
 
 WIDGET_BUDGET = 15 * 1024

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from publish import release
 from publish.bucket import Bucket
-from publish_fixtures import build_bundle, demo_key, scratch_dir
+from tests.support.publish_fixtures import build_bundle, demo_key, scratch_dir
 
 ELECTION = "ep2019"
 EMBARGO = datetime(2019, 5, 26, 23, 0, tzinfo=timezone(timedelta(hours=2)))  # 21:00 UTC

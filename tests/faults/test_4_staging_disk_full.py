@@ -44,7 +44,8 @@ def test_a_full_staging_area_is_refused_cleanly_and_staging_works_after_space_is
                                                                                       recovery_table):
     from enr import demo, operator, pipeline
     from plugins.enr_airflow.tasks import transient_reason
-    from tests.support.fault_layout import environment, ingest_all
+    from tests.support.fault_layout import ingest_all
+    from tests.support.processes import environment
 
     work = layout["home"] / "diskfull"
     bucket_dir = small_disk / "bucket"

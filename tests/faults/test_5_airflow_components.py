@@ -38,15 +38,16 @@ HEARTBEAT_TIMEOUT = 20
 
 @pytest.fixture(scope="module")
 def airflow_night(layout):
-    from scripts.production_support import CeleryAirflow, TempDatabases, celery_stack_problem, wait_for
+    from tests.support.airflow import CeleryAirflow, celery_stack_problem
+    from tests.support.databases import TempDatabases
+    from tests.support.processes import wait_for
 
     if shutil.which("redis-server") is None:
         pytest.skip("Debian's redis-server is not installed (.ci/run installs it)")
     problem = celery_stack_problem()
     assert problem is None, problem
     from enr import operator, pipeline
-    from enr.airflow_api import AirflowAPI
-    from tests.support.fault_layout import environment
+    from tests.support.processes import environment
 
     temp = TempDatabases(layout["postgres"].url, kinds=("airflow", "results"))
     urls = temp.create()
@@ -74,18 +75,9 @@ def airflow_night(layout):
                            "AIRFLOW__CELERY__TASK_ACKS_LATE": "True",
                            "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "30"})
             cluster.start(timeout=240)
-            admin = AirflowAPI(base_url=cluster.base_url, username="admin", password=cluster.passwords["admin"])
-            reviewer = AirflowAPI(base_url=cluster.base_url, username="reviewer",
-                                  password=cluster.passwords["reviewer"])
-
-            def parsed() -> bool:
-                try:
-                    return all(admin._request("GET", f"/api/v2/dags/{d}").get("dag_id") == d for d in (INGEST, PUBLISH))
-                except Exception:  # noqa: BLE001 - 404 until the dag-processor has parsed the files
-                    return False
-
-            wait_for(parsed, 180, "the DAGs parsed")
-            yield {"cluster": cluster, "admin": admin, "reviewer": reviewer, "wait_for": wait_for}
+            cluster.wait_parsed((INGEST, PUBLISH), 180)
+            yield {"cluster": cluster, "admin": cluster.api("admin"), "reviewer": cluster.api("reviewer"),
+                   "wait_for": wait_for}
     finally:
         if cluster is not None:
             leftovers = cluster.stop()
@@ -204,6 +196,6 @@ def test_scheduler_and_api_server_restarted_while_an_approval_waits(airflow_nigh
 
 
 def cluster_binary() -> str:
-    from scripts.production_support import airflow_binary
+    from tests.support.airflow import airflow_binary
 
     return airflow_binary()

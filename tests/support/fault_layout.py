@@ -27,7 +27,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scripts.production_support import environment, free_port, render_nginx  # noqa: F401 (environment: re-exported)
+from tests.support.nginx import render_nginx
+from tests.support.processes import environment, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_BIN = Path(os.environ.get("PGBIN", "/usr/lib/postgresql/15/bin"))

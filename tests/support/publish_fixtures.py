@@ -25,7 +25,7 @@ from functools import lru_cache
 from html.parser import HTMLParser
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NATIONAL = ROOT / "data" / "ep2019" / "results_national.csv"
 TURNOUT = ROOT / "data" / "ep2019" / "turnout.csv"
 HISTORICAL = ROOT / "data" / "historical" / "ep_1979_2019.csv"

@@ -24,9 +24,9 @@ from pathlib import Path
 
 from enr.airflow_api import AirflowAPI
 from enr.night import AirflowProcesses
-from scripts.production_support import free_port
+from tests.support.processes import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "PRODUCTION.md"
 AUTH_MANAGER = "plugins.enr_airflow.auth.ReviewerFabAuthManager"
 DOC_REVIEWER = "anna"  # the doc's reviewer: the one name in ENR_REVIEWERS

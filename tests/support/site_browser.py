@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from publish_fixtures import build_bundle, build_history, scratch_dir
+from tests.support.publish_fixtures import build_bundle, build_history, scratch_dir
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -290,6 +290,19 @@ def _png(surface) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", data) + _chunk(b"IEND", b"")
 
 
+def _opaque_surface(width: int, height: int, under=None):
+    """An RGB24 cairo surface and its context, painted white or with ``under``."""
+    cairo = _cairo()
+    surface = cairo.ImageSurface(cairo.FORMAT_RGB24, width, height)
+    context = cairo.Context(surface)
+    if under is None:
+        context.set_source_rgb(1, 1, 1)
+    else:
+        context.set_source_surface(under, 0, 0)
+    context.paint()
+    return surface, context
+
+
 def draw(svg: str, under=None):
     """Rasterise an SVG document with CairoSVG onto an opaque RGB cairo surface.
 
@@ -307,14 +320,7 @@ def draw(svg: str, under=None):
     class _OpaqueSurface(PNGSurface):
         def _create_surface(self, width, height):
             width, height = int(round(width)), int(round(height))
-            surface = cairo.ImageSurface(cairo.FORMAT_RGB24, width, height)
-            context = cairo.Context(surface)
-            if under is None:
-                context.set_source_rgb(1, 1, 1)
-            else:
-                context.set_source_surface(under, 0, 0)
-            context.paint()
-            return surface, width, height
+            return _opaque_surface(width, height, under)[0], width, height
 
     try:
         drawn = _OpaqueSurface(Tree(bytestring=svg.encode("utf-8")), None, 96)
@@ -381,16 +387,10 @@ def _layer_items(svg: str) -> list[tuple] | None:
 def _draw_layer(items: list[tuple], under) -> object:
     """Draw a language layer's rectangles and texts on an opaque surface over ``under``, with the
     calls CairoSVG makes for them (each glyph placed at the previous one's advance, filled with
-    ``show_text``), so the pixels are the same (tests/test_publish_cards.py compares the bytes)
+    ``show_text``), so the pixels are the same (tests/test_card_layer.py compares the bytes)
     without its generic SVG machinery, which cost ~10 ms of a ~15 ms card."""
     cairo = _cairo()
-    surface = cairo.ImageSurface(cairo.FORMAT_RGB24, WIDTH, HEIGHT)
-    context = cairo.Context(surface)
-    if under is None:
-        context.set_source_rgb(1, 1, 1)
-    else:
-        context.set_source_surface(under, 0, 0)
-    context.paint()
+    surface, context = _opaque_surface(WIDTH, HEIGHT, under)
     for item in items:
         if item[0] == "rect":
             _, x, y, width, height, rgba = item

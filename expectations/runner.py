@@ -12,8 +12,13 @@ reviewers (implausible turnout).
 Four frames are validated, each by the suite of that name:
 
 * ``rows``    — the parsed rows plus their ``line`` in the file (schema, non-negative counts, known
-  ids, one row per unit x list, no markup in names, row cap);
-* ``units``   — one row per unit (arithmetic: ``valid = voters - blank - invalid`` must equal the
+  ids, one row per unit x list, no markup in names, row cap). Its expectations are first evaluated
+  column-wise on the Arrow table (:mod:`expectations.row_checks`, from the same suite JSON); when
+  they all hold, GX is not handed the million rows and the report records the suite as passed
+  there; when one fails (or cannot be read there), GX runs the suite and its result (rule, lines,
+  expected, found) is the refusal, as before;
+* ``units``   — one row per unit, built from the Arrow table (:func:`units_frame_of_table`; the
+  pandas :func:`units_frame` where a unit's rows disagree, to count their variants) (arithmetic: ``valid = voters - blank - invalid`` must equal the
   sum of the list votes, LU up to 6x; voters <= registered; unit columns identical on every row of
   the unit; coverage of a final wave; turnout warning);
 * ``country`` — the country totals (national turnout warning);

@@ -85,7 +85,8 @@ def suite_params(election: str, country: str, status: str, *, monotonic: bool = 
 
     profile = country_profile(election, country)
     units = units_of(election, country)
-    unit_ids = list(units["unit_id"])
+    unit_ids = units["unit_id"].tolist()  # tolist: one conversion, not an iteration over pandas values
+    unit_constituency = dict(zip(unit_ids, units["constituency"].tolist()))
     constituencies = constituencies_of(election, country)
     if status == "estimate":
         unit_ids.append(NATIONAL_UNIT)
@@ -93,8 +94,7 @@ def suite_params(election: str, country: str, status: str, *, monotonic: bool = 
             constituencies.append("")
     return {
         "election": election, "country": country, "status": status,
-        "unit_ids": unit_ids, "units_total": len(units), "unit_constituency": dict(zip(units["unit_id"],
-                                                                                    units["constituency"])),
+        "unit_ids": unit_ids, "units_total": len(units), "unit_constituency": unit_constituency,
         "list_ids": [*profile.list_ids, OTHER_LIST], "constituencies": constituencies,
         "max_rows": row_cap(election, country), "votes_per_voter": profile.votes_per_voter,
         "blank_reported": profile.blank_reported, "is_final": status in ("final", "official"),
@@ -211,7 +211,7 @@ class _LazyFrame:
 
 def country_frame(units: pd.DataFrame, params: dict) -> pd.DataFrame:
     registered, voters = int(units["registered"].sum()), int(units["voters"].sum())
-    present = set(units["unit_id"])
+    present = set(units["unit_id"].tolist())
     missing = [u for u in params["unit_ids"] if u not in present and u != NATIONAL_UNIT]
     return pd.DataFrame([{"registered": registered, "voters": voters,
                           "turnout": voters / registered if registered else float("nan"),

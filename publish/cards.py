@@ -474,10 +474,8 @@ class Painter:
     (default: one fewer than the CPUs this process may use, at most one), started with
     ``python -c`` (not ``multiprocessing``: no fork of a threaded process, no re-import of the
     caller's ``__main__``, allowed in a daemon process), each writing its PNGs under
-    ``folder/cards/``. The first helpers start while cards are still being queued (a batch when
-    none is drawing), so that on two CPUs the cards are drawn beside the pages; what is left at
-    ``close`` is shared as before. A helper that fails is logged and its cards are drawn here: the
-    bytes are the same either way. Encoding the PNGs in a thread was tried and withdrawn: on the loaded
+    ``folder/cards/``. A helper that fails is logged and its cards are drawn here: the bytes are
+    the same either way. Encoding the PNGs in a thread was tried and withdrawn: on the loaded
     2-core machine it cost more wall time than it saved (40 s against 25 s for 696 cards).
     """
 
@@ -489,8 +487,6 @@ class Painter:
         self._jobs: list[tuple[str, dict]] = []
         self._panels: dict = {}
         self._cache = cache_folder() if cache is True else (cache or None)
-        self._running: list[tuple] = []  # helpers drawing: (process, job file, their cards)
-        self._helped: list[Path] = []
         self.drawn = 0
         self.cached = 0
 
@@ -534,20 +530,8 @@ class Painter:
         return self._panels[key]
 
     def paint(self, path: str, card: dict) -> None:
-        """Queue a card context (from :func:`eu_card` or :func:`country_card`) to be drawn to ``path``.
-
-        With helpers, a batch of at least :data:`HELPER_MIN_CARDS` queued cards goes to a helper
-        process as soon as none is drawing: the cards are drawn while the pages are rendered here."""
+        """Queue a card context (from :func:`eu_card` or :func:`country_card`) to be drawn to ``path``."""
         self._jobs.append((path, card))
-        if self._folder is None or self._helpers <= 0:
-            return
-        self._running = [entry for entry in self._running if not self._finish(entry, wait=False)]
-        if not self._running and len(self._jobs) >= HELPER_MIN_CARDS:
-            jobs, self._jobs = [(p, c) for p, c in self._jobs if not self._from_cache(p, c)], []
-            if len(jobs) >= HELPER_MIN_CARDS:
-                self._launch(jobs)
-            else:
-                self._jobs = jobs
 
     def _draw(self, path: str, card: dict) -> None:
         data = _png(draw(compose_svg(card), under=self.panel(card)))
@@ -555,65 +539,50 @@ class Painter:
         self._remember(card, data)
         self.drawn += 1
 
-    def _launch(self, share: list[tuple[str, dict]]) -> None:
-        """Start a helper for ``share``; if it cannot start, its cards go back to the queue."""
-        try:
-            self._running.append((*_start_helper(self._folder, share), share))
-        except OSError as exc:
-            log.warning("card helper not started (%s): drawing its %d cards here", exc, len(share))
-            self._jobs.extend(share)
-
-    def _finish(self, entry, wait: bool) -> bool:
-        """Collect a helper's cards (False: still drawing, when not ``wait``); a failed helper's cards are
-        drawn here."""
-        process, job_file, share = entry
-        if not wait and process.poll() is None:
-            return False
-        try:
-            out, err = process.communicate(timeout=900)
-            paths = json.loads(out) if process.returncode == 0 else None
-        except (subprocess.TimeoutExpired, ValueError) as exc:
-            process.kill()
-            process.communicate()
-            paths, err = None, str(exc).encode()
-        finally:
-            os.unlink(job_file)
-        if paths != [path for path, _ in share]:
-            log.warning("card helper failed (exit %s): %s; drawing its %d cards here", process.returncode,
-                        err.decode(errors="replace")[-500:], len(share))
-            for path, card in share:
-                self._draw(path, card)
-            return True
-        self._helped += [self._folder / path for path in paths]
-        self.drawn += len(paths)
-        for path, card in share:
-            self._remember(card, (self._folder / path).read_bytes())
-        return True
-
     def close(self) -> list[Path]:
         """Draw every queued card; returns the files that helpers wrote (``write`` saw the others)."""
         jobs, self._jobs = self._jobs, []
         jobs = [(path, card) for path, card in jobs if not self._from_cache(path, card)]
+        running: list = []
         if self._folder is not None and self._helpers > 0 and len(jobs) >= HELPER_MIN_CARDS:
             shares = _shares(jobs, self._helpers + 1)
             jobs = shares[0]
             for share in shares[1:]:
-                self._launch(share)
-        jobs, self._jobs = jobs + self._jobs, []
+                try:
+                    running.append((_start_helper(self._folder, share), share))
+                except OSError as exc:
+                    log.warning("card helper not started (%s): drawing its %d cards here", exc, len(share))
+                    jobs = jobs + share
         try:
             for path, card in jobs:
                 self._draw(path, card)
         except BaseException:
-            for process, job_file, _ in self._running:  # no helper outlives a failed render
+            for (process, job_file), _ in running:  # no helper outlives a failed render
                 process.kill()
                 process.communicate()
                 os.unlink(job_file)
-            self._running = []
             raise
-        running, self._running = self._running, []
-        for entry in running:
-            self._finish(entry, wait=True)
-        helped, self._helped = self._helped, []
+        helped: list[Path] = []
+        for (process, job_file), share in running:
+            try:
+                out, err = process.communicate(timeout=900)
+                paths = json.loads(out) if process.returncode == 0 else None
+            except (subprocess.TimeoutExpired, ValueError) as exc:
+                process.kill()
+                process.communicate()
+                paths, err = None, str(exc).encode()
+            finally:
+                os.unlink(job_file)
+            if paths != [path for path, _ in share]:
+                log.warning("card helper failed (exit %s): %s; drawing its %d cards here", process.returncode,
+                            err.decode(errors="replace")[-500:], len(share))
+                for path, card in share:
+                    self._draw(path, card)
+                continue
+            helped += [self._folder / path for path in paths]
+            self.drawn += len(paths)
+            for path, card in share:
+                self._remember(card, (self._folder / path).read_bytes())
         return helped
 
 

@@ -75,35 +75,3 @@ def test_the_panel_goes_to_cairosvg():
                               seats_total=6)
     assert cards._layer_items(cards.panel_svg(card)) is None
     assert cards._layer_items(cards.compose_svg(card)) is not None
-
-
-def _cyprus(lang: str, seats: int) -> dict:
-    return cards.country_card(Formatter(lang), site_title="T", test=False, shapes={"EPP": "circle"},
-                              country={"name": "Cyprus", "status_label": "Final", "as_of": {"utc": "", "local": ""},
-                                       "seats_total": str(seats), "turnout_text": "44%",
-                                       "lists": [{"party_abbrev": "DISY", "list_name": "", "seats_raw": 2,
-                                                  "seats": "2", "color": "#3399FF", "group_id": "EPP"}]},
-                              seats_total=seats)
-
-
-def test_a_helper_starts_drawing_while_cards_are_still_queued(tmp_path, monkeypatch):
-    monkeypatch.setattr(cards, "HELPER_MIN_CARDS", 3)
-    jobs = [(cards.card_path(lang, f"cy{seats}"), _cyprus(lang, seats)) for lang in ("en", "el") for seats in (6, 7, 8)]
-    alone: dict[str, bytes] = {}
-    quiet = cards.Painter(alone.__setitem__, cache=None, helpers=0)
-    for path, card in jobs:
-        quiet.paint(path, card)
-    quiet.close()
-
-    here: dict[str, bytes] = {}
-    painter = cards.Painter(here.__setitem__, tmp_path, helpers=1, cache=None)
-    for path, card in jobs[:3]:
-        painter.paint(path, card)
-    assert len(painter._running) == 1 and painter._jobs == []  # the first three went to a helper at once
-    for path, card in jobs[3:]:
-        painter.paint(path, card)
-    helped = painter.close()
-    assert painter.drawn == len(jobs) and not painter._running
-    assert {p.relative_to(tmp_path).as_posix() for p in helped} >= {path for path, _ in jobs[:3]}
-    got = {**here, **{p.relative_to(tmp_path).as_posix(): p.read_bytes() for p in helped}}
-    assert got == alone

@@ -14,6 +14,12 @@ own; times are taken inside the process around the step's call, plus the process
 4. **one-country update**: a correction delivery for one country: ingest, tally, incremental
    stage (only what the country touches re-rendered), against a full re-render of the same version.
 
+Every run is **cold**: its own empty social-card cache (``ENR_CARD_CACHE``, a new folder per run),
+so the full render draws every card (696 for 29 pages x 24 languages), as on a night whose numbers
+no earlier render has seen; ``cards_drawn`` says how many were drawn. The machine's load average
+(1 minute) is noted before and after each step: on the shared 2-core machine it moves the figures.
+``--profile`` also profiles the ingest of the largest country and a cold full render.
+
 Writes bench/results/night.json (the figures) and bench/results/night.md; ``bench/run_all.py``
 merges them into BENCHMARKS.md.
 """
@@ -22,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -45,6 +52,10 @@ logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s
 for noisy in ("great_expectations", "gnupg", "urllib3", "botocore", "fsspec"):
     logging.getLogger(noisy).setLevel(logging.WARNING)
 from enr import pipeline
+def cpu():
+    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
+cpu_start = cpu()
 start = time.perf_counter()
 out = {{}}
 if step == "ingest":
@@ -59,25 +70,35 @@ elif step == "tally":
 elif step == "stage":
     tallied = pipeline.tally({election!r}, force=args.get("force", False)) if args.get("tally") else args["tallied"]
     out = pipeline.stage({election!r}, tallied, incremental=args["incremental"])
-elif step == "profile":
+elif step in ("profile", "profile_stage"):
     import cProfile, pstats, io
     profiler = cProfile.Profile()
     profiler.enable()
-    for country in args["countries"]:
-        pipeline.ingest_country({election!r}, country)
+    if step == "profile":
+        for country in args["countries"]:
+            pipeline.ingest_country({election!r}, country)
+    else:
+        pipeline.stage({election!r}, pipeline.tally({election!r}), incremental=False)
     profiler.disable()
     text = io.StringIO()
     pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(25)
     out = {{"profile": text.getvalue()}}
 out["seconds"] = time.perf_counter() - start
+out["cpu_s"] = cpu() - cpu_start  # this process and its children (card helper, gpg): what load does not inflate
 # peak RSS of this process: VmHWM (ru_maxrss would include the parent's peak, inherited across fork)
 out["maxrss_mb"] = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")) / 1024
 print("RESULT " + json.dumps(out, default=str))
 '''
 
 
+def load() -> float:
+    """The 1-minute load average of the machine."""
+    return round(os.getloadavg()[0], 2)
+
+
 def run_step(step: str, args: dict, env: dict) -> dict:
     code = STEP_CODE.format(root=str(ROOT), election=ELECTION)
+    load_before = load()
     started = time.perf_counter()
     proc = subprocess.run([PY, "-c", code, step, json.dumps(args)], env=env, capture_output=True, text=True)
     wall = time.perf_counter() - started
@@ -89,6 +110,10 @@ def run_step(step: str, args: dict, env: dict) -> dict:
     line = next(l for l in proc.stdout.splitlines() if l.startswith("RESULT "))
     result = json.loads(line[len("RESULT "):])
     result["wall_s"] = wall
+    result["load"] = [load_before, load()]
+    drawn = re.findall(r"cards_drawn=(\d+)", proc.stderr)
+    if drawn:
+        result["cards_drawn"] = sum(int(n) for n in drawn)
     return result
 
 
@@ -140,7 +165,8 @@ def prepare(scale: str, cache: Path, change: str) -> dict:
 
 def one_run(number: int, prepared: dict, cache: Path, workers: int, change: str, env_base: dict) -> dict:
     home = Path(tempfile.mkdtemp(prefix=f"enr-bench-{number}-", dir="/tmp"))
-    env = {**env_base, "ENR_HOME": str(home)}
+    cards = home / "card-cache"  # empty: the render draws every card, as for a wave never seen before
+    env = {**env_base, "ENR_HOME": str(home), "ENR_CARD_CACHE": str(cards)}
     for name in ("keys",):
         shutil.copytree(cache / "home" / name, home / name, symlinks=True,
                         ignore=shutil.ignore_patterns("S.gpg-agent*", "*.lock"))
@@ -151,7 +177,9 @@ def one_run(number: int, prepared: dict, cache: Path, workers: int, change: str,
     operator.load_history(run_id="bench")
     demo.drop_into_inbox(prepared["files"])
     groups = balance(prepared["rows"], workers)
+    ingest_load = load()
     wall, results = run_parallel("ingest", groups, env)
+    ingest_load = [ingest_load, load()]
     rows = sum(prepared["rows"].values())
     tally = run_step("tally", {}, env)
     tallied = {k: tally[k] for k in ("election", "version", "bundle_path")}
@@ -170,6 +198,9 @@ def one_run(number: int, prepared: dict, cache: Path, workers: int, change: str,
         "rows": rows, "countries": len(prepared["rows"]), "workers": len(groups),
         "ingest_s": wall, "ingest_rows_per_s": rows / wall,
         "ingest_maxrss_mb": max(r["maxrss_mb"] for r in results),
+        "ingest_cpu_s": sum(r["cpu_s"] for r in results), "ingest_cpu_max_worker_s": max(r["cpu_s"] for r in results),
+        "tally_cpu_s": tally["cpu_s"], "stage_cpu_s": stage["cpu_s"], "full_rerender_cpu_s": full_again["cpu_s"],
+        "update_stage_cpu_s": update_stage["cpu_s"],
         "tally_s": tally["seconds"], "tally_maxrss_mb": tally["maxrss_mb"],
         "stage_s": stage["seconds"], "stage_maxrss_mb": stage["maxrss_mb"],
         "wave_total_s": wall + tally["seconds"] + stage["seconds"],
@@ -180,6 +211,9 @@ def one_run(number: int, prepared: dict, cache: Path, workers: int, change: str,
         "update_with_ingest_s": update_ingest["seconds"] + update_tally["seconds"] + update_stage["seconds"],
         "full_rerender_s": full_again["seconds"],
         "process_overhead_s": stage["wall_s"] - stage["seconds"],
+        "cards_drawn": stage.get("cards_drawn"), "update_cards_drawn": update_stage.get("cards_drawn"),
+        "load": {"ingest": ingest_load, "tally": tally["load"], "stage": stage["load"],
+                 "update_stage": update_stage["load"], "full_rerender": full_again["load"]},
     }
 
 
@@ -212,17 +246,30 @@ def main() -> int:
         shutil.copytree(cache / "home" / "keys", home / "keys", symlinks=True,
                         ignore=shutil.ignore_patterns("S.gpg-agent*", "*.lock"))
         os.environ["ENR_HOME"] = str(home)
-        from enr import demo, pipeline
+        from enr import demo, operator, pipeline
 
         pipeline.open_store().migrate()
         biggest = max(prepared["rows"], key=prepared["rows"].get)
         demo.drop_into_inbox([f for f in prepared["files"] if f"-{biggest}-" in f.name])
-        profile = {"country": biggest, "rows": prepared["rows"][biggest],
-                   "text": run_step("profile", {"countries": [biggest]}, {**env, "ENR_HOME": str(home)})["profile"]}
+        profile_env = {**env, "ENR_HOME": str(home), "ENR_CARD_CACHE": str(home / "card-cache")}
+        ingest = run_step("profile", {"countries": [biggest]}, profile_env)
+        operator.load_history(run_id="bench-profile")
+        demo.drop_into_inbox([f for f in prepared["files"] if f"-{biggest}-" not in f.name])
+        for group in balance({k: v for k, v in prepared["rows"].items() if k != biggest}, 1):
+            run_step("ingest", {"countries": group}, profile_env)
+        render = run_step("profile_stage", {}, profile_env)  # cold: its own empty card cache
+        profile = {"country": biggest, "rows": prepared["rows"][biggest], "text": ingest["profile"],
+                   "load": ingest["load"], "render_text": render["profile"], "render_load": render["load"],
+                   "render_cards_drawn": render.get("cards_drawn")}
         shutil.rmtree(home, ignore_errors=True)
-    median = {k: statistics.median(r[k] for r in runs) for k in runs[0] if isinstance(runs[0][k], (int, float))}
+    median = {k: statistics.median(r[k] for r in runs) for k in runs[0]
+              if isinstance(runs[0][k], (int, float)) and all(isinstance(r[k], (int, float)) for r in runs)}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "night.json").write_text(json.dumps({"scale": args.scale, "runs": runs, "median": median,
+                                                    "cold_card_cache": True, "cpus": os.cpu_count(),
+                                                    "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"],
+                                                                             cwd=ROOT, capture_output=True,
+                                                                             text=True).stdout.strip(),
                                                     "change": args.change, "profile": profile,
                                                     "command": "bench/bench_night.py " + " ".join(sys.argv[1:])},
                                                    indent=1))

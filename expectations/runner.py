@@ -12,8 +12,13 @@ reviewers (implausible turnout).
 Four frames are validated, each by the suite of that name:
 
 * ``rows``    — the parsed rows plus their ``line`` in the file (schema, non-negative counts, known
-  ids, one row per unit x list, no markup in names, row cap);
-* ``units``   — one row per unit (arithmetic: ``valid = voters - blank - invalid`` must equal the
+  ids, one row per unit x list, no markup in names, row cap). Its expectations are first evaluated
+  column-wise on the Arrow table (:mod:`expectations.row_checks`, from the same suite JSON); when
+  they all hold, GX is not handed the million rows and the report records the suite as passed
+  there; when one fails (or cannot be read there), GX runs the suite and its result (rule, lines,
+  expected, found) is the refusal, as before;
+* ``units``   — one row per unit, built from the Arrow table (:func:`units_frame_of_table`; the
+  pandas :func:`units_frame` where a unit's rows disagree, to count their variants) (arithmetic: ``valid = voters - blank - invalid`` must equal the
   sum of the list votes, LU up to 6x; voters <= registered; unit columns identical on every row of
   the unit; coverage of a final wave; turnout warning);
 * ``country`` — the country totals (national turnout warning);
@@ -44,11 +49,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from enr.delivery import (NATIONAL_UNIT, OTHER_LIST, STATUSES, UNIT_COUNT_COLUMNS, Delivery, DeliveryRejected,
-                          _jsonable)
+from enr.delivery import (FIRST_DATA_LINE, NATIONAL_UNIT, OTHER_LIST, STATUSES, UNIT_COUNT_COLUMNS, Delivery,
+                          DeliveryRejected, _jsonable)
 from enr.units import constituencies_of, country_profile, row_cap, units_of
+from expectations import row_checks
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +84,8 @@ def suite_params(election: str, country: str, status: str, *, monotonic: bool = 
     """The placeholder values of a country, from the election definition (:mod:`enr.units`)."""
     profile = country_profile(election, country)
     units = units_of(election, country)
-    unit_ids = list(units["unit_id"])
+    unit_ids = units["unit_id"].tolist()  # tolist: one conversion, not an iteration over pandas values
+    unit_constituency = dict(zip(unit_ids, units["constituency"].tolist()))
     constituencies = constituencies_of(election, country)
     if status == "estimate":
         unit_ids.append(NATIONAL_UNIT)
@@ -83,8 +93,7 @@ def suite_params(election: str, country: str, status: str, *, monotonic: bool = 
             constituencies.append("")
     return {
         "election": election, "country": country, "status": status,
-        "unit_ids": unit_ids, "units_total": len(units), "unit_constituency": dict(zip(units["unit_id"],
-                                                                                    units["constituency"])),
+        "unit_ids": unit_ids, "units_total": len(units), "unit_constituency": unit_constituency,
         "list_ids": [*profile.list_ids, OTHER_LIST], "constituencies": constituencies,
         "max_rows": row_cap(election, country), "votes_per_voter": profile.votes_per_voter,
         "blank_reported": profile.blank_reported, "is_final": status in ("final", "official"),
@@ -94,13 +103,52 @@ def suite_params(election: str, country: str, status: str, *, monotonic: bool = 
 
 # -- frames ---------------------------------------------------------------------------------------
 
+UNIT_COLUMNS = ("unit_name", "constituency", *UNIT_COUNT_COLUMNS)
+
+
 def units_frame(rows: pd.DataFrame, params: dict) -> pd.DataFrame:
     """One row per unit, with the derived columns the ``delivery_units`` suite checks."""
-    unit_columns = ["unit_name", "constituency", *UNIT_COUNT_COLUMNS]
+    unit_columns = list(UNIT_COLUMNS)
     first = rows.drop_duplicates("unit_id", keep="first")
     variants = rows.drop_duplicates(["unit_id", *unit_columns]).groupby("unit_id", sort=False).size()
     list_votes = rows.groupby("unit_id", sort=False)["votes"].sum()
     units = first[["line", "unit_id", *unit_columns]].reset_index(drop=True)
+    return _derived_unit_columns(units, variants, list_votes, params)
+
+
+def units_frame_of_table(rows: pa.Table, params: dict, slow=None) -> pd.DataFrame:
+    """:func:`units_frame` computed from :func:`rows_table` with Arrow and numpy (the same frame: one
+    row per unit at its first line, in the order of the file) without hashing every row's strings.
+
+    Each row is compared with the first row of its unit; where every unit's rows agree,
+    ``variants`` is 1 everywhere. Where one does not, ``slow()`` (the pandas rows) is handed to
+    :func:`units_frame`, which counts the variants exactly for the report.
+    """
+    encoded = pc.dictionary_encode(rows["unit_id"].combine_chunks())  # codes in order of first appearance
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    _, first_rows = np.unique(codes, return_index=True)
+    first = rows.take(pa.array(first_rows))
+    for name in UNIT_COLUMNS:
+        column, spread = rows[name], first[name].take(encoded.indices)
+        same = pc.fill_null(pc.equal(column, spread), False)
+        if column.null_count or spread.null_count:
+            same = pc.or_(same, pc.and_(pc.is_null(column), pc.is_null(spread)))
+        if not pc.all(same).as_py():
+            if slow is None:
+                raise ValueError("the rows of a unit differ: units_frame needs the pandas rows")
+            return units_frame(slow(), params)
+    sums = pa.table({"code": encoded.indices, "votes": rows["votes"]}).group_by("code", use_threads=False) \
+        .aggregate([("votes", "sum")])
+    list_votes = np.zeros(len(first_rows), dtype=np.int64)
+    list_votes[sums["code"].to_numpy()] = sums["votes_sum"].to_numpy()
+    units = first.select(["line", "unit_id", *UNIT_COLUMNS]).to_pandas(types_mapper={pa.int64(): None}.get)
+    units["blank"] = units["blank"].astype("Int64")
+    unit_ids = units["unit_id"]
+    return _derived_unit_columns(units, pd.Series(1, index=unit_ids), pd.Series(list_votes, index=unit_ids), params)
+
+
+def _derived_unit_columns(units: pd.DataFrame, variants: pd.Series, list_votes: pd.Series,
+                          params: dict) -> pd.DataFrame:
     units["variants"] = units["unit_id"].map(variants).astype("int64")
     counts = units[list(UNIT_COUNT_COLUMNS)].astype("float64")
     units["smallest_count"] = counts.min(axis=1, skipna=True).astype("int64")
@@ -126,9 +174,43 @@ def rows_frame(rows: pd.DataFrame, params: dict) -> pd.DataFrame:
     return rows
 
 
+def rows_table(delivery: Delivery, params: dict) -> pa.Table:
+    """The ``rows`` frame as an Arrow table (same columns, same values), for
+    :mod:`expectations.row_checks`: ``line``, the parsed columns, ``unit_known``."""
+    table = delivery.table
+    line = pa.array(range(FIRST_DATA_LINE, FIRST_DATA_LINE + table.num_rows), type=pa.int64())
+    known = pc.is_in(table["unit_id"], value_set=pa.array(list(params["unit_ids"]), type=pa.string()))
+    return table.add_column(0, "line", line).append_column("unit_known", known)
+
+
+class _LazyFrame:
+    """A suite's frame made only when asked: the pandas frame for GX (:meth:`frame`), or the Arrow
+    table for :mod:`expectations.row_checks` (:meth:`table`)."""
+
+    def __init__(self, make_frame, make_table=None) -> None:
+        self._make_frame, self._make_table = make_frame, make_table
+        self._frame: pd.DataFrame | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.table().num_rows == 0 if self._make_table is not None else self.frame().empty
+
+    def frame(self) -> pd.DataFrame:
+        if self._frame is None:
+            self._frame = self._make_frame()
+        return self._frame
+
+    def table(self) -> pa.Table | None:
+        if self._make_table is None:
+            return None
+        if not hasattr(self, "_table"):
+            self._table = self._make_table()
+        return self._table
+
+
 def country_frame(units: pd.DataFrame, params: dict) -> pd.DataFrame:
     registered, voters = int(units["registered"].sum()), int(units["voters"].sum())
-    present = set(units["unit_id"])
+    present = set(units["unit_id"].tolist())
     missing = [u for u in params["unit_ids"] if u not in present and u != NATIONAL_UNIT]
     return pd.DataFrame([{"registered": registered, "voters": voters,
                           "turnout": voters / registered if registered else float("nan"),
@@ -138,7 +220,7 @@ def country_frame(units: pd.DataFrame, params: dict) -> pd.DataFrame:
                           + (f" ... ({len(missing)} in all)" if len(missing) > MAX_ROWS_REPORTED else "")}])
 
 
-def changes_frame(rows: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame:
+def changes_frame(rows: pd.DataFrame | None, previous: pd.DataFrame | None) -> pd.DataFrame:
     """Country and list totals now vs in the previous accepted snapshot (empty without one)."""
     columns = ["kind", "key", "line", "current", "previous"]
     if previous is None or previous.empty:
@@ -281,10 +363,13 @@ def validate_delivery(delivery: Delivery, *, election: str | None = None, previo
     election = election or meta.election
     monotonic = previous is not None and not meta.is_correction and meta.status != "estimate"
     params = suite_params(election, meta.country, meta.status, monotonic=monotonic)
-    rows = delivery.frame(with_line=True)
-    units = units_frame(rows, params)
-    frames = {"rows": rows_frame(rows, params), "units": units, "country": country_frame(units, params),
-              "changes": changes_frame(rows, previous if monotonic else None)}
+    table = rows_table(delivery, params)
+    rows = _LazyFrame(lambda: delivery.frame(with_line=True))  # pandas rows: only where needed
+    units = units_frame_of_table(table, params, slow=rows.frame)
+    compared = previous if monotonic and previous is not None and not previous.empty else None
+    frames = {"rows": _LazyFrame(lambda: rows_frame(rows.frame(), params), lambda: table),
+              "units": units, "country": country_frame(units, params),
+              "changes": changes_frame(rows.frame() if compared is not None else None, compared)}
     report = ValidationReport(election=election, country=meta.country, sequence=meta.sequence,
                               file=delivery.file_name,
                               params={k: v for k, v in params.items() if k != "unit_constituency"})
@@ -356,13 +441,23 @@ def _run_suites(session: _GxSession, report: ValidationReport, frames: dict, par
         chosen = [(i, e) for i, e in enumerate(spec["expectations"]) if _active(e, params)]
         if not chosen or frame.empty:
             continue
-        expectations = []
+        expectations, described = [], []
         for index, item in chosen:
             cls = get_expectation_impl(item["type"])
             item_meta = {**_fill(item.get("meta") or {}, params), "index": index}
             kwargs = _fill(item.get("kwargs") or {}, params)
             extra = {"severity": item["severity"]} if item.get("severity") else {}
             expectations.append(cls(**kwargs, meta=item_meta, **extra))
+            described.append((item["type"], kwargs, item_meta))
+        table = frame.table() if isinstance(frame, _LazyFrame) else None
+        if table is not None:
+            # Row expectations on a million rows: evaluated column-wise first; GX runs the suite
+            # only when one fails (its result names the rows) or cannot be evaluated there.
+            if row_checks.verdict([(kind, kwargs) for kind, kwargs, _ in described], table) is True:
+                report.suites[name] = _trim(row_checks.passed_suite_json(name, described, table))
+                continue
+        if isinstance(frame, _LazyFrame):
+            frame = frame.frame()
         suite = gx.ExpectationSuite(name=name, expectations=expectations)
         # What Batch.validate does, without building the batch twice (get_batch, then again inside
         # validate) and with one batch for both passes of a failing suite.

@@ -1,0 +1,77 @@
+"""A card's language layer is drawn directly with cairo (publish/cards.py ``_draw_layer``): the
+same pixels, byte for byte, as CairoSVG drawing the same SVG, in every script; anything else in
+the document goes to CairoSVG."""
+from __future__ import annotations
+
+import pytest
+
+from publish import cards
+from publish.i18n import Formatter
+from tests.support.publish_fixtures import build_bundle
+
+LANGS = ["en", "el", "bg", "de", "pl", "mt", "ga", "hu"]
+
+
+def _queued_cards(tmp_path, monkeypatch) -> list[tuple[str, dict]]:
+    from publish.site import render_site
+
+    monkeypatch.setenv("ENR_CARD_CACHE", "")
+    monkeypatch.setattr(cards, "default_helpers", lambda: 0)
+    jobs: list = []
+    real_close = cards.Painter.close
+
+    def close(painter):
+        jobs.extend(painter._jobs)
+        return real_close(painter)
+
+    monkeypatch.setattr(cards.Painter, "close", close)
+    render_site(build_bundle(test=True, only={"EL", "BG", "MT", "DE", "IE"}), tmp_path / "v0001", languages=LANGS)
+    return jobs
+
+
+def test_the_layer_drawn_directly_is_byte_for_byte_what_cairosvg_draws(tmp_path, monkeypatch):
+    jobs = _queued_cards(tmp_path, monkeypatch)
+    long_name = {**jobs[0][1], "headline": "Ευρωπαϊκές εκλογές — ένα πολύ μεγάλο όνομα " * 3, "test": True,
+                 "lines": ["  spaces\tand\ttabs  ", "Bulgarian: Европейски парламент", "& <b>not markup</b>"]}
+    jobs.append(("extra.png", long_name))
+    assert len(jobs) >= 6 * len(LANGS)
+    painter = cards.Painter(lambda *_: None, cache=None, helpers=0)
+    real = cards._layer_items
+    for path, card in jobs:
+        svg = cards.compose_svg(card)
+        assert real(svg) is not None, path  # the template's layer takes the direct path
+        direct = cards._png(cards.draw(svg, under=painter.panel(card)))
+        monkeypatch.setattr(cards, "_layer_items", lambda _svg: None)
+        by_cairosvg = cards._png(cards.draw(svg, under=painter.panel(card)))
+        monkeypatch.setattr(cards, "_layer_items", real)
+        assert direct == by_cairosvg, path
+
+
+@pytest.mark.parametrize("svg", [
+    '<svg xmlns="http://www.w3.org/2000/svg" width="1200" height="630" viewBox="0 0 1200 630" font-family="DejaVu Sans">'
+    '<circle cx="5" cy="5" r="3" fill="#000000"/></svg>',
+    '<svg xmlns="http://www.w3.org/2000/svg" width="1200" height="630" viewBox="0 0 1200 630" font-family="DejaVu Sans">'
+    '<text x="1" y="2" font-size="3" fill="red">x</text></svg>',
+    '<svg xmlns="http://www.w3.org/2000/svg" width="1200" height="630" viewBox="0 0 1200 630" font-family="DejaVu Sans">'
+    '<text x="1" y="2" font-size="3em" fill="#000000">x</text></svg>',
+    '<svg xmlns="http://www.w3.org/2000/svg" width="1200" height="630" viewBox="0 0 1200 630" font-family="DejaVu Sans">'
+    '<text x="1" y="2" font-size="3" fill="#000000">x<tspan>y</tspan></text></svg>',
+    '<!DOCTYPE svg [<!ENTITY a "x">]><svg xmlns="http://www.w3.org/2000/svg" width="1200" height="630" '
+    'viewBox="0 0 1200 630" font-family="DejaVu Sans"><text x="1" y="2" font-size="3" fill="#000000">&a;</text></svg>',
+    '<svg xmlns="http://www.w3.org/2000/svg" width="600" height="630" viewBox="0 0 1200 630" font-family="DejaVu Sans">'
+    '</svg>',
+    "not xml at all <",
+])
+def test_anything_but_the_plain_layer_goes_to_cairosvg(svg):
+    assert cards._layer_items(svg) is None
+
+
+def test_the_panel_goes_to_cairosvg():
+    card = cards.country_card(Formatter("en"), site_title="T", test=False, shapes={"EPP": "circle"},
+                              country={"name": "Cyprus", "status_label": "Final", "as_of": {"utc": "", "local": ""},
+                                       "seats_total": "6", "turnout_text": "44%",
+                                       "lists": [{"party_abbrev": "DISY", "list_name": "", "seats_raw": 2,
+                                                  "seats": "2", "color": "#3399FF", "group_id": "EPP"}]},
+                              seats_total=6)
+    assert cards._layer_items(cards.panel_svg(card)) is None
+    assert cards._layer_items(cards.compose_svg(card)) is not None

@@ -77,6 +77,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--samples", type=int, default=3)
     parser.add_argument("--country", default="AT")
+    parser.add_argument("--airflow-defaults", action="store_true",
+                        help="without the latency settings of enr.airflow_env.PRODUCTION_LATENCY")
     args = parser.parse_args()
 
     from tests.support.airflow import CeleryAirflow, celery_stack_problem
@@ -94,6 +96,7 @@ def main() -> int:
     started = time.monotonic()
     s3 = cluster = temp = None
     samples: list[dict] = []
+    tuning: dict[str, str] = {}
     stop = threading.Event()
     try:
         pg = _pg_cluster("start", pg_env)
@@ -117,8 +120,12 @@ def main() -> int:
         waves = tuple(f"provisional:{p}" for p in (20, 40, 60, 80)[: args.samples]) + ("final:100",)
         night = replay.write_night(base / "outbox", election=ELECTION, waves=waves, countries=[args.country],
                                    sender_home=keys["sender_home"])
+        from enr.airflow_env import production_latency
+
+        # the production configuration's latency settings (docker/compose.yaml), unless --airflow-defaults
+        tuning = {} if args.airflow_defaults else production_latency()
         cluster = CeleryAirflow(home=base / "airflow", metadata_url=urls["airflow"], workers=2, concurrency=2,
-                                parallelism=4, extra_env=settings)
+                                parallelism=4, extra_env={**settings, **tuning})
         cluster.start(timeout=240)
         healthy_s = time.monotonic() - started
         api, reviewer = cluster.api("admin"), cluster.api("reviewer")
@@ -198,6 +205,7 @@ def main() -> int:
     counted = [s["latency_s"] for s in samples if not s["warmup"]]
     result = {"samples": samples, "median_s": statistics.median(counted) if counted else None,
               "max_s": max(counted) if counted else None, "country": args.country, "healthy_s": round(healthy_s, 1),
+              "airflow_settings": tuning, "load_at_end": round(os.getloadavg()[0], 2),
               "command": "bench/bench_production_latency.py " + " ".join(sys.argv[1:])}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "production-latency.json").write_text(json.dumps(result, indent=1))

@@ -68,6 +68,27 @@ def jwt_secret() -> str:
     return path.read_text().strip()
 
 
+# Election-night latency on the production layout (docs/PRODUCTION.md "Latency: the settings"): the
+# waits between a delivery landing and its publication that are Airflow's, not the work's. Set in
+# docker/compose.yaml (x-airflow-env) and by bench/bench_production_latency.py; the reasons there.
+PRODUCTION_LATENCY: dict[str, str] = {
+    # the scheduler sleeps this long after a loop with nothing to do (default 1 s): each hand-over
+    # between two tasks (sensor -> ingest -> tally -> stage, describe -> publish, an approval answered)
+    # waits for the next loop; 0.2 s costs an idle scheduler a few more light queries a second
+    "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.2",
+    # the inbox sensor looks every second, holding its worker slot (mode poke) for at most its 50 s,
+    # instead of being rescheduled every 5 s (each reschedule is a scheduler loop, a Celery message
+    # and a new task process: seconds on a busy worker)
+    "ENR_INBOX_POKE_SECONDS": "1",
+    "ENR_INBOX_SENSOR_MODE": "poke",
+}
+
+
+def production_latency() -> dict[str, str]:
+    """The settings of :data:`PRODUCTION_LATENCY` (a copy), for a production-like Airflow."""
+    return dict(PRODUCTION_LATENCY)
+
+
 def airflow_executable() -> str:
     """The ``airflow`` of this project's environment (beside the running Python), whatever the PATH."""
     candidate = Path(sys.executable).with_name("airflow")

@@ -409,6 +409,35 @@ class Bucket:
             return
         dst.write_atomic(dst_key, self.read(src_key), durable, cache_control)
 
+    def copy_many(self, pairs: dict[str, str]) -> None:
+        """Copy objects within this bucket: ``{destination key: source key}``.
+
+        On an object store every copy is server-side (S3 CopyObject: no byte leaves the store, the
+        source's Content-Type and Cache-Control are kept), run concurrently on the filesystem's event
+        loop, :data:`BULK_BATCH` at a time; a missing source raises :class:`FileNotFoundError` naming it.
+        A local folder copies one file after the other without fsync (call :meth:`sync`)."""
+        pairs = {check_key(dst): check_key(src) for dst, src in pairs.items()}
+        if self.local_root is not None:
+            for dst, src in pairs.items():
+                self.copy(src, dst, durable=False)
+            return
+        from fsspec.asyn import _run_coros_in_chunks, sync
+
+        fs = self._remote_root().fs
+        # "bucket/prefix" + "/" + key: a path object per key costs ~0.5 ms (UPath), more than the request
+        root = fs._strip_protocol(self._remote_root().path).rstrip("/")
+        items = list(pairs.items())
+        for start in range(0, len(items), BULK_BATCH):
+            chunk = items[start:start + BULK_BATCH]
+            coros = [fs._copy_basic(f"{root}/{src}", f"{root}/{dst}") for dst, src in chunk]
+            results = sync(fs.loop, _run_coros_in_chunks, coros, batch_size=BULK_BATCH, return_exceptions=True,
+                           nofiles=True)
+            for (dst, src), result in zip(chunk, results):
+                if isinstance(result, FileNotFoundError):
+                    raise FileNotFoundError(f"{self.url}: cannot copy {src} to {dst}: no such object") from result
+                if isinstance(result, BaseException):
+                    raise BucketError(f"{self.url}: cannot copy {src} to {dst}: {result}") from result
+
     def delete(self, key: str) -> None:
         """Remove ``key`` (nothing happens if it is not there)."""
         if self.local_root is not None:

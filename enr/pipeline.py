@@ -237,16 +237,24 @@ def _render_index_key(election: str, version: str) -> str:
 
 
 def _reuse(bucket, store, election: str, version: str):
-    """The newest earlier staged version to copy unchanged pages from (local buckets), or None."""
+    """The newest earlier staged version to copy unchanged pages from, or None.
+
+    On an object store (:func:`publish.release.reuse_in_store`) the pages stay in the store: they are
+    copied server-side from the earlier version's staged prefix at staging."""
+    from publish.release import reuse_in_store
     from publish.site import Reuse
 
-    if not bucket.is_local:
-        return None
     earlier = sorted((v for v in store.versions(election)
                       if version_key(v["version"]) < version_key(version) and v.get("manifest_sha256")),
                      key=lambda v: version_key(v["version"]))
     for info in reversed(earlier):
         index = bucket.read_or_none(_render_index_key(election, info["version"]))
+        if not bucket.is_local:
+            reuse = index and reuse_in_store(bucket, election, info["version"], info["manifest_sha256"],
+                                             json.loads(index))
+            if reuse:
+                return reuse
+            continue
         folder = bucket.local_path(f"staging/{election}/{info['version']}")
         manifest = folder / "manifest.json"
         if index is not None and manifest.is_file():
@@ -285,8 +293,9 @@ def stage(election: str, tallied: dict, *, incremental: bool = True) -> dict:
             _, digest = build_version(bundle, out, publisher, history=_history(election), reuse=reuse,
                                       fingerprints=fingerprints, public_base_url=get_settings().public_base_url)
             # on object stores the backup is staged at the same time: replication then has nothing to copy
+            copies = {name: f"{reuse.source}/{name}" for name in reuse.copied} if reuse and reuse.remote else None
             manifest_sha256 = stage_release(bucket, election, version, out,
-                                            backup=None if bucket.is_local else backup_bucket())
+                                            backup=None if bucket.is_local else backup_bucket(), copies=copies)
     except OSError as exc:
         if exc.errno != errno.ENOSPC:
             raise

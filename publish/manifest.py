@@ -101,10 +101,22 @@ def _entry(path: str, data: bytes) -> dict:
             "md5": hashlib.md5(data, usedforsecurity=False).hexdigest()}
 
 
-def write_manifest(version_dir: Path, extra: dict) -> tuple[Path, str]:
-    """Write ``SHA256SUMS`` and ``manifest.json`` into ``version_dir``; returns (manifest path, its SHA-256)."""
+def write_manifest(version_dir: Path, extra: dict, known: dict[str, dict] | None = None) -> tuple[Path, str]:
+    """Write ``SHA256SUMS`` and ``manifest.json`` into ``version_dir``; returns (manifest path, its SHA-256).
+
+    ``known``: content files that are not in the folder but will be staged beside it (an incremental
+    stage on an object store copies unchanged pages from the previous version inside the store), with
+    their entries from the previous version's manifest (path, sha256, size, md5); staging checks the
+    copies against them. A path both in the folder and in ``known`` is refused."""
     version_dir = Path(version_dir)
     entries = [_entry(rel, (version_dir / rel).read_bytes()) for rel in content_files(version_dir)]
+    if known:
+        clash = sorted({e["path"] for e in entries} & set(known))
+        if clash or any(not _SAFE_PATH.match(rel) or rel in SEALS or rel == SUMS for rel in known):
+            raise ManifestError(f"{version_dir}: known entries clash with the folder or are unsafe: {clash[:5]}")
+        entries += [{"path": rel, "sha256": e["sha256"], "size": e["size"], "md5": e["md5"]}
+                    for rel, e in known.items()]
+        entries.sort(key=lambda e: e["path"])
     sums = sums_text(entries).encode("ascii")
     (version_dir / SUMS).write_bytes(sums)
     files = entries + [_entry(SUMS, sums)]
@@ -127,11 +139,12 @@ def read_manifest(data: bytes) -> dict:
     return document
 
 
-def sign_version(version_dir: Path, signer, extra: dict) -> tuple[Path, str]:
-    """Seal a rendered folder: public key, SHA256SUMS, manifest, and both detached signatures."""
+def sign_version(version_dir: Path, signer, extra: dict, known: dict[str, dict] | None = None) -> tuple[Path, str]:
+    """Seal a rendered folder: public key, SHA256SUMS, manifest, and both detached signatures
+    (``known``: files staged beside the folder, see :func:`write_manifest`)."""
     version_dir = Path(version_dir)
     (version_dir / PUBLIC_KEY).write_text(signer.public_key(), encoding="ascii")
-    manifest_path, digest = write_manifest(version_dir, {**extra, "signing_key": signer.fingerprint})
+    manifest_path, digest = write_manifest(version_dir, {**extra, "signing_key": signer.fingerprint}, known)
     signer.sign_file(version_dir / SUMS)
     signer.sign_file(manifest_path)
     return manifest_path, digest

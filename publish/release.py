@@ -285,7 +285,7 @@ def _verify_in_place(bucket: Bucket, prefix: str, manifest: dict, required: tupl
 
 
 def _upload(bucket: Bucket, prefix: str, source: Bucket, names: list[str], manifest: dict,
-            manifest_bytes: bytes) -> None:
+            manifest_bytes: bytes, copies: dict[str, str] | None = None) -> None:
     """Stage on an object store: ``SHA256SUMS`` first (digests only, no result), which an anonymous
     reader must be refused (:func:`publish.read_policy.check_hidden`; else it is deleted again and
     nothing more is written), then what an earlier stage of the version left (an older manifest, a
@@ -303,6 +303,10 @@ def _upload(bucket: Bucket, prefix: str, source: Bucket, names: list[str], manif
     keep = {f"{prefix}/{name}" for name in names}
     for key in sorted(set(bucket.objects(prefix)) - keep):
         bucket.delete(key)
+    copies = copies or {}
+    if copies:  # unchanged files of an earlier version: copied inside the store (checked below like the rest)
+        bucket.copy_many({f"{prefix}/{name}": src for name, src in copies.items()})
+    names = [name for name in names if name not in copies]
     for start in range(0, len(names), BULK_BATCH):
         bucket.write_many({f"{prefix}/{name}": source.read(name) for name in names[start:start + BULK_BATCH]},
                           cache_control=CACHE_IMMUTABLE)
@@ -344,7 +348,8 @@ def _link(source: Path, target: Path) -> bool:
         return False
 
 
-def stage(bucket: Bucket, election: str, version: str, rendered_dir: Path, *, backup: Bucket | None = None) -> str:
+def stage(bucket: Bucket, election: str, version: str, rendered_dir: Path, *, backup: Bucket | None = None,
+          copies: dict[str, str] | None = None) -> str:
     """Copy a sealed, rendered folder to where it is staged (:func:`staged_prefix`); the manifest's SHA-256.
 
     Every staged file is checked against the folder's manifest (local folder: read back; object
@@ -357,6 +362,11 @@ def stage(bucket: Bucket, election: str, version: str, rendered_dir: Path, *, ba
     and refuses to touch a published version. ``backup`` (an object store too): the version is staged
     there as well, at the same time, so that replication after the publication has nothing left
     to copy; a backup that fails here is only logged (:func:`replicate` copies what is missing).
+
+    ``copies`` (object stores only): ``{manifest path: source key}`` for the files the manifest lists
+    that are not in ``rendered_dir``: an earlier version's unchanged pages, copied server-side from
+    its staged prefix (in the backup from the same keys there), then checked from the listing like
+    every uploaded file (size and MD5 against this manifest).
     """
     rendered_dir = Path(rendered_dir)
     manifest_path = rendered_dir / MANIFEST
@@ -370,8 +380,15 @@ def stage(bucket: Bucket, election: str, version: str, rendered_dir: Path, *, ba
     prefix = staged_prefix(bucket, election, version)
     names = [entry["path"] for entry in manifest["files"]] + [n for n in _SEALS if (rendered_dir / n).is_file()]
     source = Bucket(rendered_dir)
+    copies = dict(copies or {})
+    absent = [name for name in names if name not in copies and not (rendered_dir / name).is_file()]
+    if absent or set(copies) - set(names):
+        raise NotStaged(f"{rendered_dir}: {len(absent)} file(s) of the manifest neither rendered nor to be copied "
+                        f"({', '.join(absent[:5])}), or copies the manifest does not list")
 
     if bucket.local_root is not None:
+        if copies:
+            raise PublishError(f"{bucket.url}: copies from an earlier version are for object stores only")
         for name in names:
             if not _link(rendered_dir / name, bucket.local_path(f"{prefix}/{name}")):
                 source.copy(name, f"{prefix}/{name}", dst=bucket, durable=False, cache_control=CACHE_IMMUTABLE)
@@ -385,24 +402,51 @@ def stage(bucket: Bucket, election: str, version: str, rendered_dir: Path, *, ba
         mirror = None
         if backup is not None and not backup.is_local:
             mirror = threading.Thread(target=_stage_backup, name="enr-stage-backup",
-                                      args=(backup, election, version, prefix, source, names, manifest, manifest_bytes))
+                                      args=(backup, election, version, prefix, source, names, manifest, manifest_bytes,
+                                            copies))
             mirror.start()
         try:
-            _upload(bucket, prefix, source, names, manifest, manifest_bytes)
+            _upload(bucket, prefix, source, names, manifest, manifest_bytes, copies)
         finally:
             if mirror is not None:
                 mirror.join()
     digest = _sha(manifest_bytes)
-    log.info("staged election=%s version=%s files=%d manifest_sha256=%s", election, version, len(names) + 1, digest)
+    log.info("staged election=%s version=%s files=%d copied_in_store=%d manifest_sha256=%s", election, version,
+             len(names) + 1, len(copies), digest)
     return digest
 
 
+def reuse_in_store(bucket: Bucket, election: str, version: str, manifest_sha256: str, fingerprints: dict):
+    """What an incremental stage on an object store may copy from the staged ``version``
+    (a :class:`publish.site.Reuse` without folder), or None.
+
+    Its ``manifest.json`` must be the one staged (``manifest_sha256``, as the store recorded it: a
+    manifest edited since is not trusted); only the files that the bucket's listing shows with that
+    manifest's size and MD5 are offered (a missing or replaced object is rendered again)."""
+    from publish.site import Reuse
+
+    prefix = staged_prefix(bucket, election, version)
+    manifest_bytes = bucket.read_or_none(f"{prefix}/{MANIFEST}")
+    if manifest_bytes is None:
+        return None
+    if _sha(manifest_bytes) != manifest_sha256:
+        log.warning("%s: not the manifest staged as %s; its files are not reused", bucket.url_of(f"{prefix}/{MANIFEST}"),
+                    manifest_sha256)
+        return None
+    files = read_manifest(manifest_bytes)["files"]
+    listing = bucket.objects(prefix)
+    entries = {e["path"]: e for e in files
+               if e.get("md5") and listing.get(f"{prefix}/{e['path']}") == (e["size"], e["md5"])}
+    return Reuse(folder=None, fingerprints=fingerprints, digests={e["path"]: e["sha256"] for e in files},
+                 source=prefix, entries=entries)
+
+
 def _stage_backup(backup: Bucket, election: str, version: str, prefix: str, source: Bucket, names: list[str],
-                  manifest: dict, manifest_bytes: bytes) -> None:
+                  manifest: dict, manifest_bytes: bytes, copies: dict[str, str] | None = None) -> None:
     """The backup's half of :func:`stage` (in its own thread): logged, never raised."""
     try:
         _refuse_published(backup, election, version)
-        _upload(backup, prefix, source, names, manifest, manifest_bytes)
+        _upload(backup, prefix, source, names, manifest, manifest_bytes, copies)
         log.info("staged election=%s version=%s on the backup %s too", election, version, backup.url)
     except Exception as exc:  # noqa: BLE001 - the backup never stops the primary; replicate() copies later
         log.warning("staging election=%s version=%s on the backup %s failed (replication will copy it): %s",

@@ -33,7 +33,7 @@ import logging
 import os
 import shutil
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
 import time
@@ -348,11 +348,32 @@ def render_site(bundle: dict, out_dir: Path, languages: list[str] | None = None,
 
 @dataclass(frozen=True)
 class Reuse:
-    """A previous rendered version to copy unchanged pages from: its folder and page fingerprints."""
+    """A previous rendered version to copy unchanged pages from: its folder and page fingerprints.
 
-    folder: Path
+    On an object store the previous version is not on disk: ``folder`` is None, ``source`` is its
+    staged prefix in the bucket and ``entries`` its manifest entries (path, sha256, size, md5) of the
+    objects the bucket's listing shows there with the manifest's size and MD5. An unchanged page is
+    then not written at all: it is recorded in ``copied`` (path -> entry), the manifest takes its
+    entry, and staging copies it inside the store (:func:`publish.release.stage`, ``copies``)."""
+
+    folder: Path | None
     fingerprints: dict
     digests: dict | None = None  # {path: sha256} from the previous manifest: a copy must still match it
+    source: str | None = None
+    entries: dict | None = None
+    copied: dict = field(default_factory=dict)
+
+    @property
+    def remote(self) -> bool:
+        return self.folder is None
+
+    def take(self, rel: str) -> bool:
+        """Remote reuse: record ``rel`` as copied from the previous version if the store has it intact."""
+        entry = (self.entries or {}).get(rel)
+        if entry is None:
+            return False
+        self.copied[rel] = entry
+        return True
 
     def read(self, rel: str) -> bytes | None:
         path = self.folder / rel
@@ -426,6 +447,9 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
         prints[key] = fingerprint
         if reuse is None or reuse.fingerprints.get(key) != fingerprint:
             return False
+        if reuse.remote:
+            reused += reuse.take(key)
+            return key in reuse.copied
         data = reuse.read(key)
         if data is None:
             return False
@@ -584,8 +608,15 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
 
         digest = history_digest(history, languages)
         prints["history/*"] = digest
-        copied = None
-        if reuse is not None and reuse.fingerprints.get("history/*") == digest:
+        copied, remote_copied = None, False
+        if reuse is not None and reuse.remote and reuse.fingerprints.get("history/*") == digest:
+            pages = [rel for lang in languages for rel in (reuse.digests or {}) if rel.startswith(f"{lang}/history/")]
+            if pages and all(rel in (reuse.entries or {}) for rel in pages):
+                for rel in pages:
+                    reuse.take(rel)
+                reused += 1
+                remote_copied = True
+        elif reuse is not None and reuse.fingerprints.get("history/*") == digest:
             copied = {}
             for lang in languages:
                 folder = reuse.folder / lang / "history"
@@ -604,7 +635,7 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
             for rel, data in copied.items():
                 write(rel, data)
             reused += 1
-        else:
+        elif not remote_copied:
             written += render_history(history, out_dir, languages)
     written += feeds.write_feeds(bundle, out_dir)
     written += widget.write_widget(bundle, out_dir, languages)

@@ -7,14 +7,13 @@ These tests are fast and run in the normal suite.
 """
 from __future__ import annotations
 
-import json
 import os
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
-from tests.support.publish_fixtures import build_bundle, demo_key, scratch_dir
+from tests.support.publish_fixtures import build_bundle, demo_key, moto_connection, moto_s3, scratch_dir
 from publish import release
 from publish.build import build_version
 from publish.bucket import CACHE_IMMUTABLE, CACHE_POINTER, Bucket
@@ -35,27 +34,18 @@ def s3_client():
 
 @pytest.fixture(scope="module")
 def s3_url():
-    boto3 = pytest.importorskip("boto3")
-    server_mod = pytest.importorskip("moto.server")
-    server = server_mod.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    _ENDPOINT[:] = [endpoint]
-    var = f"AIRFLOW_CONN_{CONN_ID.upper()}"
-    old = os.environ.get(var)
-    os.environ[var] = json.dumps({"conn_type": "aws", "login": "testing-key", "password": "testing-secret",
-                                  "extra": {"endpoint_url": endpoint, "region_name": "us-east-1"}})
-    boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="testing-key", aws_secret_access_key="testing-secret",
-                 region_name="us-east-1").create_bucket(Bucket=BUCKET)
-    try:
-        yield f"s3://{BUCKET}/"
-    finally:
-        server.stop()
-        if old is None:
-            os.environ.pop(var, None)
-        else:
-            os.environ[var] = old
+    with moto_s3(BUCKET) as (endpoint, _):
+        _ENDPOINT[:] = [endpoint]
+        var = f"AIRFLOW_CONN_{CONN_ID.upper()}"
+        old = os.environ.get(var)
+        os.environ[var] = moto_connection(endpoint)
+        try:
+            yield f"s3://{BUCKET}/"
+        finally:
+            if old is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = old
 
 
 @pytest.fixture(scope="module")

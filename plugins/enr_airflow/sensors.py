@@ -13,8 +13,12 @@ class InboxSensor(BaseSensorOperator):
     template_fields = ("election",)
 
     def __init__(self, *, election: str, **kwargs) -> None:
-        kwargs.setdefault("mode", "reschedule")
-        kwargs.setdefault("poke_interval", 5)
+        import os
+
+        # ENR_INBOX_SENSOR_MODE / ENR_INBOX_POKE_SECONDS (read when the DAG is parsed): production sets
+        # poke / 1 s for latency (enr.airflow_env.PRODUCTION_LATENCY); by default rescheduled every 5 s
+        kwargs.setdefault("mode", os.environ.get("ENR_INBOX_SENSOR_MODE") or "reschedule")
+        kwargs.setdefault("poke_interval", float(os.environ.get("ENR_INBOX_POKE_SECONDS") or 5))
         super().__init__(**kwargs)
         self.election = election
 

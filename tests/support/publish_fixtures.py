@@ -21,9 +21,11 @@ import shutil
 import subprocess
 import tempfile
 from fractions import Fraction
+from contextlib import contextmanager
 from functools import lru_cache
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Iterator
 
 ROOT = Path(__file__).resolve().parents[2]
 NATIONAL = ROOT / "data" / "ep2019" / "results_national.csv"
@@ -333,3 +335,31 @@ def check_page(path: Path) -> PageChecker:
 def page_text(path: Path) -> str:
     """The visible text of a page, whitespace (incl. no-break spaces) collapsed to single spaces."""
     return " ".join(" ".join(check_page(path).text).replace("\u00a0", " ").replace("\u202f", " ").split())
+
+
+@contextmanager
+def moto_s3(*buckets: str) -> Iterator[tuple[str, object]]:
+    """An S3 server (moto's ``ThreadedMotoServer``) on a free loopback port with ``buckets`` created;
+    yields (endpoint URL, a boto3 client). Skips the test if moto or boto3 is missing."""
+    import pytest
+
+    boto3 = pytest.importorskip("boto3")
+    server_mod = pytest.importorskip("moto.server")
+    server = server_mod.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="testing-key",
+                              aws_secret_access_key="testing-secret", region_name="us-east-1")
+        for name in buckets:
+            client.create_bucket(Bucket=name)
+        yield endpoint, client
+    finally:
+        server.stop()
+
+
+def moto_connection(endpoint: str) -> str:
+    """The ``AIRFLOW_CONN_*`` value of an ``aws`` connection to the moto server at ``endpoint``."""
+    return json.dumps({"conn_type": "aws", "login": "testing-key", "password": "testing-secret",
+                       "extra": {"endpoint_url": endpoint, "region_name": "us-east-1"}})

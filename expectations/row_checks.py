@@ -161,16 +161,22 @@ def verdict(expectations: list[tuple[str, dict]], table: pa.Table) -> bool | Non
     return None if unsure else True
 
 
-def passed_suite_json(name: str, expectations: list[tuple[str, dict, dict]], table: pa.Table) -> dict[str, Any]:
+ROWS_EVALUATED_BY = "expectations.row_checks (pyarrow); Great Expectations on a failure"
+
+
+def passed_suite_json(name: str, expectations: list[tuple[str, dict, dict]], table: pa.Table, *,
+                      evaluated_by: str = ROWS_EVALUATED_BY) -> dict[str, Any]:
     """What the report keeps of a suite that passed here: the shape of GX's result (one passed
-    result per expectation, its configuration, the statistics), saying who evaluated it."""
+    result per expectation, its configuration, the statistics), saying who evaluated it
+    (``table``: the Arrow table, or the pandas frame of :mod:`expectations.frame_checks`)."""
+    element_count = table.num_rows if isinstance(table, pa.Table) else len(table)
     results = [{"success": True, "expectation_config": {"type": kind, "kwargs": kwargs, "meta": meta},
-                "result": {"element_count": table.num_rows}} for kind, kwargs, meta in expectations]
+                "result": {"element_count": element_count}} for kind, kwargs, meta in expectations]
     count = len(results)
     return {"success": True, "suite_name": name, "results": results,
             "statistics": {"evaluated_expectations": count, "successful_expectations": count,
                            "unsuccessful_expectations": 0, "success_percent": 100.0},
-            "meta": {"evaluated_by": "expectations.row_checks (pyarrow); Great Expectations on a failure"}}
+            "meta": {"evaluated_by": evaluated_by}}
 
 
 __all__ = ["CHECKS", "check", "passed_suite_json", "verdict"]

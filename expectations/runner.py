@@ -25,6 +25,12 @@ Four frames are validated, each by the suite of that name:
 * ``changes`` — list and country totals against the previously accepted snapshot (totals never
   decrease except in a declared correction).
 
+The three aggregate suites (``units``, ``country``, ``changes``) are small frames on which GX's
+fixed cost per expectation dominates: they too are first evaluated column-wise
+(:mod:`expectations.frame_checks`, same JSON, same ``meta.when``); GX runs a suite only when one of
+its expectations fails there, a ``severity: warning`` one included (so the reviewers' warnings
+are GX's), or cannot be read there.
+
 One ephemeral GX context per process (progress bars off), created on the first call and reused,
 with its pandas data source, dataframe asset and whole-dataframe batch definition (building them
 was a fixed cost of every delivery); each frame is passed as the batch parameter of its suite's
@@ -57,7 +63,7 @@ import pyarrow.compute as pc
 from enr.delivery import (FIRST_DATA_LINE, NATIONAL_UNIT, OTHER_LIST, STATUSES, UNIT_COUNT_COLUMNS, Delivery,
                           DeliveryRejected, _jsonable)
 from enr.units import constituencies_of, country_profile, row_cap, units_of
-from expectations import row_checks
+from expectations import frame_checks, row_checks
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +73,7 @@ MAX_ROWS_REPORTED = 5
 INDEX_COLUMNS = {"rows": ["line", "unit_id"], "units": ["line", "unit_id"], "country": ["missing_units"],
                  "changes": ["line", "key"]}
 _LONG = 20
+FRAME_EVALUATED_BY = "expectations.frame_checks (pandas); Great Expectations on a failure or a warning"
 
 
 @lru_cache(maxsize=16)
@@ -441,14 +448,11 @@ def _run_suites(session: _GxSession, report: ValidationReport, frames: dict, par
         chosen = [(i, e) for i, e in enumerate(spec["expectations"]) if _active(e, params)]
         if not chosen or frame.empty:
             continue
-        expectations, described = [], []
+        described, extras = [], []
         for index, item in chosen:
-            cls = get_expectation_impl(item["type"])
             item_meta = {**_fill(item.get("meta") or {}, params), "index": index}
-            kwargs = _fill(item.get("kwargs") or {}, params)
-            extra = {"severity": item["severity"]} if item.get("severity") else {}
-            expectations.append(cls(**kwargs, meta=item_meta, **extra))
-            described.append((item["type"], kwargs, item_meta))
+            described.append((item["type"], _fill(item.get("kwargs") or {}, params), item_meta))
+            extras.append({"severity": item["severity"]} if item.get("severity") else {})
         table = frame.table() if isinstance(frame, _LazyFrame) else None
         if table is not None:
             # Row expectations on a million rows: evaluated column-wise first; GX runs the suite
@@ -456,8 +460,18 @@ def _run_suites(session: _GxSession, report: ValidationReport, frames: dict, par
             if row_checks.verdict([(kind, kwargs) for kind, kwargs, _ in described], table) is True:
                 report.suites[name] = _trim(row_checks.passed_suite_json(name, described, table))
                 continue
+        elif not isinstance(frame, _LazyFrame):
+            # The aggregate suites (units, country, changes): GX's fixed cost per expectation is
+            # most of their time; evaluated column-wise first, GX only on a failure or a warning.
+            if frame_checks.verdict([(kind, kwargs) for kind, kwargs, _ in described], frame) is True:
+                report.suites[name] = _trim(row_checks.passed_suite_json(
+                    name, described, frame, evaluated_by=FRAME_EVALUATED_BY))
+                continue
         if isinstance(frame, _LazyFrame):
             frame = frame.frame()
+        # GX's expectation objects (pydantic models) only for a suite GX runs.
+        expectations = [get_expectation_impl(kind)(**kwargs, meta=item_meta, **extra)
+                        for (kind, kwargs, item_meta), extra in zip(described, extras)]
         suite = gx.ExpectationSuite(name=name, expectations=expectations)
         # What Batch.validate does, without building the batch twice (get_batch, then again inside
         # validate) and with one batch for both passes of a failing suite.

@@ -23,13 +23,12 @@ is ``A == B``, ``not_be_null`` is no ``isnull()`` in the column. Nulls are never
 """
 from __future__ import annotations
 
-import logging
 from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-log = logging.getLogger(__name__)
+from expectations import row_checks
 
 
 def _numeric(frame: pd.DataFrame, name) -> np.ndarray | None:
@@ -102,25 +101,12 @@ _ALLOWED_KWARGS = {
 
 def check(expectation_type: str, kwargs: dict, frame: pd.DataFrame) -> bool | None:
     """One expectation on ``frame``: True (holds), False (fails) or None (unknown here: ask GX)."""
-    evaluate = CHECKS.get(expectation_type)
-    if evaluate is None or set(kwargs) - _ALLOWED_KWARGS[expectation_type]:
-        return None
-    try:
-        return evaluate(frame, kwargs)
-    except (TypeError, ValueError) as exc:  # anything surprising: GX decides
-        log.debug("frame check %s not evaluated here (%s)", expectation_type, exc)
-        return None
+    return row_checks.run_check(CHECKS, _ALLOWED_KWARGS, expectation_type, kwargs, frame)
 
 
 def verdict(expectations: list[tuple[str, dict]], frame: pd.DataFrame) -> bool | None:
     """True when every ``(type, filled kwargs)`` holds on ``frame``, False when one fails, else None."""
-    unsure = False
-    for expectation_type, kwargs in expectations:
-        outcome = check(expectation_type, kwargs, frame)
-        if outcome is False:
-            return False
-        unsure = unsure or outcome is None
-    return None if unsure else True
+    return row_checks.verdict(expectations, frame, checker=check)
 
 
 __all__ = ["CHECKS", "check", "verdict"]

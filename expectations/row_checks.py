@@ -138,23 +138,33 @@ _ALLOWED_KWARGS = {
 }
 
 
-def check(expectation_type: str, kwargs: dict, table: pa.Table) -> bool | None:
-    """One expectation on ``table``: True (holds), False (fails) or None (unknown here: ask GX)."""
-    evaluate = CHECKS.get(expectation_type)
-    if evaluate is None or set(kwargs) - _ALLOWED_KWARGS[expectation_type]:
+def run_check(checks: dict, allowed_kwargs: dict, expectation_type: str, kwargs: dict, data: Any,
+              errors: tuple[type[Exception], ...] = (TypeError, ValueError)) -> bool | None:
+    """``checks[expectation_type]`` on ``data``: None (GX decides) for an unknown type, a keyword
+    not in ``allowed_kwargs`` (``mostly`` ...) or one of ``errors`` raised while evaluating."""
+    evaluate = checks.get(expectation_type)
+    if evaluate is None or set(kwargs) - allowed_kwargs[expectation_type]:
         return None
     try:
-        return evaluate(table, kwargs)
-    except (pa.ArrowException, TypeError, ValueError) as exc:  # anything surprising: GX decides
-        log.debug("row check %s not evaluated here (%s)", expectation_type, exc)
+        return evaluate(data, kwargs)
+    except errors as exc:  # anything surprising: GX decides
+        log.debug("check %s not evaluated here (%s)", expectation_type, exc)
         return None
 
 
-def verdict(expectations: list[tuple[str, dict]], table: pa.Table) -> bool | None:
-    """True when every ``(type, filled kwargs)`` holds on ``table``, False when one fails, else None."""
+def check(expectation_type: str, kwargs: dict, table: pa.Table) -> bool | None:
+    """One expectation on ``table``: True (holds), False (fails) or None (unknown here: ask GX)."""
+    return run_check(CHECKS, _ALLOWED_KWARGS, expectation_type, kwargs, table,
+                     (pa.ArrowException, TypeError, ValueError))
+
+
+def verdict(expectations: list[tuple[str, dict]], table: Any, *,
+            checker: Callable[[str, dict, Any], bool | None] = check) -> bool | None:
+    """True when every ``(type, filled kwargs)`` holds on ``table`` (by ``checker``), False when
+    one fails, else None."""
     unsure = False
     for expectation_type, kwargs in expectations:
-        outcome = check(expectation_type, kwargs, table)
+        outcome = checker(expectation_type, kwargs, table)
         if outcome is False:
             return False
         unsure = unsure or outcome is None
@@ -179,4 +189,4 @@ def passed_suite_json(name: str, expectations: list[tuple[str, dict, dict]], tab
             "meta": {"evaluated_by": evaluated_by}}
 
 
-__all__ = ["CHECKS", "check", "passed_suite_json", "verdict"]
+__all__ = ["CHECKS", "check", "passed_suite_json", "run_check", "verdict"]

@@ -330,3 +330,25 @@ def test_a_card_drawn_once_is_taken_from_the_cache_and_a_damaged_entry_is_drawn_
     entry.write_bytes(b"not a png")
     repaired, painter = paint(cache)
     assert repaired == first and painter.drawn == 1
+
+
+def test_the_png_holds_exactly_the_drawn_pixels_at_a_reasonable_size(site):
+    """The IDAT stream (ISA-L, level 1) is lossless: decoded, it is cairo's RGB pixel for pixel;
+    and its encoder is part of the cache key (another encoder's bytes are never taken)."""
+    import numpy as np
+
+    out, _ = site
+    sizes = [p.stat().st_size for p in (out / "cards").rglob("*.png")]
+    assert max(sizes) < 300 * 1024 and sum(sizes) / len(sizes) < 160 * 1024, (max(sizes), sum(sizes) / len(sizes))
+    surface = cards.draw('<svg xmlns="http://www.w3.org/2000/svg" width="1200" height="630" viewBox="0 0 1200 630" '
+                         'font-family="DejaVu Sans"><rect width="1200" height="630" fill="#fafafa"/>'
+                         '<circle cx="300" cy="300" r="200" fill="#3399FF"/>'
+                         '<text x="600" y="300" font-size="48" fill="#202020">Ευρωεκλογές 2019</text></svg>')
+    data = cards._png(surface)
+    surface.flush()
+    stride = surface.get_stride()
+    bgrx = np.frombuffer(surface.get_data(), dtype=np.uint8).reshape(630, stride)[:, :4800].reshape(630, 1200, 4)
+    decoded = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    assert (decoded == bgrx[:, :, 2::-1]).all()
+    assert len(np.unique(decoded.reshape(-1, 3), axis=0)) > 50  # antialiased: a real image, not a flat one
+    assert "isal" in cards.renderer_version() and f"level {cards.PNG_LEVEL}" in cards.renderer_version()

@@ -33,6 +33,7 @@ import logging
 import os
 import shutil
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
@@ -271,8 +272,21 @@ def _country_view(site: _Site, fmt: Formatter, country: dict) -> dict:
         "steps": steps, "ties": ties, "unresolved": any(not t["resolved"] for t in ties),
         "corrections": corrections,
         "history_href": f"../history/{code.lower()}.html" if code in site.history_countries else "",
-        "turnout_since": _turnout_block(site, fmt, "turnout-since", country),
     }
+
+
+def _country_turnout(site: _Site, fmt: Formatter, country: dict) -> tuple[dict, Callable[[], dict | None]]:
+    """A country page's turnout chart, deferred: (its inputs, a callable drawing it).
+
+    Only the country page shows the chart, and drawing it (an SVG per country per language) costs
+    more than the rest of the page's context: the page's fingerprint takes these inputs instead
+    (everything :func:`_turnout_block` reads besides the language, which the page context has, and
+    the templates, catalogs and code, which :func:`_sources_digest` covers), and the chart is drawn
+    only when the page is."""
+    inputs = {"year": _year(site.bundle), "eu_history": site.eu_turnout_history, "code": country["code"],
+              "registered": country.get("registered"), "voters": country.get("voters"),
+              "history": (country.get("previous") or {}).get("turnout_history")}
+    return inputs, lambda: _turnout_block(site, fmt, "turnout-since", country)
 
 
 def _fraction(value: float | None) -> Fraction | None:
@@ -481,13 +495,19 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
                                       if site.previous_groups_year else str(site.previous_year or "")),
         }
 
-        def page(rel: str, template: str, not_final: bool, since: dict | None = None, **values: object) -> None:
+        def page(rel: str, template: str, not_final: bool, since: dict | None = None,
+                 turnout: tuple[dict, Callable[[], dict | None]] | None = None, **values: object) -> None:
+            """Render (or copy) one page; ``turnout`` (:func:`_country_turnout`) is the country's
+            chart, fingerprinted by its inputs and drawn into ``c`` only if the page is rendered."""
             depth = (f"{lang}/{rel}").count("/")
             root = "../" * depth
             context = {**common, **(since or {}), "root": root, "lang_root": f"{root}{lang}/",
                        "switcher": _switcher(tuple(languages), rel, root), "not_final": not_final, **values}
             key = f"{lang}/{rel}"
-            if not copy_unchanged(key, _fingerprint(template, context)):
+            printed = context if turnout is None else {**context, "turnout_inputs": turnout[0]}
+            if not copy_unchanged(key, _fingerprint(template, printed)):
+                if turnout is not None:
+                    context["c"] = {**context["c"], "turnout_since": turnout[1]()}
                 write(key, env.get_template(template).render(context))
 
         def card(name: str, context: dict, version: str) -> dict:
@@ -550,7 +570,8 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
             country_card = card(c["slug"], cards.country_card(fmt, site_title=common["site_title"], test=site.test,
                                                               country=c, seats_total=raw.get("seats_total"),
                                                               shapes=site.shapes), raw.get("since_version") or site.version)
-            page(f"country/{c['slug']}.html", "country.html.j2", not c["final"], since=since, c=c, card=country_card)
+            page(f"country/{c['slug']}.html", "country.html.j2", not c["final"], since=since, c=c, card=country_card,
+                 turnout=_country_turnout(site, fmt, raw))
         for g in groups:
             page(f"group/{g['key']}.html", "group.html.j2", site.not_final, g=g)
         # comparison

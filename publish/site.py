@@ -421,6 +421,12 @@ def _fingerprint(template: str, context: dict) -> str:
     return hashlib.sha256(f"{_sources_digest()}\0{template}\0{payload}".encode("utf-8")).hexdigest()
 
 
+def _payload_digest(value: object) -> str:
+    """SHA-256 of a context value as :func:`_fingerprint` serialises it."""
+    payload = json.dumps(value, sort_keys=True, default=str, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
 def history_digest(history: dict | None, languages: list[str]) -> str | None:
     if history is None:
         return None
@@ -486,6 +492,14 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
         groups = _group_rows(site, fmt)
         countries = [_country_view(site, fmt, c) for c in site.countries]
         country_by_code = {c["code"]: c for c in countries}
+        # each country view serialised once per language, not again in every page that shows it (the
+        # EU page, methodology, downloads, its own page): fingerprints take its digest in its place
+        view_prints = {id(c): f"country-view:{_payload_digest(c)}" for c in countries}
+
+        def printable(value: object) -> object:
+            if isinstance(value, list) and value and all(id(v) in view_prints for v in value):
+                return [view_prints[id(v)] for v in value]
+            return view_prints.get(id(value), value)
         common = {
             "lang": lang, "version": site.version, "test": site.test, "synthetic": site.synthetic, "site_title": _site_title(fmt, bundle),
             "language_name": fmt.language_name(lang),
@@ -504,7 +518,9 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
             context = {**common, **(since or {}), "root": root, "lang_root": f"{root}{lang}/",
                        "switcher": _switcher(tuple(languages), rel, root), "not_final": not_final, **values}
             key = f"{lang}/{rel}"
-            printed = context if turnout is None else {**context, "turnout_inputs": turnout[0]}
+            printed = {k: printable(v) for k, v in context.items()}
+            if turnout is not None:
+                printed["turnout_inputs"] = turnout[0]
             if not copy_unchanged(key, _fingerprint(template, printed)):
                 if turnout is not None:
                     context["c"] = {**context["c"], "turnout_since": turnout[1]()}

@@ -65,6 +65,13 @@ def _environment() -> Environment:
     return env
 
 
+@lru_cache(maxsize=1024)
+def _legend_icon(shape: str, color: str, size: int = 14) -> str:
+    """:func:`publish.hemicycle.legend_icon`, drawn once: a pure function of its arguments that every
+    list of every country needs in every language."""
+    return hemicycle.legend_icon(shape, color, size)
+
+
 def _when(fmt: Formatter, value: str | None) -> dict:
     return {"utc": utc_iso(value), "local": fmt.local_time(value) if value else ""}
 
@@ -132,7 +139,7 @@ def _group_rows(site: _Site, fmt: Formatter) -> list[dict]:
         rows.append({
             "id": gid, "key": model.slug(gid), "name": fmt.group_name(gid, meta.get("name", gid)),
             "color": site.color(gid), "shape": site.shapes[gid],
-            "icon": hemicycle.legend_icon(site.shapes[gid], site.color(gid)),
+            "icon": _legend_icon(site.shapes[gid], site.color(gid)),
             "seats_raw": seats, "seats_text": fmt.number(seats),
             "share_text": fmt.percent(model.seat_share(seats, site.total)),
             **_previous_cells(site, fmt, gid, seats, missing=""),
@@ -211,7 +218,7 @@ def _country_view(site: _Site, fmt: Formatter, country: dict) -> dict:
         lists.append({
             "list_name": entry.get("list_name", ""), "party_abbrev": entry.get("party_abbrev", ""),
             "group_id": gid, "group_name": fmt.group_name(gid, site.groups_meta.get(gid, {}).get("name", gid)),
-            "group_icon": hemicycle.legend_icon(site.shapes.get(gid, "circle"), site.color(gid), 12),
+            "group_icon": _legend_icon(site.shapes.get(gid, "circle"), site.color(gid), 12),
             "color": site.color(gid), "votes": fmt.number(entry.get("votes")),
             "share_text": fmt.percent(share), "bar": f"{float(share * 100):.2f}" if share is not None else "0",
             "seats": fmt.number(entry.get("seats")), "seats_raw": entry.get("seats") or 0,
@@ -416,15 +423,17 @@ def _sources_digest() -> str:
     return digest.hexdigest()
 
 
+def _serialised(value: object) -> str:
+    return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False, separators=(",", ":"))
+
+
 def _fingerprint(template: str, context: dict) -> str:
-    payload = json.dumps(context, sort_keys=True, default=str, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(f"{_sources_digest()}\0{template}\0{payload}".encode("utf-8")).hexdigest()
+    return hashlib.sha256(f"{_sources_digest()}\0{template}\0{_serialised(context)}".encode("utf-8")).hexdigest()
 
 
 def _payload_digest(value: object) -> str:
     """SHA-256 of a context value as :func:`_fingerprint` serialises it."""
-    payload = json.dumps(value, sort_keys=True, default=str, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    return hashlib.sha256(_serialised(value).encode("utf-8")).hexdigest()
 
 
 def history_digest(history: dict | None, languages: list[str]) -> str | None:

@@ -348,7 +348,9 @@ def render_site(bundle: dict, out_dir: Path, languages: list[str] | None = None,
 
     **Incremental rendering.** Every page is rendered from a context (the values its template
     reads); its *fingerprint* is the SHA-256 of the template sources, the translation catalogs,
-    the template name and that context. ``fingerprints`` (a dict), when given, receives
+    the template name and that context (each country view in it by its digest, serialised once per
+    language; a country page's turnout chart by its inputs, drawn only if the page is rendered).
+    ``fingerprints`` (a dict), when given, receives
     ``{relative path: fingerprint}`` for every page. With ``reuse`` (the previous version's folder
     and its fingerprints), a page whose fingerprint is unchanged is copied from the previous
     version instead of being rendered; the history pages are copied when the history is the same.

@@ -33,6 +33,7 @@ import logging
 import os
 import shutil
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
@@ -62,6 +63,13 @@ def _environment() -> Environment:
                       lstrip_blocks=False, undefined=StrictUndefined, extensions=["jinja2.ext.i18n"],
                       keep_trailing_newline=True)
     return env
+
+
+@lru_cache(maxsize=1024)
+def _legend_icon(shape: str, color: str, size: int = 14) -> str:
+    """:func:`publish.hemicycle.legend_icon`, drawn once: a pure function of its arguments that every
+    list of every country needs in every language."""
+    return hemicycle.legend_icon(shape, color, size)
 
 
 def _when(fmt: Formatter, value: str | None) -> dict:
@@ -131,7 +139,7 @@ def _group_rows(site: _Site, fmt: Formatter) -> list[dict]:
         rows.append({
             "id": gid, "key": model.slug(gid), "name": fmt.group_name(gid, meta.get("name", gid)),
             "color": site.color(gid), "shape": site.shapes[gid],
-            "icon": hemicycle.legend_icon(site.shapes[gid], site.color(gid)),
+            "icon": _legend_icon(site.shapes[gid], site.color(gid)),
             "seats_raw": seats, "seats_text": fmt.number(seats),
             "share_text": fmt.percent(model.seat_share(seats, site.total)),
             **_previous_cells(site, fmt, gid, seats, missing=""),
@@ -210,7 +218,7 @@ def _country_view(site: _Site, fmt: Formatter, country: dict) -> dict:
         lists.append({
             "list_name": entry.get("list_name", ""), "party_abbrev": entry.get("party_abbrev", ""),
             "group_id": gid, "group_name": fmt.group_name(gid, site.groups_meta.get(gid, {}).get("name", gid)),
-            "group_icon": hemicycle.legend_icon(site.shapes.get(gid, "circle"), site.color(gid), 12),
+            "group_icon": _legend_icon(site.shapes.get(gid, "circle"), site.color(gid), 12),
             "color": site.color(gid), "votes": fmt.number(entry.get("votes")),
             "share_text": fmt.percent(share), "bar": f"{float(share * 100):.2f}" if share is not None else "0",
             "seats": fmt.number(entry.get("seats")), "seats_raw": entry.get("seats") or 0,
@@ -271,8 +279,21 @@ def _country_view(site: _Site, fmt: Formatter, country: dict) -> dict:
         "steps": steps, "ties": ties, "unresolved": any(not t["resolved"] for t in ties),
         "corrections": corrections,
         "history_href": f"../history/{code.lower()}.html" if code in site.history_countries else "",
-        "turnout_since": _turnout_block(site, fmt, "turnout-since", country),
     }
+
+
+def _country_turnout(site: _Site, fmt: Formatter, country: dict) -> tuple[dict, Callable[[], dict | None]]:
+    """A country page's turnout chart, deferred: (its inputs, a callable drawing it).
+
+    Only the country page shows the chart, and drawing it (an SVG per country per language) costs
+    more than the rest of the page's context: the page's fingerprint takes these inputs instead
+    (everything :func:`_turnout_block` reads besides the language, which the page context has, and
+    the templates, catalogs and code, which :func:`_sources_digest` covers), and the chart is drawn
+    only when the page is."""
+    inputs = {"year": _year(site.bundle), "eu_history": site.eu_turnout_history, "code": country["code"],
+              "registered": country.get("registered"), "voters": country.get("voters"),
+              "history": (country.get("previous") or {}).get("turnout_history")}
+    return inputs, lambda: _turnout_block(site, fmt, "turnout-since", country)
 
 
 def _fraction(value: float | None) -> Fraction | None:
@@ -327,7 +348,9 @@ def render_site(bundle: dict, out_dir: Path, languages: list[str] | None = None,
 
     **Incremental rendering.** Every page is rendered from a context (the values its template
     reads); its *fingerprint* is the SHA-256 of the template sources, the translation catalogs,
-    the template name and that context. ``fingerprints`` (a dict), when given, receives
+    the template name and that context (each country view in it by its digest, serialised once per
+    language; a country page's turnout chart by its inputs, drawn only if the page is rendered).
+    ``fingerprints`` (a dict), when given, receives
     ``{relative path: fingerprint}`` for every page. With ``reuse`` (the previous version's folder
     and its fingerprints), a page whose fingerprint is unchanged is copied from the previous
     version instead of being rendered; the history pages are copied when the history is the same.
@@ -402,9 +425,17 @@ def _sources_digest() -> str:
     return digest.hexdigest()
 
 
+def _serialised(value: object) -> str:
+    return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False, separators=(",", ":"))
+
+
 def _fingerprint(template: str, context: dict) -> str:
-    payload = json.dumps(context, sort_keys=True, default=str, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(f"{_sources_digest()}\0{template}\0{payload}".encode("utf-8")).hexdigest()
+    return hashlib.sha256(f"{_sources_digest()}\0{template}\0{_serialised(context)}".encode("utf-8")).hexdigest()
+
+
+def _payload_digest(value: object) -> str:
+    """SHA-256 of a context value as :func:`_fingerprint` serialises it."""
+    return hashlib.sha256(_serialised(value).encode("utf-8")).hexdigest()
 
 
 def history_digest(history: dict | None, languages: list[str]) -> str | None:
@@ -472,6 +503,14 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
         groups = _group_rows(site, fmt)
         countries = [_country_view(site, fmt, c) for c in site.countries]
         country_by_code = {c["code"]: c for c in countries}
+        # each country view serialised once per language, not again in every page that shows it (the
+        # EU page, methodology, downloads, its own page): fingerprints take its digest in its place
+        view_prints = {id(c): f"country-view:{_payload_digest(c)}" for c in countries}
+
+        def printable(value: object) -> object:
+            if isinstance(value, list) and value and all(id(v) in view_prints for v in value):
+                return [view_prints[id(v)] for v in value]
+            return view_prints.get(id(value), value)
         common = {
             "lang": lang, "version": site.version, "test": site.test, "synthetic": site.synthetic, "site_title": _site_title(fmt, bundle),
             "language_name": fmt.language_name(lang),
@@ -481,13 +520,21 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
                                       if site.previous_groups_year else str(site.previous_year or "")),
         }
 
-        def page(rel: str, template: str, not_final: bool, since: dict | None = None, **values: object) -> None:
+        def page(rel: str, template: str, not_final: bool, since: dict | None = None,
+                 turnout: tuple[dict, Callable[[], dict | None]] | None = None, **values: object) -> None:
+            """Render (or copy) one page; ``turnout`` (:func:`_country_turnout`) is the country's
+            chart, fingerprinted by its inputs and drawn into ``c`` only if the page is rendered."""
             depth = (f"{lang}/{rel}").count("/")
             root = "../" * depth
             context = {**common, **(since or {}), "root": root, "lang_root": f"{root}{lang}/",
                        "switcher": _switcher(tuple(languages), rel, root), "not_final": not_final, **values}
             key = f"{lang}/{rel}"
-            if not copy_unchanged(key, _fingerprint(template, context)):
+            printed = {k: printable(v) for k, v in context.items()}
+            if turnout is not None:
+                printed["turnout_inputs"] = turnout[0]
+            if not copy_unchanged(key, _fingerprint(template, printed)):
+                if turnout is not None:
+                    context["c"] = {**context["c"], "turnout_since": turnout[1]()}
                 write(key, env.get_template(template).render(context))
 
         def card(name: str, context: dict, version: str) -> dict:
@@ -550,7 +597,8 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
             country_card = card(c["slug"], cards.country_card(fmt, site_title=common["site_title"], test=site.test,
                                                               country=c, seats_total=raw.get("seats_total"),
                                                               shapes=site.shapes), raw.get("since_version") or site.version)
-            page(f"country/{c['slug']}.html", "country.html.j2", not c["final"], since=since, c=c, card=country_card)
+            page(f"country/{c['slug']}.html", "country.html.j2", not c["final"], since=since, c=c, card=country_card,
+                 turnout=_country_turnout(site, fmt, raw))
         for g in groups:
             page(f"group/{g['key']}.html", "group.html.j2", site.not_final, g=g)
         # comparison

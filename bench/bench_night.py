@@ -167,7 +167,8 @@ def one_run(number: int, prepared: dict, cache: Path, workers: int, change: str,
     home = Path(tempfile.mkdtemp(prefix=f"enr-bench-{number}-", dir="/tmp"))
     cards = home / "card-cache"  # empty: the render draws every card, as for a wave never seen before
     env = {**env_base, "ENR_HOME": str(home), "ENR_CARD_CACHE": str(cards)}
-    for name in ("keys",):
+    # the keys, and the scaled unit sets the replay wrote (the intake reads them; it never invents one)
+    for name in ("keys", "units"):
         shutil.copytree(cache / "home" / name, home / name, symlinks=True,
                         ignore=shutil.ignore_patterns("S.gpg-agent*", "*.lock"))
     os.environ["ENR_HOME"] = str(home)
@@ -243,8 +244,9 @@ def main() -> int:
     profile = None
     if args.profile:
         home = Path(tempfile.mkdtemp(prefix="enr-bench-prof-", dir="/tmp"))
-        shutil.copytree(cache / "home" / "keys", home / "keys", symlinks=True,
-                        ignore=shutil.ignore_patterns("S.gpg-agent*", "*.lock"))
+        for name in ("keys", "units"):
+            shutil.copytree(cache / "home" / name, home / name, symlinks=True,
+                            ignore=shutil.ignore_patterns("S.gpg-agent*", "*.lock"))
         os.environ["ENR_HOME"] = str(home)
         from enr import demo, operator, pipeline
 

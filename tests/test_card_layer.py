@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 
 from publish import cards
-from publish.i18n import Formatter
-from tests.support.publish_fixtures import build_bundle
+from tests.support.publish_fixtures import build_bundle, cyprus_card
 
 LANGS = ["en", "el", "bg", "de", "pl", "mt", "ga", "hu"]
 
@@ -67,11 +66,6 @@ def test_anything_but_the_plain_layer_goes_to_cairosvg(svg):
 
 
 def test_the_panel_goes_to_cairosvg():
-    card = cards.country_card(Formatter("en"), site_title="T", test=False, shapes={"EPP": "circle"},
-                              country={"name": "Cyprus", "status_label": "Final", "as_of": {"utc": "", "local": ""},
-                                       "seats_total": "6", "turnout_text": "44%",
-                                       "lists": [{"party_abbrev": "DISY", "list_name": "", "seats_raw": 2,
-                                                  "seats": "2", "color": "#3399FF", "group_id": "EPP"}]},
-                              seats_total=6)
+    card = cyprus_card("en")
     assert cards._layer_items(cards.panel_svg(card)) is None
     assert cards._layer_items(cards.compose_svg(card)) is not None

@@ -16,7 +16,7 @@ from PIL import Image
 
 from publish import cards
 from publish.i18n import Formatter
-from tests.support.publish_fixtures import build_bundle, demo_key, scratch_dir
+from tests.support.publish_fixtures import build_bundle, cyprus_card, demo_key, scratch_dir
 
 BASE = "https://results.example.eu/public/"
 LANGS = ["en", "el", "bg"]
@@ -302,12 +302,7 @@ def test_a_helper_process_draws_the_same_bytes_and_a_failed_one_is_replaced(tmp_
 
 def test_a_card_drawn_once_is_taken_from_the_cache_and_a_damaged_entry_is_drawn_again(site, tmp_path):
     """The cache is keyed by everything that decides the pixels: same card, same bytes, not drawn twice."""
-    card = cards.country_card(Formatter("el"), site_title="Ευρωεκλογές", test=False, shapes={"EPP": "circle"},
-                              country={"name": "Κύπρος", "status_label": "Final", "as_of": {"utc": "", "local": ""},
-                                       "seats_total": "6", "turnout_text": "44%",
-                                       "lists": [{"party_abbrev": "DISY", "list_name": "", "seats_raw": 2,
-                                                  "seats": "2", "color": "#3399FF", "group_id": "EPP"}]},
-                              seats_total=6)
+    card = cyprus_card("el", site_title="Ευρωεκλογές", name="Κύπρος")
 
     def paint(cache: Path | None, the_card: dict = card) -> tuple[bytes, cards.Painter]:
         out: dict[str, bytes] = {}

@@ -363,3 +363,16 @@ def moto_connection(endpoint: str) -> str:
     """The ``AIRFLOW_CONN_*`` value of an ``aws`` connection to the moto server at ``endpoint``."""
     return json.dumps({"conn_type": "aws", "login": "testing-key", "password": "testing-secret",
                        "extra": {"endpoint_url": endpoint, "region_name": "us-east-1"}})
+
+
+def cyprus_card(language: str = "en", *, site_title: str = "T", name: str = "Cyprus") -> dict:
+    """A one-list country card (Cyprus, DISY 2 of 6 seats) in ``language``: the smallest real card."""
+    from publish import cards
+    from publish.i18n import Formatter
+
+    return cards.country_card(Formatter(language), site_title=site_title, test=False, shapes={"EPP": "circle"},
+                              country={"name": name, "status_label": "Final", "as_of": {"utc": "", "local": ""},
+                                       "seats_total": "6", "turnout_text": "44%",
+                                       "lists": [{"party_abbrev": "DISY", "list_name": "", "seats_raw": 2,
+                                                  "seats": "2", "color": "#3399FF", "group_id": "EPP"}]},
+                              seats_total=6)

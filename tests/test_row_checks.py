@@ -90,6 +90,30 @@ def test_a_clean_delivery_passes_here_without_gx_on_the_rows():
     assert "frame_checks" in report.suites["delivery_units"]["meta"]["evaluated_by"]
 
 
+_IMPORTS_GX = """
+import sys
+from tests.test_row_checks import _faults, parsed
+from expectations.runner import validate_delivery
+report = validate_delivery(parsed("CY", rows=_faults()["unknown_list"] if sys.argv[1] == "bad" else None))
+print(report.success, "great_expectations" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize("kind, expected", [("good", "True False"), ("bad", "False True")])
+def test_great_expectations_is_imported_only_for_a_suite_it_runs(kind, expected):
+    # In a fresh task process (a Celery worker's fork) importing GX alone costs seconds: a delivery that
+    # passes column-wise must not pay it; a failing one is named by GX itself.
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", _IMPORTS_GX, kind], cwd=root, capture_output=True, text=True,
+                          timeout=300, env={"PATH": "/usr/bin:/bin", "GX_ANALYTICS_ENABLED": "false"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == expected
+
+
 def test_what_is_not_sure_here_goes_to_gx():
     table = pa.table({"votes": pa.array([1, None, 3], pa.int64()), "name": ["a", "b", None],
                       "flag": [True, True, True]})

@@ -81,6 +81,9 @@ PRODUCTION_LATENCY: dict[str, str] = {
     # and a new task process: seconds on a busy worker)
     "ENR_INBOX_POKE_SECONDS": "1",
     "ENR_INBOX_SENSOR_MODE": "poke",
+    # Celery workers import the tasks' third-party libraries once, before forking their pool, so that
+    # no task process pays pandas/pyarrow/... again (plugins/enr_airflow/celery_config.py)
+    "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": "plugins.enr_airflow.celery_config.CELERY_CONFIG",
 }
 
 

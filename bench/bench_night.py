@@ -70,13 +70,15 @@ elif step == "tally":
 elif step == "stage":
     tallied = pipeline.tally({election!r}, force=args.get("force", False)) if args.get("tally") else args["tallied"]
     out = pipeline.stage({election!r}, tallied, incremental=args["incremental"])
-elif step in ("profile", "profile_stage"):
+elif step in ("profile", "profile_stage", "profile_update"):
     import cProfile, pstats, io
     profiler = cProfile.Profile()
     profiler.enable()
     if step == "profile":
         for country in args["countries"]:
             pipeline.ingest_country({election!r}, country)
+    elif step == "profile_update":  # the one-country update: tally + incremental stage
+        pipeline.stage({election!r}, pipeline.tally({election!r}), incremental=True)
     else:
         pipeline.stage({election!r}, pipeline.tally({election!r}), incremental=False)
     profiler.disable()
@@ -260,9 +262,13 @@ def main() -> int:
         for group in balance({k: v for k, v in prepared["rows"].items() if k != biggest}, 1):
             run_step("ingest", {"countries": group}, profile_env)
         render = run_step("profile_stage", {}, profile_env)  # cold: its own empty card cache
+        demo.drop_into_inbox(prepared["update"])
+        run_step("ingest", {"countries": [args.change]}, profile_env)
+        update = run_step("profile_update", {}, profile_env)
         profile = {"country": biggest, "rows": prepared["rows"][biggest], "text": ingest["profile"],
                    "load": ingest["load"], "render_text": render["profile"], "render_load": render["load"],
-                   "render_cards_drawn": render.get("cards_drawn")}
+                   "render_cards_drawn": render.get("cards_drawn"), "update_text": update["profile"],
+                   "update_load": update["load"], "update_cards_drawn": update.get("cards_drawn")}
         shutil.rmtree(home, ignore_errors=True)
     median = {k: statistics.median(r[k] for r in runs) for k in runs[0]
               if isinstance(runs[0][k], (int, float)) and all(isinstance(r[k], (int, float)) for r in runs)}

@@ -306,6 +306,14 @@ def write_report(runs: list[dict], before: dict, after: dict, started: str) -> P
         p = night["profile"]
         lines += [f"cProfile of the ingest of {p['country']} ({p['rows']:,} rows: signature, parse, GX suite, "
                   "store), top 25 by cumulative time:", "", "```", p["text"].strip()[:6000], "```", ""]
+        if p.get("render_text"):
+            lines += [f"cProfile of a cold full render + sign + stage of the wave's version ({p.get('render_cards_drawn')} "
+                      f"cards drawn; load {p.get('render_load')}), top 25 by cumulative time:", "", "```",
+                      p["render_text"].strip()[:6000], "```", ""]
+        if p.get("update_text"):
+            lines += [f"cProfile of the one-country update ({night.get('change', 'AT')}: tally + incremental render + "
+                      f"sign + stage; {p.get('update_cards_drawn')} cards drawn; load {p.get('update_load')}), top 25 "
+                      "by cumulative time:", "", "```", p["update_text"].strip()[:6000], "```", ""]
     rehearsal_text = (RESULTS / "rehearsal.md").read_text() if (RESULTS / "rehearsal.md").exists() else ""
     s3_text = (RESULTS / "s3.md").read_text() if (RESULTS / "s3.md").exists() else ""
     notify_text = (RESULTS / "notify.md").read_text() if (RESULTS / "notify.md").exists() else ""

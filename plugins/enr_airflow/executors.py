@@ -11,7 +11,7 @@ that was working (upstream: apache/airflow#67287, #72716; fixes proposed in #727
 not in 3.3.2).
 
 It also imports the heavy third-party libraries of the tasks (pandas, pyarrow, Great
-Expectations: ~2.5 s per process) once, in the scheduler process before it forks its worker
+Expectations, s3fs, SQLAlchemy, cairo: seconds per process, :data:`PRELOAD_MODULES`) once, in the scheduler process before it forks its worker
 processes: a task process is forked from a worker (Linux) and inherits them, instead of paying the
 import in each of the 28 mapped ingest tasks of a wave. Only third-party libraries, which change
 only with a restart anyway: the project's own modules are imported by each task, so new code is
@@ -41,7 +41,11 @@ from airflow.executors.local_executor import LocalExecutor
 from airflow.utils.state import TaskInstanceState
 
 _FINISHED = frozenset({TaskInstanceState.SUCCESS, TaskInstanceState.FAILED})
-PRELOAD_MODULES = ("pandas", "pyarrow", "pyarrow.csv", "great_expectations")
+# Every task of a night opens the bucket (s3fs/aiobotocore on an object store: ~0.6 s to import on a
+# quiet machine), most open the results store (SQLAlchemy, psycopg2), the stage renders (Jinja2, Babel,
+# cairo); GX is imported only when a suite must run (a failing delivery), but a worker pays it once.
+PRELOAD_MODULES = ("pandas", "pyarrow", "pyarrow.csv", "great_expectations", "s3fs", "sqlalchemy", "psycopg2",
+                   "jinja2", "babel.numbers", "babel.dates", "cairocffi", "cairosvg", "gnupg")
 
 
 def preload_modules() -> list[str]:

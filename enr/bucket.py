@@ -117,6 +117,11 @@ def _headers(kind: str, cache_control: str | None) -> dict[str, str]:
     return {"ContentType": kind, **({"CacheControl": cache_control} if cache_control else {})}
 
 
+def _put_headers(kind: str, cache_control: str | None) -> dict[str, str]:
+    """The same headers as :func:`_headers`, as HTTP header names (the lean bulk path)."""
+    return {"Content-Type": kind, **({"Cache-Control": cache_control} if cache_control else {})}
+
+
 class Bucket:
     def __init__(self, url: str | os.PathLike, conn_id: str | None = None):
         text = os.fspath(url)
@@ -130,6 +135,7 @@ class Bucket:
             self.local_root = None
             self.url = text if text.endswith("/") else text + "/"
         self._remote = None
+        self._lean = None  # the lean bulk client of an object store (enr.s3bulk), False if none
         self._folders: set[str] = set()  # local folders checked to be no symbolic link
 
     def __repr__(self) -> str:
@@ -156,6 +162,18 @@ class Bucket:
             self._remote = ObjectStoragePath(self.url, conn_id=self.conn_id) if self.conn_id \
                 else ObjectStoragePath(self.url)
         return self._remote
+
+    def _lean_client(self):
+        """The lean client for bulk requests on this object store (:mod:`enr.s3bulk`: ~0.2 ms of
+        Python a request against ~1 ms through s3fs) and the bucket's key prefix; (None, prefix) if
+        the store's setup needs the s3fs path (the reason is logged once)."""
+        root = self._remote_root()
+        name, _, prefix = root.fs._strip_protocol(root.path).strip("/").partition("/")
+        if self._lean is None:
+            from enr import s3bulk
+
+            self._lean = s3bulk.open_client(root.fs, name) or False
+        return self._lean or None, prefix + "/" if prefix else ""
 
     def _rpath(self, key: str):
         root = self._remote_root()
@@ -201,6 +219,7 @@ class Bucket:
         child = type(self).__new__(type(self))
         child.conn_id = self.conn_id
         child._remote = None
+        child._lean = None
         child._folders = set()
         prefix = check_key(prefix, folder=True)
         if self.local_root is not None:
@@ -379,6 +398,16 @@ class Bucket:
             for key, data in items.items():
                 self.write_atomic(key, data, durable=False, cache_control=cache_control)
             return
+        lean, prefix = self._lean_client()
+        if lean is not None:
+            from enr.s3bulk import Request
+
+            requests = [Request("PUT", prefix + key, _put_headers(content_type(key), cache_control), data)
+                        for key, data in items.items()]
+            for key, failure in zip(items, lean.send_all(requests)):
+                if failure is not None:
+                    raise BucketError(f"{self.url}: cannot write {key}: {failure}") from failure
+            return
         fs = self._remote_root().fs
         by_type: dict[str, dict[str, bytes]] = {}
         for key, data in items.items():
@@ -420,6 +449,19 @@ class Bucket:
         if self.local_root is not None:
             for dst, src in pairs.items():
                 self.copy(src, dst, durable=False)
+            return
+        lean, prefix = self._lean_client()
+        if lean is not None:
+            from enr.s3bulk import Request
+
+            requests = [Request("PUT", prefix + dst, {"x-amz-copy-source": lean.copy_source(prefix + src),
+                                                       "x-amz-metadata-directive": "COPY"}, copy=True)
+                        for dst, src in pairs.items()]
+            for (dst, src), failure in zip(pairs.items(), lean.send_all(requests)):
+                if isinstance(failure, FileNotFoundError):
+                    raise FileNotFoundError(f"{self.url}: cannot copy {src} to {dst}: no such object") from failure
+                if failure is not None:
+                    raise BucketError(f"{self.url}: cannot copy {src} to {dst}: {failure}") from failure
             return
         from fsspec.asyn import _run_coros_in_chunks, sync
 

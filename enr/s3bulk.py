@@ -218,12 +218,21 @@ class BulkClient:
         """One request on an idle keep-alive connection (or a new one); (status, body)."""
         with self._idle_lock:
             connection = self._idle.pop() if self._idle else None
-        if connection is None:
-            connection = Connection(*self._address)
         try:
-            status, answer, keep = connection.exchange(method, path, headers, body)
+            if connection is not None:
+                try:
+                    status, answer, keep = connection.exchange(method, path, headers, body)
+                except (ConnectionError, TimeoutError, OSError):
+                    # a kept-alive connection the server closed meanwhile: once more on a new one
+                    # (not a failed attempt; PutObject and CopyObject can be repeated)
+                    connection.close()
+                    connection = None
+            if connection is None:
+                connection = Connection(*self._address)
+                status, answer, keep = connection.exchange(method, path, headers, body)
         except BaseException:
-            connection.close()
+            if connection is not None:
+                connection.close()
             raise
         if keep:
             with self._idle_lock:

@@ -92,6 +92,8 @@ class _Hostile:
                 self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 owner.seen.append((self.path, dict(self.headers)))
                 move = owner.script.pop(0) if owner.script else "ok"
+                if move == "ok-then-close":  # answer, then close the kept-alive connection
+                    self.close_connection, move = True, "ok"
                 if move == "drop":
                     self.close_connection = True
                     return
@@ -150,6 +152,14 @@ def test_transient_failures_are_retried(hostile, monkeypatch) -> None:
     bucket.copy_many({"v2/a.html": "night/a.html", "v2/b.html": "night/b.html"})
     paths = [path for path, _ in server.seen]
     assert len(paths) == 5 and set(paths) == {f"/{NAME}/pub/v2/a.html", f"/{NAME}/pub/v2/b.html"}
+
+
+def test_a_kept_alive_connection_the_server_closed_costs_no_attempt(hostile, monkeypatch) -> None:
+    monkeypatch.setattr(s3bulk, "ATTEMPTS", 1)
+    server, bucket = hostile(["ok-then-close"] * 4)
+    bucket.copy_many({f"v2/{n}.html": "night/a.html" for n in range(4)})  # leaves closed connections idle
+    bucket.copy_many({f"v3/{n}.html": "night/a.html" for n in range(4)})
+    assert len(server.seen) == 8
 
 
 def test_unsafe_keys_are_refused_before_any_request(hostile) -> None:

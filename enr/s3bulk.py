@@ -86,7 +86,9 @@ def open_client(fs, bucket: str, workers: int = WORKERS) -> "BulkClient | None":
         return _open(fs, bucket, workers)
     except Unsupported as exc:
         _tell_once(str(exc))
-        return None
+    except Exception as exc:  # the client's internals changed shape (private attributes): keep s3fs
+        _tell_once(f"cannot read the client's setup ({type(exc).__name__}: {exc})")
+    return None
 
 
 class Unsupported(Exception):
@@ -114,14 +116,14 @@ def _open(fs, bucket: str, workers: int) -> "BulkClient":
     if getattr(config, "proxies", None) or getattr(config, "client_cert", None):
         raise Unsupported("proxies or a client certificate")
     base, signing = sync(fs.loop, _resolve_endpoint, client, bucket)
-    if base.startswith("https:") and getattr(getattr(client._endpoint, "http_session", None), "_verify", True) \
-            is not True:
-        raise Unsupported("a custom TLS verification setting")
+    verify = client._endpoint.http_session._verify  # True, a CA bundle's path, or False
+    if base.startswith("https:") and verify is False:
+        raise Unsupported("TLS certificates not verified")
     credentials = client._request_signer._credentials
     if credentials is None:
         raise Unsupported("no credentials")
     return BulkClient(base, bucket, signing["region"], signing.get("signing_name") or "s3",
-                      lambda: sync(fs.loop, credentials.get_frozen_credentials), workers)
+                      lambda: sync(fs.loop, credentials.get_frozen_credentials), workers, verify)
 
 
 async def _resolve_endpoint(client, bucket: str) -> tuple[str, dict]:
@@ -141,7 +143,8 @@ async def _resolve_endpoint(client, bucket: str) -> tuple[str, dict]:
 class BulkClient:
     """Signs and sends many requests on one bucket over keep-alive connections (:class:`Connection`)."""
 
-    def __init__(self, base_url: str, bucket: str, region: str, signing_name: str, credentials, workers: int):
+    def __init__(self, base_url: str, bucket: str, region: str, signing_name: str, credentials, workers: int,
+                 verify: bool | str = True):
         from urllib.parse import urlsplit
 
         from botocore.auth import _host_from_url
@@ -154,7 +157,8 @@ class BulkClient:
         self._url_prefix = f"{parts.scheme}://{parts.netloc}"
         self._host_header = _host_from_url(base_url)  # as the signer sees it (no default port)
         tls = parts.scheme == "https"
-        self._address = (parts.hostname, parts.port or (443 if tls else 80), tls)
+        # TLS as the client verifies it: botocore's CA bundle (certifi) or the one it was given
+        self._address = (parts.hostname, parts.port or (443 if tls else 80), verify if tls else None)
         self._idle: list[Connection] = []  # keep-alive connections, last used first
         self._idle_lock = threading.Lock()
 
@@ -270,17 +274,17 @@ class Connection:
 
     TIMEOUT = 60.0
 
-    def __init__(self, host: str, port: int, tls: bool):
+    def __init__(self, host: str, port: int, verify: bool | str | None):
         import socket
 
         sock = socket.create_connection((host, port), timeout=self.TIMEOUT)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if tls:
+        if verify is not None:  # https, verified against botocore's CA bundle or the client's own
             import ssl
 
             from botocore.httpsession import get_cert_path
 
-            sock = ssl.create_default_context(cafile=get_cert_path(True)).wrap_socket(sock, server_hostname=host)
+            sock = ssl.create_default_context(cafile=get_cert_path(verify)).wrap_socket(sock, server_hostname=host)
         self._sock = sock
         self._file = sock.makefile("rb")
 

@@ -81,7 +81,7 @@ class _Hostile:
     """A loopback "S3" that answers each request by the next of ``script``: ``ok``, ``drop`` (close
     the connection without answering), ``slowdown`` (503), ``error200`` (200 with an <Error> body)."""
 
-    def __init__(self, script: list[str]):
+    def __init__(self, script: list[str], tls: tuple[Path, Path] | None = None):
         self.script, self.seen = list(script), []
         owner = self
 
@@ -111,7 +111,13 @@ class _Hostile:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        if tls:
+            import ssl
+
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.endpoint = f"http{'s' if tls else ''}://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self) -> None:
@@ -152,6 +158,75 @@ def test_transient_failures_are_retried(hostile, monkeypatch) -> None:
     bucket.copy_many({"v2/a.html": "night/a.html", "v2/b.html": "night/b.html"})
     paths = [path for path, _ in server.seen]
     assert len(paths) == 5 and set(paths) == {f"/{NAME}/pub/v2/a.html", f"/{NAME}/pub/v2/b.html"}
+
+
+def test_a_session_token_is_sent_and_signed(hostile) -> None:
+    server, _ = hostile([])
+    with environment({f"AIRFLOW_CONN_{CONN_ID.upper()}": _connection(server.endpoint, aws_session_token="tok-123")}):
+        Bucket(f"s3://{NAME}/pub/", conn_id=CONN_ID).write_many({"a.html": b"a", "b.html": b"b"})
+    headers = server.seen[0][1]
+    assert headers["X-Amz-Security-Token"] == "tok-123"
+    assert "x-amz-security-token" in headers["Authorization"].split("SignedHeaders=")[1]
+
+
+def test_on_aws_the_address_is_the_clients_own_virtual_hosted_regional_one() -> None:
+    """No request is made: the address, region and addressing come from the client's endpoint ruleset."""
+    plain = json.dumps({"conn_type": "aws", "login": "k", "password": "s", "extra": {"region_name": "eu-west-1"}})
+    with environment({f"AIRFLOW_CONN_{CONN_ID.upper()}": plain}):
+        lean = Bucket(f"s3://{NAME}/pub/", conn_id=CONN_ID)._lean_client()[0]
+        dotted = Bucket("s3://enr.bulk.example/pub/", conn_id=CONN_ID)._lean_client()[0]
+    assert (lean.base_url, lean.region, lean._path) == (f"https://{NAME}.s3.eu-west-1.amazonaws.com", "eu-west-1", "")
+    assert dotted.base_url == "https://s3.eu-west-1.amazonaws.com/enr.bulk.example"  # as botocore: path-style
+    assert lean.copy_source("pub/\u00e9t\u00e9 +.html") == f"{NAME}/pub/%C3%A9t%C3%A9%20%2B.html"
+
+
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key (signed by itself)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    import ipaddress
+
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def test_tls_is_verified_as_the_client_verifies_it(tmp_path: Path, monkeypatch) -> None:
+    """Over https the certificate is checked against the client's CA bundle (AWS_CA_BUNDLE, as botocore
+    reads it; without one, botocore's own): the store's own certificate passes, a certificate nobody vouched for is refused."""
+    monkeypatch.setattr(s3bulk.time, "sleep", lambda seconds: None)
+    cert, key = _self_signed(tmp_path)
+    server = _Hostile([], tls=(cert, key))
+    try:
+        for bundle, works in ((str(cert), True), (None, False)):
+            with environment({f"AIRFLOW_CONN_{CONN_ID.upper()}": _connection(server.endpoint),
+                              "AWS_CA_BUNDLE": bundle, "REQUESTS_CA_BUNDLE": bundle}):
+                bucket = Bucket(f"s3://{NAME}/pub/", conn_id=CONN_ID)
+                assert bucket._lean_client()[0] is not None
+                if works:
+                    bucket.write_many({"a.html": b"a", "b.html": b"b"})
+                else:
+                    with pytest.raises(BucketError, match="(?i)certificate"):
+                        bucket.write_many({"c.html": b"c", "d.html": b"d"})
+        assert sorted(path for path, _ in server.seen) == [f"/{NAME}/pub/a.html", f"/{NAME}/pub/b.html"]
+    finally:
+        server.close()
 
 
 def test_a_kept_alive_connection_the_server_closed_costs_no_attempt(hostile, monkeypatch) -> None:

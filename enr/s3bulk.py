@@ -207,6 +207,7 @@ class BulkClient:
                 status, body = self._exchange(request.method, path, signed.headers.items(), request.body)
             except (OSError, ValueError) as exc:  # connection reset, refused, timed out, garbled: transient
                 failure = RequestFailed(request.key, None, type(exc).__name__, str(exc))
+                failure.__cause__ = exc  # what the task's error mapping looks for (a ConnectionError, ...)
             else:
                 failure = self._failure(request, status, body)
                 if failure is None:
@@ -263,7 +264,15 @@ class BulkClient:
         if status == 200:  # an <Error> in a 200 answer: botocore treats it as a 500
             status = 500
         kind = NoSuchObject if request.copy and status == 404 else RequestFailed
-        return kind(request.key, status, code_text, message_text)
+        failure = kind(request.key, status, code_text, message_text)
+        # the cause botocore would have raised: the tasks' error mapping (plugins/enr_airflow/tasks.py)
+        # tells a transient answer (5xx, SlowDown) from a final one by it, as on the s3fs path
+        from botocore.exceptions import ClientError
+
+        failure.__cause__ = ClientError({"Error": {"Code": code_text, "Message": message_text},
+                                         "ResponseMetadata": {"HTTPStatusCode": status}},
+                                        "CopyObject" if request.copy else "PutObject")
+        return failure
 
 
 class Connection:

@@ -79,7 +79,7 @@ def test_uploads_and_copies_on_seaweedfs_with_checked_signatures(tmp_path: Path)
 
 class _Hostile:
     """A loopback "S3" that answers each request by the next of ``script``: ``ok``, ``drop`` (close
-    the connection without answering), ``slowdown`` (503), ``error200`` (200 with an <Error> body)."""
+    the connection without answering), ``slowdown`` (503), ``denied`` (403), ``error200`` (200 with an <Error> body)."""
 
     def __init__(self, script: list[str], tls: tuple[Path, Path] | None = None):
         self.script, self.seen = list(script), []
@@ -98,6 +98,7 @@ class _Hostile:
                     self.close_connection = True
                     return
                 status, body = {"ok": (200, b"<CopyObjectResult><ETag>\"e\"</ETag></CopyObjectResult>"),
+                                "denied": (403, b"<Error><Code>AccessDenied</Code><Message>No</Message></Error>"),
                                 "slowdown": (503, b"<Error><Code>SlowDown</Code><Message>Slow</Message></Error>"),
                                 "error200": (200, b"<?xml version=\"1.0\"?>\n<Error><Code>InternalError</Code>"
                                                   b"<Message>We encountered an internal error</Message></Error>"),
@@ -227,6 +228,27 @@ def test_tls_is_verified_as_the_client_verifies_it(tmp_path: Path, monkeypatch) 
         assert sorted(path for path, _ in server.seen) == [f"/{NAME}/pub/a.html", f"/{NAME}/pub/b.html"]
     finally:
         server.close()
+
+
+def test_failures_given_up_keep_their_transient_or_final_nature_for_the_task_retries(hostile, monkeypatch) -> None:
+    """The tasks' error mapping sees through the bucket's error to S3's answer: SlowDown and a refused
+    connection are retried by Airflow, a denial is not (as with the s3fs path)."""
+    from plugins.enr_airflow.tasks import transient_reason
+    from tests.support.processes import free_port
+
+    monkeypatch.setattr(s3bulk.time, "sleep", lambda seconds: None)
+    _, bucket = hostile(["slowdown"] * 2 * s3bulk.ATTEMPTS)
+    with pytest.raises(BucketError) as slow:
+        bucket.write_many({"a.html": b"a", "b.html": b"b"})
+    assert "503" in transient_reason(slow.value)
+    server, bucket = hostile(["denied"])
+    with pytest.raises(BucketError, match="AccessDenied") as denied:
+        bucket.copy_many({"v2/a.html": "night/a.html"})
+    assert transient_reason(denied.value) is None and len(server.seen) == 1  # not retried, here or by Airflow
+    with environment({f"AIRFLOW_CONN_{CONN_ID.upper()}": _connection(f"http://127.0.0.1:{free_port()}")}):
+        with pytest.raises(BucketError) as refused:
+            Bucket(f"s3://{NAME}/pub/", conn_id=CONN_ID).copy_many({"a.html": "b.html", "c.html": "d.html"})
+    assert "ConnectionRefusedError" in transient_reason(refused.value)
 
 
 def test_a_kept_alive_connection_the_server_closed_costs_no_attempt(hostile, monkeypatch) -> None:

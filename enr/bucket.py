@@ -515,6 +515,13 @@ class Bucket:
         prefix = check_key(prefix, folder=True)
         if self.local_root is not None:
             raise BucketError(f"{self.url}: a local folder has no object listing with ETags")
+        lean, root_prefix = self._lean_client()
+        if lean is not None:  # the same request, parsed at a tenth of the cost (enr.s3bulk)
+            try:
+                listed = lean.list_objects((root_prefix + prefix).rstrip("/") + "/")
+            except OSError as exc:
+                raise BucketError(f"{self.url}: cannot list {prefix}: {exc}") from exc
+            return {key[len(root_prefix):]: entry for key, entry in listed.items()}
         fs = self._remote_root().fs
         name, base = self._split(prefix)
         root_key = self._split()[1]

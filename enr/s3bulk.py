@@ -30,7 +30,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, unquote_plus
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,7 @@ class Request:
     headers: dict
     body: bytes = b""
     copy: bool = False  # a CopyObject: a 404 means the source is missing, a 200 may carry an <Error>
+    query: str = ""  # the encoded query string, names in order (as SigV4 signs it)
 
 
 def _tell_once(reason: str) -> None:
@@ -195,10 +196,46 @@ class BulkClient:
             raise errors[0]
         return results
 
+    def list_objects(self, prefix: str) -> dict[str, tuple[int, str]]:
+        """``{key: (size, ETag without quotes)}`` of every object whose key starts with ``prefix``
+        (ListObjectsV2, 1,000 a page, keys URL-encoded on the wire as botocore asks for them). The
+        answer is parsed with ElementTree: botocore's parser cost ~0.1 ms an object."""
+        from xml.etree import ElementTree
+
+        from botocore.auth import S3SigV4Auth
+
+        signer = S3SigV4Auth(self._credentials(), self.signing_name, self.region)
+        found: dict[str, tuple[int, str]] = {}
+        token = None
+        while True:
+            params = {"encoding-type": "url", "list-type": "2", "prefix": prefix,
+                      **({"continuation-token": token} if token else {})}
+            query = "&".join(f"{name}={quote(value, safe='-_.~')}" for name, value in sorted(params.items()))
+            failure, body = self._answer(signer, Request("GET", "", {}, query=query))
+            if failure is not None:
+                raise failure
+            try:
+                page = ElementTree.fromstring(body)
+            except ElementTree.ParseError as exc:
+                raise RequestFailed(prefix, 200, "MalformedListing", str(exc)) from exc
+            ns = page.tag[:page.tag.index("}") + 1] if page.tag.startswith("{") else ""
+            for item in page.iter(f"{ns}Contents"):
+                key = unquote_plus(item.findtext(f"{ns}Key") or "")
+                found[key] = (int(item.findtext(f"{ns}Size") or 0), (item.findtext(f"{ns}ETag") or "").strip('"'))
+            token = page.findtext(f"{ns}NextContinuationToken")
+            if page.findtext(f"{ns}IsTruncated") != "true" or not token:
+                return found
+
     def _send(self, signer, request: Request) -> RequestFailed | None:
+        return self._answer(signer, request)[0]
+
+    def _answer(self, signer, request: Request) -> tuple[RequestFailed | None, bytes]:
+        """Send ``request`` (retrying transient failures): (None, the answer's body) or (what failed, b"")."""
         from botocore.awsrequest import AWSRequest
 
-        path = f"{self._path}/{quote(request.key, safe='/~')}"
+        path = f"{self._path}/{quote(request.key, safe='/~')}" if request.key else self._path or "/"
+        if request.query:
+            path += "?" + request.query
         for attempt in range(ATTEMPTS):
             signed = AWSRequest(method=request.method, url=self._url_prefix + path,
                                 headers={"Host": self._host_header, **request.headers}, data=request.body)
@@ -211,12 +248,12 @@ class BulkClient:
             else:
                 failure = self._failure(request, status, body)
                 if failure is None:
-                    return None
+                    return None, body
                 if not (status in _TRANSIENT_STATUS or failure.code in _TRANSIENT_CODES):
-                    return failure
+                    return failure, b""
             if attempt + 1 < ATTEMPTS:
                 time.sleep(random.random() * min(0.1 * 2 ** attempt, 2.0))
-        return failure
+        return failure, b""
 
     def _exchange(self, method: str, path: str, headers, body: bytes) -> tuple[int, bytes]:
         """One request on an idle keep-alive connection (or a new one); (status, body)."""

@@ -10,6 +10,7 @@ an unsafe key is refused before any request. An unusual client setup falls back 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import threading
@@ -54,6 +55,16 @@ def _check_round_trip(bucket: Bucket, client, name: str) -> None:
     assert plain["Body"].read() == b"plain" and "CacheControl" not in plain  # nothing added to the source's
     with pytest.raises(FileNotFoundError, match="night/gone.html"):
         bucket.copy_many({"v3/a.html": "night/a.html", "v3/gone.html": "night/gone.html"})
+    # the listing (ListObjectsV2, 1,000 a page): the same as the s3fs path's, sizes and MD5 ETags
+    many = {f"many/{n:04d}.txt": str(n).encode() for n in range(1005)}
+    bucket.write_many(many)
+    slow = Bucket(bucket.url, conn_id=CONN_ID)
+    slow._lean = False
+    for prefix in ("night", "v2/", "many", "nothing"):
+        assert bucket.objects(prefix) == slow.objects(prefix)
+    assert bucket.objects("night") == {key: (len(data), hashlib.md5(data).hexdigest())
+                                       for key, data in (PAGES | {"night/plain.txt": b"plain"}).items()}
+    assert len(bucket.objects("many")) == 1005
 
 
 def test_uploads_and_copies_on_moto_read_back_with_boto3() -> None:

@@ -5,7 +5,8 @@
 One SeaweedFS server (``weed mini``, as in the tests) on loopback; a :class:`enr.bucket.Bucket` on it
 through an Airflow connection, as in production. Timed, for each path: ``write_many`` of ``--puts``
 objects of 8 KB (HTML pages, a Cache-Control header) and ``copy_many`` of ``--copies`` objects
-(server-side CopyObject inside the bucket, as a one-country update copies the unchanged pages).
+(server-side CopyObject inside the bucket, as a one-country update copies the unchanged pages),
+and ``objects`` (the listing with sizes and ETags) of the ``--copies`` source objects.
 Client CPU is this process's user + system time (resource.getrusage: every thread), server CPU
 the ``weed`` process's (psutil, if installed). Median of ``--runs``; the load average is recorded,
 since the machine may be shared. Writes bench/results/s3-ops.json.
@@ -66,7 +67,8 @@ def one_run(bucket_url: str, path: str, run: int, copies: int, puts: int, server
     pairs = {f"{path}{run}/copy/{i:04d}.html": f"src/{i:04d}.html" for i in range(copies)}
     return {"write_many": _timed(lambda: bucket.write_many(pages, cache_control="public, max-age=60"), puts,
                                  server_pid),
-            "copy_many": _timed(lambda: bucket.copy_many(pairs), copies, server_pid)}
+            "copy_many": _timed(lambda: bucket.copy_many(pairs), copies, server_pid),
+            "objects": _timed(lambda: bucket.objects("src"), -(-copies // 1000), server_pid)}
 
 
 def main() -> None:
@@ -93,10 +95,10 @@ def main() -> None:
         load.append(os.getloadavg())
     summary = {path: {op: {field: statistics.median(r[op][field] for r in results)
                            for field in results[0][op] if results[0][op][field] is not None}
-                      for op in ("write_many", "copy_many")}
+                      for op in ("write_many", "copy_many", "objects")}
                for path, results in runs.items()}
-    out = {"what": f"{args.copies} CopyObject and {args.puts} PUTs of {PAGE} B on one SeaweedFS (weed mini) on "
-                   "loopback, through enr.bucket.Bucket; median of runs",
+    out = {"what": f"{args.copies} CopyObject, {args.puts} PUTs of {PAGE} B and a listing of {args.copies} objects "
+                   "on one SeaweedFS (weed mini) on loopback, through enr.bucket.Bucket; median of runs",
            "runs": args.runs, "cpu_count": os.cpu_count(), "load_average_before_after": load,
            "median": summary, "all_runs": runs}
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -72,6 +72,13 @@ def _formatter(lang: str) -> Formatter:
     return Formatter(lang)
 
 
+@lru_cache(maxsize=4096)
+def _local_time(fmt: Formatter, value: str) -> str:
+    """``fmt.local_time(value)``, once per language and time: the countries tallied in one version
+    share their ``since_generated_at``, and Babel's date formatting is slow."""
+    return fmt.local_time(value)
+
+
 @lru_cache(maxsize=1024)
 def _legend_icon(shape: str, color: str, size: int = 14) -> str:
     """:func:`publish.hemicycle.legend_icon`, drawn once: a pure function of its arguments that every
@@ -80,7 +87,7 @@ def _legend_icon(shape: str, color: str, size: int = 14) -> str:
 
 
 def _when(fmt: Formatter, value: str | None) -> dict:
-    return {"utc": utc_iso(value), "local": fmt.local_time(value) if value else ""}
+    return {"utc": utc_iso(value), "local": _local_time(fmt, value) if value else ""}
 
 
 def _year(bundle: dict) -> str:
@@ -551,7 +558,7 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
         common = {
             "lang": lang, "version": site.version, "test": site.test, "synthetic": site.synthetic, "site_title": _site_title(fmt, bundle),
             "language_name": fmt.language_name(lang),
-            "generated_local": fmt.local_time(bundle["generated_at"]), "generated_utc": utc_iso(bundle["generated_at"]),
+            "generated_local": _local_time(fmt, bundle["generated_at"]), "generated_utc": utc_iso(bundle["generated_at"]),
             "previous_year_label": str(site.previous_year or ""), "has_history": history is not None,
             "previous_groups_label": (fmt.gettext("Constitutive session %(year)s", year=site.previous_groups_year)
                                       if site.previous_groups_year else str(site.previous_year or "")),
@@ -639,7 +646,7 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
             since = None
             if raw.get("since_version"):  # the version in which this country's data last changed
                 since = {"version": raw["since_version"],
-                         "generated_local": fmt.local_time(raw.get("since_generated_at") or bundle["generated_at"]),
+                         "generated_local": _local_time(fmt, raw.get("since_generated_at") or bundle["generated_at"]),
                          "generated_utc": utc_iso(raw.get("since_generated_at") or bundle["generated_at"])}
             # the country's whole view (its page and card): the summary and the details only they show
             view = _once(lambda c=c, raw=raw: {**c, **_country_details(site, fmt, raw)})

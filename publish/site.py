@@ -131,9 +131,36 @@ class _Site:
         self.previous_groups_year = prev.get("groups_year")
         self.comparison = {r["group"]: r for r in model.group_comparison(bundle) if r["comparison"] != "no_successor"}
         self.eu_turnout_history = turnout.history_points(prev.get("turnout_history"))
+        self._step_parts: dict[str, list] = {}
 
     def color(self, gid: str) -> str:
         return model.safe_color(self.groups_meta.get(gid, {}).get("color"))
+
+    def step_parts(self, country: dict, names: dict) -> list[tuple[str, list]]:
+        """A country's seat steps as the methodology shows them, once per render: each step's kind and
+        its ``key: value`` parts, the numbers left as ``(prefix, int)`` for each language to format
+        (a list's id shown with its name, a yes/no as a check mark or a cross, empty values left out)."""
+        code = country["code"]
+        if code not in self._step_parts:
+            steps = []
+            for step in country.get("steps", []):
+                parts: list = []
+                for key, value in step.items():
+                    if key == "kind" or value is None or value == "" or value == [] or value == {}:
+                        continue
+                    if key == "list_id" and value in names:
+                        value = f"{names[value]} ({value})"
+                    elif key == "lists" and isinstance(value, list):
+                        value = ", ".join(names.get(v, str(v)) for v in value)
+                    elif isinstance(value, bool):
+                        value = "\u2714" if value else "\u2718"
+                    elif isinstance(value, int):
+                        parts.append((f"{key}: ", value))
+                        continue
+                    parts.append(f"{key}: {value}")
+                steps.append((step.get("kind", ""), parts))
+            self._step_parts[code] = steps
+        return self._step_parts[code]
 
 
 def _group_rows(site: _Site, fmt: Formatter) -> list[dict]:
@@ -267,22 +294,9 @@ def _country_summary(site: _Site, fmt: Formatter, country: dict) -> dict:
     turnout = model.turnout(country.get("registered"), country.get("voters"))
     rule = country.get("rule") or {}
     threshold = rule.get("threshold_percent")
-    steps = []
-    for step in country.get("steps", []):
-        details = []
-        for key, value in step.items():
-            if key == "kind" or value is None or value == "" or value == [] or value == {}:
-                continue
-            if key == "list_id" and value in names:
-                value = f"{names[value]} ({value})"
-            elif key == "lists" and isinstance(value, list):
-                value = ", ".join(names.get(v, str(v)) for v in value)
-            elif isinstance(value, bool):
-                value = "\u2714" if value else "\u2718"
-            elif isinstance(value, int):
-                value = fmt.number(value)
-            details.append(f"{key}: {value}")
-        steps.append({"kind": step.get("kind", ""), "details": " · ".join(details)})
+    steps = [{"kind": kind, "details": " · ".join(part if isinstance(part, str) else part[0] + fmt.number(part[1])
+                                                for part in parts)}
+             for kind, parts in site.step_parts(country, names)]
     ties = [{"seat": t.get("seat"), "constituency": t.get("constituency", ""), "resolved": bool(t.get("resolved")),
              "winner": ", ".join(names.get(w, str(w)) for w in (t.get("winners") or ([t["winner"]] if t.get("winner")
                                                                                      else []))),

@@ -145,7 +145,7 @@ def _state_key(counts: dict, lots: dict) -> str:
 
 def tally(election: str, *, force: bool = False) -> dict | None:
     """Tally every country from the latest accepted counts; None when nothing changed."""
-    from enr.tally import MixedTestAndReal, build_bundle, is_test_version
+    from enr.tally import CountryCache, MixedTestAndReal, build_bundle, definition_digest, is_test_version
     from historical_loader.context import election_context
     from historical_loader.errors import HistoryValidationError
     from historical_loader.previous import previous_results
@@ -167,8 +167,16 @@ def tally(election: str, *, force: bool = False) -> dict | None:
         raise TallyRefused(str(exc)) from exc
     version = store.next_version(election)
     previous_bundle = None
+    # the countries whose accepted delivery (and the definition) did not change keep their results
+    cache = CountryCache(definition_digest(definition))
     if versions:
-        previous_bundle = json.loads(export_bucket().read(versions[-1]["bundle_path"]))
+        raw = export_bucket().read(versions[-1]["bundle_path"])
+        previous_bundle = json.loads(raw)
+        if versions[-1].get("bundle_sha256") == hashlib.sha256(raw).hexdigest():
+            cache.load(export_bucket().read_or_none(_country_cache_key(versions[-1]["bundle_path"])), previous_bundle)
+        else:
+            log.warning("tally %s: %s is not the bundle the store recorded; every country is allocated again",
+                        election, versions[-1]["bundle_path"])
     previous = None
     if definition.previous.get("source"):
         previous = previous_results(definition.resolve(definition.previous["source"]),
@@ -180,16 +188,23 @@ def tally(election: str, *, force: bool = False) -> dict | None:
         log.error("%s: comparisons left out: %s", election, exc)
         context = None
     bundle = build_bundle(definition, counts, version=version, generated_at=_now(), lots=lots,
-                          previous=previous, previous_bundle=previous_bundle, context=context)
+                          previous=previous, previous_bundle=previous_bundle, context=context, cache=cache)
     bundle_path = f"tally/{election}/{version}/bundle.json"
     payload = json.dumps(bundle, ensure_ascii=False, sort_keys=True, indent=1).encode()
+    export_bucket().write(_country_cache_key(bundle_path), cache.dump())
     export_bucket().write(bundle_path, payload)
     store.add_version(election, version, bundle_path=bundle_path, state_key=key,
                       bundle_sha256=hashlib.sha256(payload).hexdigest(), test=bundle["test"])
-    log.info("tally %s %s: %d countries, %d seats allocated, %d unresolved ties", election, version,
-             len(counts), bundle["eu"]["seats_allocated"], bundle["unresolved_ties"])
+    log.info("tally %s %s: %d countries (%d carried from the previous version), %d seats allocated, "
+             "%d unresolved ties", election, version, len(counts), len(cache.carried), bundle["eu"]["seats_allocated"],
+             bundle["unresolved_ties"])
     return {"election": election, "version": version, "bundle_path": bundle_path,
             "seats_allocated": bundle["eu"]["seats_allocated"], "unresolved_ties": bundle["unresolved_ties"]}
+
+
+def _country_cache_key(bundle_path: str) -> str:
+    """Beside a version's bundle: its per-country tally results (:class:`enr.tally.CountryCache`)."""
+    return bundle_path.rsplit("/", 1)[0] + "/countries.json"
 
 
 def _record_tally_refusal(store, election: str, key: str, reason: str) -> None:

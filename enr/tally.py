@@ -11,14 +11,18 @@ turn other countries' real counts into a "test" version that the embargo would l
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from fractions import Fraction
+from pathlib import Path
 
 import pandas as pd
 
 from enr.definition import Election
+import transforms
+from transforms.apportionment import Totals
 from transforms.eu import aggregate
 from transforms.projection import CountryBasis, outgoing_groups, party_groups, project
 from transforms.national import allocate_country
@@ -128,6 +132,107 @@ def tally_country(definition: Election, rules: dict, counts: CountryCounts, lots
     }, allocation
 
 
+def definition_digest(definition: Election) -> str:
+    """SHA-256 of what a country's seats depend on besides its counts: the election definition (every
+    field, as loaded) and the code of the seat engine and of this module."""
+    digest = hashlib.sha256(repr(definition).encode("utf-8"))
+    for path in sorted(Path(transforms.__file__).parent.glob("*.py")) + [Path(__file__)]:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def country_key(definition: str, counts: CountryCounts, lots: dict | None) -> str:
+    """What a country's tally is a function of: the definition's digest (:func:`definition_digest`),
+    its accepted delivery (sequence, SHA-256, status, time, totals, units, test flag), the votes and
+    declared seats the store gives for it, its corrections and its lots."""
+    frames = [hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).values.tobytes()
+                             + json.dumps(list(map(str, frame.columns))).encode()).hexdigest()
+              if frame is not None else None for frame in (counts.votes, counts.declared_seats)]
+    facts = [definition, counts.country, counts.status, counts.sequence, counts.sha256, counts.as_of, counts.totals,
+             counts.units_reporting, counts.units_total, counts.corrections, counts.test, lots or {}, frames]
+    return hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode("utf-8")).hexdigest()
+
+
+class _Tie:
+    """An unresolved tie carried over from the previous version, as the EU aggregation reads it."""
+
+    def __init__(self, data: dict):
+        self._data = data
+
+    def to_dict(self) -> dict:
+        return dict(self._data)
+
+
+@dataclass(frozen=True)
+class CarriedAllocation:
+    """What :func:`transforms.eu.aggregate` reads of a country's allocation, kept from the version that
+    computed it: seats per list (in the allocation's order), seats total, turnout, unresolved ties."""
+
+    seats: dict
+    seats_total: int
+    totals: Totals
+    unresolved_ties: list
+    complete: bool
+
+    @classmethod
+    def record(cls, allocation) -> dict:
+        return {"seats": [[k, int(v)] for k, v in allocation.seats.items()], "seats_total": allocation.seats_total,
+                "totals": allocation.totals.to_dict(), "ties": [t.to_dict() for t in allocation.unresolved_ties],
+                "complete": bool(allocation.complete)}
+
+    @classmethod
+    def from_record(cls, data: dict) -> "CarriedAllocation":
+        return cls(seats=dict((k, v) for k, v in data["seats"]), seats_total=data["seats_total"],
+                   totals=Totals.from_mapping(data["totals"]), unresolved_ties=[_Tie(t) for t in data["ties"]],
+                   complete=data["complete"])
+
+
+def _agrees(entry: dict, allocation: dict | None) -> bool:
+    """A carried allocation says what its entry says: the same seats per list, turnout figures,
+    unresolved ties and completeness (only the order of its lists is its own)."""
+    try:
+        seats = {list_id: n for list_id, n in allocation["seats"] if n}
+        return (seats == {e["list_id"]: e["seats"] for e in entry["lists"] if e["seats"]}
+                and all(allocation["totals"].get(k) == entry.get(k) for k in ("registered", "voters"))
+                and allocation["ties"] == [t for t in entry["ties"] if not t.get("resolved")]
+                and allocation["complete"] == entry["complete"])
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return False
+
+
+@dataclass
+class CountryCache:
+    """Per-country tally results carried from one version to the next (issue 16).
+
+    A country's entry and allocation are a function of its :func:`country_key`; a country whose key
+    is the previous version's keeps that version's results (``previous``) instead of being allocated
+    again. :func:`build_bundle` fills ``current`` (this version's results, for the next one) and
+    ``carried`` (the countries whose results were kept). The EU aggregate is always computed again."""
+
+    definition: str
+    previous: dict = field(default_factory=dict)
+    current: dict = field(default_factory=dict)
+    carried: list = field(default_factory=list)
+
+    def load(self, data: bytes | None, bundle: dict) -> None:
+        """Take the previous version's records (:meth:`dump`), each only if its entry is the one in that
+        version's ``bundle`` (the caller checks the bundle against the store's digest of it); nothing
+        if the records are absent or unreadable."""
+        try:
+            records = dict(json.loads(data)["countries"]) if data else {}
+        except (ValueError, KeyError, TypeError):
+            records = {}
+        published = {c.get("code"): {k: v for k, v in c.items() if k != "previous" and k not in SINCE_FIELDS}
+                     for c in bundle.get("countries", [])}
+        self.previous = {code: r for code, r in records.items()
+                         if isinstance(r, dict) and r.get("entry") is not None and r.get("entry") == published.get(code)
+                         and _agrees(r["entry"], r.get("allocation"))}
+
+    def dump(self) -> bytes:
+        return json.dumps({"definition": self.definition, "countries": self.current}).encode()
+
+
 def _empty_country(definition: Election, code: str) -> dict:
     return {
         "code": code, "seats_total": definition.countries[code].seats, "status": "none", "sequence": 0,
@@ -139,11 +244,13 @@ def _empty_country(definition: Election, code: str) -> dict:
 
 def build_bundle(definition: Election, counts: dict[str, CountryCounts], *, version: str, generated_at: datetime,
                  lots: dict | None = None, previous: dict | None = None, previous_bundle: dict | None = None,
-                 context: dict | None = None) -> dict:
+                 context: dict | None = None, cache: CountryCache | None = None) -> dict:
     """The whole tally: every country (reported or not), the EU aggregate, what changed.
 
     ``context`` (:func:`historical_loader.context.election_context`): turnout since 1979 and the
     previous Parliament's groups, merged into each country's ``previous`` and ``eu.previous``.
+    ``cache`` (:class:`CountryCache`): the previous version's per-country results; a country whose
+    key did not change keeps them (the same entry a new allocation gives), the others are allocated.
 
     Raises :class:`MixedTestAndReal` when some countries' data is test and others' real."""
     test = is_test_version(counts, definition.id)
@@ -154,7 +261,20 @@ def build_bundle(definition: Election, counts: dict[str, CountryCounts], *, vers
     countries = []
     allocations = {}
     for code in sorted(definition.countries):
-        if code in counts:
+        if code in counts and cache is not None:
+            key = country_key(cache.definition, counts[code], (lots or {}).get(code))
+            kept = cache.previous.get(code)
+            if kept is not None and kept.get("key") == key:
+                record = kept
+                cache.carried.append(code)
+            else:
+                entry, allocation = tally_country(definition, rules, counts[code], (lots or {}).get(code))
+                record = {"key": key, "entry": json.loads(json.dumps(entry)),
+                          "allocation": CarriedAllocation.record(allocation)}
+            cache.current[code] = record
+            entry = dict(record["entry"])  # "previous" and "since" (top-level keys only) go into this copy
+            allocations[code] = CarriedAllocation.from_record(record["allocation"])
+        elif code in counts:
             entry, allocations[code] = tally_country(definition, rules, counts[code], (lots or {}).get(code))
         else:
             entry = _empty_country(definition, code)

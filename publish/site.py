@@ -65,6 +65,20 @@ def _environment() -> Environment:
     return env
 
 
+@lru_cache(maxsize=64)
+def _formatter(lang: str) -> Formatter:
+    """One :class:`Formatter` per language and process (it loads the locale and probes its number
+    format, and holds nothing that changes): every page, card and the language chooser share it."""
+    return Formatter(lang)
+
+
+@lru_cache(maxsize=4096)
+def _local_time(fmt: Formatter, value: str) -> str:
+    """``fmt.local_time(value)``, once per language and time: the countries tallied in one version
+    share their ``since_generated_at``, and Babel's date formatting is slow."""
+    return fmt.local_time(value)
+
+
 @lru_cache(maxsize=1024)
 def _legend_icon(shape: str, color: str, size: int = 14) -> str:
     """:func:`publish.hemicycle.legend_icon`, drawn once: a pure function of its arguments that every
@@ -73,7 +87,7 @@ def _legend_icon(shape: str, color: str, size: int = 14) -> str:
 
 
 def _when(fmt: Formatter, value: str | None) -> dict:
-    return {"utc": utc_iso(value), "local": fmt.local_time(value) if value else ""}
+    return {"utc": utc_iso(value), "local": _local_time(fmt, value) if value else ""}
 
 
 def _year(bundle: dict) -> str:
@@ -117,9 +131,36 @@ class _Site:
         self.previous_groups_year = prev.get("groups_year")
         self.comparison = {r["group"]: r for r in model.group_comparison(bundle) if r["comparison"] != "no_successor"}
         self.eu_turnout_history = turnout.history_points(prev.get("turnout_history"))
+        self._step_parts: dict[str, list] = {}
 
     def color(self, gid: str) -> str:
         return model.safe_color(self.groups_meta.get(gid, {}).get("color"))
+
+    def step_parts(self, country: dict, names: dict) -> list[tuple[str, list]]:
+        """A country's seat steps as the methodology shows them, once per render: each step's kind and
+        its ``key: value`` parts, the numbers left as ``(prefix, int)`` for each language to format
+        (a list's id shown with its name, a yes/no as a check mark or a cross, empty values left out)."""
+        code = country["code"]
+        if code not in self._step_parts:
+            steps = []
+            for step in country.get("steps", []):
+                parts: list = []
+                for key, value in step.items():
+                    if key == "kind" or value is None or value == "" or value == [] or value == {}:
+                        continue
+                    if key == "list_id" and value in names:
+                        value = f"{names[value]} ({value})"
+                    elif key == "lists" and isinstance(value, list):
+                        value = ", ".join(names.get(v, str(v)) for v in value)
+                    elif isinstance(value, bool):
+                        value = "\u2714" if value else "\u2718"
+                    elif isinstance(value, int):
+                        parts.append((f"{key}: ", value))
+                        continue
+                    parts.append(f"{key}: {value}")
+                steps.append((step.get("kind", ""), parts))
+            self._step_parts[code] = steps
+        return self._step_parts[code]
 
 
 def _group_rows(site: _Site, fmt: Formatter) -> list[dict]:
@@ -204,17 +245,18 @@ def _eu_turnout_context(site: _Site, fmt: Formatter) -> dict:
             "turnout_previous": fmt.percent_points(last[1]) if last else ""}
 
 
-def _country_view(site: _Site, fmt: Formatter, country: dict) -> dict:
-    code = country["code"]
-    base_lists = sorted(country.get("lists", []), key=lambda e: (-(e.get("seats") or 0), -(e.get("votes") or 0),
-                                                                  e.get("list_name", "")))
+def _sorted_lists(country: dict) -> list[dict]:
+    return sorted(country.get("lists", []), key=lambda e: (-(e.get("seats") or 0), -(e.get("votes") or 0),
+                                                          e.get("list_name", "")))
+
+
+def _country_details(site: _Site, fmt: Formatter, country: dict) -> dict:
+    """The part of a country's view that only its own page and card show (the EU-wide pages do not)."""
     lists = []
-    names = {}
-    for entry in base_lists:
+    for entry in _sorted_lists(country):
         share = model.vote_share(country, entry)
         # a list without members has no group; one that wins seats without a known group is "Others"
         gid = entry.get("ep_group") or ("OTH" if entry.get("seats") else "")
-        names[entry.get("list_id")] = entry.get("list_name", "")
         lists.append({
             "list_name": entry.get("list_name", ""), "party_abbrev": entry.get("party_abbrev", ""),
             "group_id": gid, "group_name": fmt.group_name(gid, site.groups_meta.get(gid, {}).get("name", gid)),
@@ -223,9 +265,6 @@ def _country_view(site: _Site, fmt: Formatter, country: dict) -> dict:
             "share_text": fmt.percent(share), "bar": f"{float(share * 100):.2f}" if share is not None else "0",
             "seats": fmt.number(entry.get("seats")), "seats_raw": entry.get("seats") or 0,
         })
-    turnout = model.turnout(country.get("registered"), country.get("voters"))
-    rule = country.get("rule") or {}
-    threshold = rule.get("threshold_percent")
     previous = country.get("previous")
     prev_view = None
     if previous and previous.get("parties") is not None:
@@ -241,22 +280,23 @@ def _country_view(site: _Site, fmt: Formatter, country: dict) -> dict:
         units_text = fmt.gettext("%(counted)s of %(total)s reporting units counted",
                                  counted=fmt.number(country.get("units_reporting")),
                                  total=fmt.number(country.get("units_total")))
-    steps = []
-    for step in country.get("steps", []):
-        details = []
-        for key, value in step.items():
-            if key == "kind" or value is None or value == "" or value == [] or value == {}:
-                continue
-            if key == "list_id" and value in names:
-                value = f"{names[value]} ({value})"
-            elif key == "lists" and isinstance(value, list):
-                value = ", ".join(names.get(v, str(v)) for v in value)
-            elif isinstance(value, bool):
-                value = "\u2714" if value else "\u2718"
-            elif isinstance(value, int):
-                value = fmt.number(value)
-            details.append(f"{key}: {value}")
-        steps.append({"kind": step.get("kind", ""), "details": " · ".join(details)})
+    return {"registered": fmt.number(country.get("registered")), "voters": fmt.number(country.get("voters")),
+            "valid": fmt.number(country.get("valid")), "blank": fmt.number(country.get("blank")),
+            "invalid": fmt.number(country.get("invalid")), "units_text": units_text, "lists": lists,
+            "previous": prev_view}
+
+
+def _country_summary(site: _Site, fmt: Formatter, country: dict) -> dict:
+    """The part of a country's view the EU-wide pages show too (EU page, methodology, corrections,
+    downloads, comparison): name, status, seats, turnout, rule, seat steps, ties, corrections."""
+    code = country["code"]
+    names = {entry.get("list_id"): entry.get("list_name", "") for entry in _sorted_lists(country)}
+    turnout = model.turnout(country.get("registered"), country.get("voters"))
+    rule = country.get("rule") or {}
+    threshold = rule.get("threshold_percent")
+    steps = [{"kind": kind, "details": " · ".join(part if isinstance(part, str) else part[0] + fmt.number(part[1])
+                                                for part in parts)}
+             for kind, parts in site.step_parts(country, names)]
     ties = [{"seat": t.get("seat"), "constituency": t.get("constituency", ""), "resolved": bool(t.get("resolved")),
              "winner": ", ".join(names.get(w, str(w)) for w in (t.get("winners") or ([t["winner"]] if t.get("winner")
                                                                                      else []))),
@@ -267,11 +307,7 @@ def _country_view(site: _Site, fmt: Formatter, country: dict) -> dict:
         "code": code, "slug": code.lower(), "name": fmt.country_name(code), "ballot_lang": ballot_language(code),
         "status": country.get("status", "none"), "status_label": fmt.status_label(country.get("status")),
         "final": model.is_final(country), "as_of": _when(fmt, country.get("as_of")),
-        "seats_total": fmt.number(country.get("seats_total")),
-        "registered": fmt.number(country.get("registered")), "voters": fmt.number(country.get("voters")),
-        "valid": fmt.number(country.get("valid")), "blank": fmt.number(country.get("blank")),
-        "invalid": fmt.number(country.get("invalid")), "turnout_text": fmt.percent(turnout),
-        "units_text": units_text, "lists": lists, "previous": prev_view,
+        "seats_total": fmt.number(country.get("seats_total")), "turnout_text": fmt.percent(turnout),
         "rule": {"method": rule.get("method", ""), "text": rule.get("text", ""),
                  "threshold_text": (fmt.percent_points(threshold) + (f" ({rule.get('threshold_base')})"
                                                                      if rule.get("threshold_base") else ""))
@@ -294,6 +330,22 @@ def _country_turnout(site: _Site, fmt: Formatter, country: dict) -> tuple[dict, 
               "registered": country.get("registered"), "voters": country.get("voters"),
               "history": (country.get("previous") or {}).get("turnout_history")}
     return inputs, lambda: _turnout_block(site, fmt, "turnout-since", country)
+
+
+def _view_print(basis: str, country: str, lang: str) -> str:
+    """What a fingerprint takes for a country's view in ``lang`` (see :func:`_render_site`)."""
+    return "country-view:" + hashlib.sha256(f"{basis}\0{country}\0{lang}".encode()).hexdigest()
+
+
+def _once(build: Callable[[], object]) -> Callable[[], object]:
+    """``build``, called at most once (its value kept)."""
+    kept: list = []
+
+    def get() -> object:
+        if not kept:
+            kept.append(build())
+        return kept[0]
+    return get
 
 
 def _fraction(value: float | None) -> Fraction | None:
@@ -452,7 +504,7 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
     out_dir.mkdir(parents=True, exist_ok=True)
     languages = list(languages or bundle["election"].get("languages") or LANGUAGES)
     for lang in languages:
-        Formatter(lang)  # fail early on an unknown language
+        _formatter(lang)  # fail early on an unknown language
     started = time.perf_counter()
     site = _Site(bundle, history)
     env = _environment()
@@ -497,15 +549,21 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
     for name in ("style.css", "majority.js"):
         write(f"assets/{name}", (STATIC / name).read_bytes())
 
+    # A country's view is a function of its bundle entry, the site's groups and shapes, the history's
+    # countries and the language (and the code and catalogs, in every fingerprint): fingerprints take
+    # the digest of those inputs in its place, so the view is built only for the pages rendered again
+    # (the EU-wide pages show a summary of it; the lists and counts only the country's page and card).
+    view_basis = _payload_digest({"groups": site.groups_meta, "shapes": site.shapes,
+                                  "history": sorted(site.history_countries)})
+    country_prints = {c["code"]: _payload_digest(c) for c in site.countries}
+
     for lang in languages:
-        fmt = Formatter(lang)
+        fmt = _formatter(lang)
         env.install_gettext_translations(fmt.catalog, newstyle=True)
         groups = _group_rows(site, fmt)
-        countries = [_country_view(site, fmt, c) for c in site.countries]
+        countries = [_country_summary(site, fmt, c) for c in site.countries]
         country_by_code = {c["code"]: c for c in countries}
-        # each country view serialised once per language, not again in every page that shows it (the
-        # EU page, methodology, downloads, its own page): fingerprints take its digest in its place
-        view_prints = {id(c): f"country-view:{_payload_digest(c)}" for c in countries}
+        view_prints = {id(c): _view_print(view_basis, country_prints[c["code"]], lang) for c in countries}
 
         def printable(value: object) -> object:
             if isinstance(value, list) and value and all(id(v) in view_prints for v in value):
@@ -514,45 +572,55 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
         common = {
             "lang": lang, "version": site.version, "test": site.test, "synthetic": site.synthetic, "site_title": _site_title(fmt, bundle),
             "language_name": fmt.language_name(lang),
-            "generated_local": fmt.local_time(bundle["generated_at"]), "generated_utc": utc_iso(bundle["generated_at"]),
+            "generated_local": _local_time(fmt, bundle["generated_at"]), "generated_utc": utc_iso(bundle["generated_at"]),
             "previous_year_label": str(site.previous_year or ""), "has_history": history is not None,
             "previous_groups_label": (fmt.gettext("Constitutive session %(year)s", year=site.previous_groups_year)
                                       if site.previous_groups_year else str(site.previous_year or "")),
         }
 
         def page(rel: str, template: str, not_final: bool, since: dict | None = None,
-                 turnout: tuple[dict, Callable[[], dict | None]] | None = None, **values: object) -> None:
+                 turnout: tuple[dict, Callable[[], dict | None]] | None = None,
+                 deferred: dict[str, tuple[object, Callable[[], object]]] | None = None, **values: object) -> None:
             """Render (or copy) one page; ``turnout`` (:func:`_country_turnout`) is the country's
-            chart, fingerprinted by its inputs and drawn into ``c`` only if the page is rendered."""
+            chart, fingerprinted by its inputs and drawn into ``c`` only if the page is rendered;
+            ``deferred`` values likewise (name -> (what the fingerprint takes, how to build it))."""
             depth = (f"{lang}/{rel}").count("/")
             root = "../" * depth
             context = {**common, **(since or {}), "root": root, "lang_root": f"{root}{lang}/",
                        "switcher": _switcher(tuple(languages), rel, root), "not_final": not_final, **values}
             key = f"{lang}/{rel}"
             printed = {k: printable(v) for k, v in context.items()}
+            printed.update({k: inputs for k, (inputs, _) in (deferred or {}).items()})
             if turnout is not None:
                 printed["turnout_inputs"] = turnout[0]
             if not copy_unchanged(key, _fingerprint(template, printed)):
+                context.update({k: build() for k, (_, build) in (deferred or {}).items()})
                 if turnout is not None:
                     context["c"] = {**context["c"], "turnout_since": turnout[1]()}
                 write(key, env.get_template(template).render(context))
 
-        def card(name: str, context: dict, version: str) -> dict:
-            """Write (or copy) one social card; returns what the page's meta tags say about it."""
+        def card(name: str, inputs: dict, build: Callable[[], dict],
+                 version: str) -> tuple[dict, Callable[[], dict]]:
+            """Write (or copy) one social card, fingerprinted by ``inputs`` (its context, or what
+            decides it) and drawn from ``build()`` only if it changed; returns what a page's
+            fingerprint takes for it and what the page's meta tags say about it."""
             key = cards.card_path(lang, name)
-            if not copy_unchanged(key, _fingerprint(cards.TEMPLATE, {**context, "renderer": renderer})):
-                painter.paint(key, context)
-            return cards.page_meta(context, cards.card_url(public_base, election_id, version, key))
+            fingerprint = _fingerprint(cards.TEMPLATE, {**inputs, "renderer": renderer})
+            if not copy_unchanged(key, fingerprint):
+                painter.paint(key, build())
+            url = cards.card_url(public_base, election_id, version, key)
+            return {"card": fingerprint, "url": url}, lambda: cards.page_meta(build(), url)
 
         eu = bundle["eu"]
-        common["card"] = card("eu", cards.eu_card(
+        eu_card = cards.eu_card(
             fmt, site_title=common["site_title"], test=site.test, groups=groups, total=site.total,
             majority=site.majority, stage=fmt.status_label(site.stage), time_text=common["generated_local"],
             allocated_text=fmt.gettext("Seats allocated: %(allocated)s of %(total)s",
                                        allocated=fmt.number(eu.get("seats_allocated")), total=fmt.number(site.total)),
             reporting_text=fmt.gettext("Countries reporting: %(count)s of %(total)s",
                                        count=fmt.number(eu.get("countries_reporting")),
-                                       total=fmt.number(len(countries)))), site.version)
+                                       total=fmt.number(len(countries))))
+        common["card"] = card("eu", eu_card, lambda: eu_card, site.version)[1]()
 
         # EU page
         running = 0
@@ -592,12 +660,18 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
             since = None
             if raw.get("since_version"):  # the version in which this country's data last changed
                 since = {"version": raw["since_version"],
-                         "generated_local": fmt.local_time(raw.get("since_generated_at") or bundle["generated_at"]),
+                         "generated_local": _local_time(fmt, raw.get("since_generated_at") or bundle["generated_at"]),
                          "generated_utc": utc_iso(raw.get("since_generated_at") or bundle["generated_at"])}
-            country_card = card(c["slug"], cards.country_card(fmt, site_title=common["site_title"], test=site.test,
-                                                              country=c, seats_total=raw.get("seats_total"),
-                                                              shapes=site.shapes), raw.get("since_version") or site.version)
-            page(f"country/{c['slug']}.html", "country.html.j2", not c["final"], since=since, c=c, card=country_card,
+            # the country's whole view (its page and card): the summary and the details only they show
+            view = _once(lambda c=c, raw=raw: {**c, **_country_details(site, fmt, raw)})
+            card_context = _once(lambda view=view, raw=raw: cards.country_card(
+                fmt, site_title=common["site_title"], test=site.test, country=view(),
+                seats_total=raw.get("seats_total"), shapes=site.shapes))
+            card_print, card_meta = card(c["slug"], {"view": view_prints[id(c)], "site_title": common["site_title"],
+                                                     "test": site.test, "seats_total": raw.get("seats_total")},
+                                         card_context, raw.get("since_version") or site.version)
+            page(f"country/{c['slug']}.html", "country.html.j2", not c["final"], since=since,
+                 deferred={"c": (view_prints[id(c)], view), "card": (card_print, card_meta)},
                  turnout=_country_turnout(site, fmt, raw))
         for g in groups:
             page(f"group/{g['key']}.html", "group.html.j2", site.not_final, g=g)
@@ -641,10 +715,10 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
 
     # root language chooser (lang = default language; each link carries its own lang)
     default = DEFAULT_LANGUAGE if DEFAULT_LANGUAGE in languages else languages[0]
-    fmt = Formatter(default)
+    fmt = _formatter(default)
     env.install_gettext_translations(fmt.catalog, newstyle=True)
     chooser = [{"code": other, "name": Formatter.language_name(other),
-                "title": _site_title(Formatter(other), bundle)} for other in languages]
+                "title": _site_title(_formatter(other), bundle)} for other in languages]
     write("index.html", env.get_template("root_index.html.j2").render(
         lang=default, version=site.version, test=site.test, site_title=_site_title(fmt, bundle),
         test_banner=fmt.gettext("TEST: rehearsal data, not real results"), switcher=chooser,

@@ -49,6 +49,11 @@ def _rerendered(tmp_path: Path, first: dict, second: dict) -> set[str]:
     render_site(first, tmp_path / "v0003", languages=LANGS, fingerprints=prints)
     render_site(second, tmp_path / "v0004", languages=LANGS, reuse=Reuse(tmp_path / "v0003", prints))
     render_site(second, tmp_path / "full", languages=LANGS)
+    full_files = sorted(p.relative_to(tmp_path / "full") for p in (tmp_path / "full").rglob("*") if p.is_file())
+    assert full_files == sorted(p.relative_to(tmp_path / "v0004") for p in (tmp_path / "v0004").rglob("*")
+                                if p.is_file())
+    differing = [rel for rel in full_files if (tmp_path / "v0004" / rel).read_bytes() != (tmp_path / "full" / rel).read_bytes()]
+    assert not differing, differing[:5]  # every file, cards and EU-wide pages included
     again = set()
     for lang in LANGS:
         for code in CODES:
@@ -133,3 +138,49 @@ def test_the_chart_is_on_a_rendered_page(tmp_path, lang):
 
     render_site(_first(), tmp_path / "v", languages=[lang])
     assert 'id="turnout-since"' in (tmp_path / "v" / lang / "country" / "dk.html").read_text(encoding="utf-8")
+
+
+def test_only_the_changed_country_view_and_card_are_built(tmp_path, monkeypatch):
+    """A reused country page or card is fingerprinted from its inputs: its lists and counts are not
+    formatted and its card context is not built (issue 16); the changed country's are, in each language."""
+    from publish import cards, site
+
+    built, card_contexts = [], []
+    details, country_card = site._country_details, cards.country_card
+
+    def counting_details(site_, fmt, country):
+        built.append((fmt.lang, country["code"]))
+        return details(site_, fmt, country)
+
+    def counting_card(fmt, **values):
+        card_contexts.append((fmt.lang, values["country"]["code"]))
+        return country_card(fmt, **values)
+
+    first = _first()
+    second = _next(first, "DK")
+    _country(second, "DK")["voters"] += 1000
+    prints: dict = {}
+    site.render_site(first, tmp_path / "v0003", languages=LANGS, fingerprints=prints)
+    monkeypatch.setattr(site, "_country_details", counting_details)
+    monkeypatch.setattr(cards, "country_card", counting_card)
+    site.render_site(second, tmp_path / "v0004", languages=LANGS, reuse=site.Reuse(tmp_path / "v0003", prints))
+    assert sorted(built) == sorted(card_contexts) == [("de", "DK"), ("en", "DK")]
+    for lang in LANGS:
+        for code in CODES:
+            rel = cards.card_path(lang, code)
+            same = os.stat(tmp_path / "v0004" / rel).st_ino == os.stat(tmp_path / "v0003" / rel).st_ino
+            assert same == (code != "dk"), rel
+
+
+def test_a_group_name_rerenders_the_country_pages_that_show_it(tmp_path):
+    """A group's name is shown in the lists of every country with a list in it: a renamed group
+    (the election definition) re-renders those countries' pages, not only the EU-wide ones."""
+    first = _first()
+    second = _next(first)
+    gid = next(e["ep_group"] for e in _country(second, "AT")["lists"] if e.get("ep_group"))
+    for group in second["election"]["groups"]:
+        if group["id"] == gid:
+            group["name"] = "Renamed group"
+    shown = {c["code"].lower() for c in second["countries"] if any(e.get("ep_group") == gid for e in c["lists"])}
+    assert "at" in shown
+    assert _pages(*shown) <= _rerendered(tmp_path, first, second)

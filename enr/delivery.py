@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -241,6 +242,19 @@ class Delivery:
     file_name: str | None = None
     size: int = 0
     warnings: list[str] = field(default_factory=list)
+
+    def unit_rows(self) -> np.ndarray:
+        """:func:`unit_rows` of :attr:`table`, computed once (the totals check, the suites and the
+        store all read the units)."""
+        cached = self.__dict__.get("_unit_rows")
+        if cached is None or cached[0] is not self.table:
+            cached = (self.table, unit_rows(self.table))
+            self.__dict__["_unit_rows"] = cached
+        return cached[1]
+
+    def units(self) -> pa.Table:
+        """One row per unit, its first row: ``unit_id`` and :data:`UNIT_COUNT_COLUMNS` (Arrow)."""
+        return unit_table(self.table, self.unit_rows())
 
     def frame(self, with_line: bool = True):
         """The rows as a pandas DataFrame (counts int64, blank nullable Int64, a ``line`` column)."""
@@ -540,15 +554,44 @@ def _convert(table: pa.Table, file: str | None) -> pa.Table:
     return pa.Table.from_arrays([columns[c] for c in COLUMNS], schema=SCHEMA)
 
 
-def unit_totals(table: pa.Table):
-    """One row per unit (its first row): unit_id, registered, voters, blank, invalid (pandas)."""
-    df = table.select(["unit_id", *UNIT_COUNT_COLUMNS]).to_pandas()
-    return df.drop_duplicates("unit_id", keep="first")
+def unit_rows(table: pa.Table) -> np.ndarray:
+    """The 0-based index of each unit's first row, units in the order they first appear: the rows
+    ``drop_duplicates("unit_id", keep="first")`` keeps. A unit's totals are repeated on each of its
+    rows; its first row stands for it (the suites report rows of a unit that disagree)."""
+    if table.num_rows == 0:
+        return np.zeros(0, dtype=np.int64)
+    codes = pc.dictionary_encode(table["unit_id"].combine_chunks()).indices.to_numpy(zero_copy_only=False)
+    # codes are numbered in order of first appearance: a row opens a unit where its code is above all before it
+    highest = np.maximum.accumulate(codes)
+    opens = np.empty(len(codes), dtype=bool)
+    opens[0] = True
+    np.greater(highest[1:], highest[:-1], out=opens[1:])
+    return np.flatnonzero(opens)
+
+
+def unit_table(table: pa.Table, rows: np.ndarray | None = None) -> pa.Table:
+    """The first row of each unit (``rows``: :func:`unit_rows`, if known): ``unit_id`` and
+    :data:`UNIT_COUNT_COLUMNS` (Arrow)."""
+    rows = unit_rows(table) if rows is None else rows
+    return table.select(["unit_id", *UNIT_COUNT_COLUMNS]).take(pa.array(rows))
+
+
+def unit_totals(table: pa.Table, rows: np.ndarray | None = None):
+    """One row per unit (its first row): unit_id, registered, voters, blank, invalid (pandas) — the
+    frame ``table.to_pandas().drop_duplicates("unit_id", keep="first")`` gives (the same index, blank
+    float where ``table`` has an empty blank), without converting every row. ``rows``: :func:`unit_rows`."""
+    rows = unit_rows(table) if rows is None else rows
+    units = unit_table(table, rows)
+    df = units.to_pandas()
+    if table["blank"].null_count and not units["blank"].null_count:
+        df["blank"] = df["blank"].astype("float64")
+    df.index = rows
+    return df
 
 
 def _check_totals(delivery: Delivery, file: str | None) -> None:
     totals = delivery.meta.totals or {}
-    units = unit_totals(delivery.table)
+    units = unit_totals(delivery.table, delivery.unit_rows())
     for key in ("registered", "voters", "invalid", "blank"):
         declared = totals.get(key)
         column = units[key]

@@ -1,0 +1,107 @@
+"""The units and list votes of a delivery computed on the Arrow table (no pandas frame of every row):
+the same values, order and index as the pandas computations they replace, and what the store
+holds after an intake equals what pandas computes independently from the file's bytes."""
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from bad_deliveries.fixtures import gpg_keys, intake_env, store_url  # noqa: F401 (fixtures)
+from enr.delivery import (OTHER_LIST, SCHEMA, Delivery, DeliveryMeta, parse_delivery, unit_rows, unit_table,
+                          unit_totals)
+from enr.intake import list_votes
+from enr.replay import delivery_name, make_delivery
+
+ELECTION = "ep2019"
+
+
+def _table(rows: list[tuple], chunks: int = 1) -> pa.Table:
+    """Rows (unit_id, constituency, registered, voters, blank, invalid, list_id, votes) as a delivery table
+    split into ``chunks`` record batches (what a large file read in blocks gives)."""
+    columns = {c: [] for c in SCHEMA.names}
+    for unit, constituency, registered, voters, blank, invalid, list_id, votes in rows:
+        for name, value in zip(SCHEMA.names, (unit, unit, constituency, registered, voters, blank, invalid,
+                                              list_id, votes)):
+            columns[name].append(value)
+    table = pa.table(columns, schema=SCHEMA)
+    size = -(-len(rows) // chunks) if rows else 1
+    return pa.Table.from_batches(table.to_batches(max_chunksize=size), schema=SCHEMA)
+
+
+INTERLEAVED = [  # units and (constituency, list) pairs come back after others; a unit's rows need not be adjacent
+    ("U2", "c2", 100, 80, 3, 2, "b", 40), ("U1", "c1", 50, 40, None, 1, "a", 20), ("U2", "c2", 100, 80, 3, 2, "a", 35),
+    ("U3", "c1", 70, 60, 0, 0, "_other", 5), ("U1", "c1", 50, 40, None, 1, "b", 19), ("U3", "c1", 70, 60, 0, 0, "a", 55),
+    ("U4", "", 9, 9, None, 0, "b", 9), ("U2", "c2", 100, 80, 3, 2, "_other", 0),
+]
+
+
+@pytest.mark.parametrize("rows, chunks", [
+    (INTERLEAVED, 1), (INTERLEAVED, 3), (INTERLEAVED, 8),
+    ([r[:4] + (None,) + r[5:] for r in INTERLEAVED], 2),  # no blank anywhere
+    ([r[:4] + (r[4] or 0,) + r[5:] for r in INTERLEAVED], 2),  # blank everywhere
+    ([(f"U{i % 7}", f"c{i % 3}", 10 + i % 7, 5, None if i % 7 == 3 else 1, 0, f"l{i % 5}", i) for i in range(200)], 9),
+])
+def test_unit_totals_is_the_first_row_of_each_unit_as_pandas_drop_duplicates_gives_it(rows, chunks):
+    table = _table(rows, chunks)
+    expected = table.select(["unit_id", "registered", "voters", "blank", "invalid"]).to_pandas() \
+        .drop_duplicates("unit_id", keep="first")
+    got = unit_totals(table)
+    pd.testing.assert_frame_equal(got, expected)
+    assert unit_table(table).to_pydict() == pa.Table.from_pandas(
+        table.to_pandas().drop_duplicates("unit_id")[list(unit_table(table).column_names)],
+        schema=unit_table(table).schema, preserve_index=False).to_pydict()
+
+
+def test_unit_rows_of_no_rows_and_of_one_unit():
+    assert unit_rows(_table([])).tolist() == []
+    assert unit_rows(_table([("U", "", 1, 1, None, 0, "a", 1)] * 5, 2)).tolist() == [0]
+    assert unit_rows(_table(INTERLEAVED, 3)).tolist() == [0, 1, 3, 6]
+
+
+@pytest.mark.parametrize("chunks", [1, 4])
+def test_list_votes_are_pandas_groupby_in_order_of_first_appearance(chunks):
+    rows = INTERLEAVED + [(f"V{i}", f"c{(i * 7) % 5}", 1, 1, None, 0, f"l{(i * 3) % 11}", i) for i in range(300)]
+    table = _table(rows, chunks)
+    frame = table.to_pandas()
+    expected = frame.groupby(["constituency", "list_id"], sort=False, as_index=False)["votes"].sum()
+    pd.testing.assert_frame_equal(list_votes(table), expected)
+
+
+def test_the_delivery_caches_its_units_per_table():
+    meta = DeliveryMeta(election=ELECTION, country="MT", sequence=1, status="final", issued_at="2019-05-26T23:00:00+02:00",
+                        units_total=4, rows=len(INTERLEAVED))
+    delivery = Delivery(meta=meta, table=_table(INTERLEAVED))
+    first = delivery.unit_rows()
+    assert delivery.unit_rows() is first and first.tolist() == [0, 1, 3, 6]
+    delivery.table = _table(INTERLEAVED[1:])  # another table: computed again
+    assert delivery.unit_rows().tolist() == [0, 1, 2, 5]
+    assert delivery.units()["unit_id"].to_pylist() == ["U1", "U2", "U3", "U4"]
+
+
+@pytest.mark.parametrize("country, wave", [("PL", "provisional:40"), ("FR", "provisional:30"), ("BE", "final:100"),
+                                           ("DE", "estimate")])
+def test_the_store_holds_what_pandas_computes_from_the_file(intake_env, country, wave):  # noqa: F811
+    """Each stored figure recomputed from the bytes with pandas.read_csv (no code of the intake)."""
+    env = intake_env
+    data = make_delivery(ELECTION, country, wave, 1)
+    outcome = env.deliver(delivery_name(ELECTION, country, 1), data)
+    assert outcome.outcome == "accepted", outcome.reason_text
+    rows = pd.read_csv(io.BytesIO(data), skiprows=1, dtype={"unit_id": str, "unit_name": str, "constituency": str,
+                                                           "list_id": str}, keep_default_na=False,
+                       na_values={"blank": [""]})
+    units = rows.drop_duplicates("unit_id")
+    stored = env.store.latest_result(ELECTION, country)
+    blank = None if units["blank"].isna().all() else int(units["blank"].sum())
+    assert (stored.registered, stored.voters, stored.blank, stored.invalid) == (
+        int(units["registered"].sum()), int(units["voters"].sum()), blank, int(units["invalid"].sum()))
+    assert stored.valid == stored.voters - (blank or 0) - stored.invalid
+    assert stored.other_votes == int(rows.loc[rows["list_id"] == OTHER_LIST, "votes"].sum())
+    assert stored.units_reporting == int((units["unit_id"] != "_national").sum())
+    listed = rows[rows["list_id"] != OTHER_LIST].groupby(["constituency", "list_id"])["votes"].sum()
+    got = stored.votes.groupby(["constituency", "list_id"])["votes"].sum()
+    assert got.to_dict() == {k: int(v) for k, v in listed.items()}
+    assert len(stored.votes) == len(listed)
+    assert parse_delivery(data).table.num_rows == len(rows)

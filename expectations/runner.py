@@ -62,7 +62,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from enr.delivery import (FIRST_DATA_LINE, NATIONAL_UNIT, OTHER_LIST, STATUSES, UNIT_COUNT_COLUMNS, Delivery,
-                          DeliveryRejected, _jsonable)
+                          DeliveryRejected, _jsonable, unit_codes)
 from enr.units import constituencies_of, country_profile, row_cap, units_of
 from expectations import frame_checks, row_checks
 
@@ -124,31 +124,42 @@ def units_frame(rows: pd.DataFrame, params: dict) -> pd.DataFrame:
     return _derived_unit_columns(units, variants, list_votes, params)
 
 
-def units_frame_of_table(rows: pa.Table, params: dict, slow=None) -> pd.DataFrame:
+def units_frame_of_table(rows: pa.Table, params: dict, slow=None,
+                         codes: tuple[np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
     """:func:`units_frame` computed from :func:`rows_table` with Arrow and numpy (the same frame: one
     row per unit at its first line, in the order of the file) without hashing every row's strings.
 
-    Each row is compared with the first row of its unit; where every unit's rows agree,
-    ``variants`` is 1 everywhere. Where one does not, ``slow()`` (the pandas rows) is handed to
-    :func:`units_frame`, which counts the variants exactly for the report.
+    Each row is compared with the first row of its unit — where each unit's rows are together (as
+    they are written), with the row before it in the unit, which is the same by transitivity; where
+    every unit's rows agree, ``variants`` is 1 everywhere. Where one does not, ``slow()`` (the
+    pandas rows) is handed to :func:`units_frame`, which counts the variants exactly for the report.
+    ``codes``: :func:`enr.delivery.unit_codes` of the rows, if known.
     """
-    encoded = pc.dictionary_encode(rows["unit_id"].combine_chunks())  # codes in order of first appearance
-    codes = encoded.indices.to_numpy(zero_copy_only=False)
-    _, first_rows = np.unique(codes, return_index=True)
+    codes, first_rows = unit_codes(rows) if codes is None else codes
     first = rows.take(pa.array(first_rows))
+    together = bool(np.all(codes[1:] >= codes[:-1]))  # codes never go back: no unit comes back later
+    within = pa.array(codes[1:] == codes[:-1]) if together else None
     for name in UNIT_COLUMNS:
-        column, spread = rows[name], first[name].take(encoded.indices)
+        if together:
+            column, spread = rows[name].slice(1), rows[name].slice(0, max(rows.num_rows - 1, 0))
+        else:
+            column, spread = rows[name], first[name].take(pa.array(codes))
         same = pc.fill_null(pc.equal(column, spread), False)
         if column.null_count or spread.null_count:
             same = pc.or_(same, pc.and_(pc.is_null(column), pc.is_null(spread)))
+        if together:
+            same = pc.or_(same, pc.invert(within))
         if not pc.all(same).as_py():
             if slow is None:
                 raise ValueError("the rows of a unit differ: units_frame needs the pandas rows")
             return units_frame(slow(), params)
-    sums = pa.table({"code": encoded.indices, "votes": rows["votes"]}).group_by("code", use_threads=False) \
-        .aggregate([("votes", "sum")])
-    list_votes = np.zeros(len(first_rows), dtype=np.int64)
-    list_votes[sums["code"].to_numpy()] = sums["votes_sum"].to_numpy()
+    if together and len(first_rows):
+        list_votes = np.add.reduceat(rows["votes"].to_numpy(), first_rows)
+    else:
+        sums = pa.table({"code": pa.array(codes), "votes": rows["votes"]}).group_by("code", use_threads=False) \
+            .aggregate([("votes", "sum")])
+        list_votes = np.zeros(len(first_rows), dtype=np.int64)
+        list_votes[sums["code"].to_numpy()] = sums["votes_sum"].to_numpy()
     units = first.select(["line", "unit_id", *UNIT_COLUMNS]).to_pandas(types_mapper={pa.int64(): None}.get)
     units["blank"] = units["blank"].astype("Int64")
     unit_ids = units["unit_id"]
@@ -186,7 +197,7 @@ def rows_table(delivery: Delivery, params: dict) -> pa.Table:
     """The ``rows`` frame as an Arrow table (same columns, same values), for
     :mod:`expectations.row_checks`: ``line``, the parsed columns, ``unit_known``."""
     table = delivery.table
-    line = pa.array(range(FIRST_DATA_LINE, FIRST_DATA_LINE + table.num_rows), type=pa.int64())
+    line = pa.array(np.arange(FIRST_DATA_LINE, FIRST_DATA_LINE + table.num_rows, dtype=np.int64))
     known = pc.is_in(table["unit_id"], value_set=pa.array(list(params["unit_ids"]), type=pa.string()))
     return table.add_column(0, "line", line).append_column("unit_known", known)
 
@@ -373,7 +384,7 @@ def validate_delivery(delivery: Delivery, *, election: str | None = None, previo
     params = suite_params(election, meta.country, meta.status, monotonic=monotonic)
     table = rows_table(delivery, params)
     rows = _LazyFrame(lambda: delivery.frame(with_line=True))  # pandas rows: only where needed
-    units = units_frame_of_table(table, params, slow=rows.frame)
+    units = units_frame_of_table(table, params, slow=rows.frame, codes=delivery.unit_codes())
     compared = previous if monotonic and previous is not None and not previous.empty else None
     frames = {"rows": _LazyFrame(lambda: rows_frame(rows.frame(), params), lambda: table),
               "units": units, "country": country_frame(units, params),

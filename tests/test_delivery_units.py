@@ -7,6 +7,7 @@ import io
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from bad_deliveries.fixtures import gpg_keys, intake_env, store_url  # noqa: F401 (fixtures)
@@ -105,3 +106,65 @@ def test_the_store_holds_what_pandas_computes_from_the_file(intake_env, country,
     assert got.to_dict() == {k: int(v) for k, v in listed.items()}
     assert len(stored.votes) == len(listed)
     assert parse_delivery(data).table.num_rows == len(rows)
+
+
+NOT_PLAIN_DIGITS = ["", "-", "-0", "-12", "+1", " 1", "1 ", "1\n", "1.0", "1e3", "0x1", "１", "٣", "²", "12a",
+                    "9" * 18, "9" * 19, "-" + "9" * 18, "-" + "9" * 19, "00", "--1", "1-"]
+
+
+@pytest.mark.parametrize("value", NOT_PLAIN_DIGITS)
+@pytest.mark.parametrize("at", [0, 5, 11])
+def test_the_first_value_that_is_not_an_integer_is_the_regular_expressions(value, at):
+    """The shortcut (ASCII digits, at most 18) finds the same first value as the rule's regex alone."""
+    from enr.delivery import _INTEGER_RE, _first, _first_not_integer
+
+    values = ["7", "123456789012345678", "0"] * 4
+    values[at] = value
+    for column in (pa.chunked_array([values[:4], values[4:]]), pa.chunked_array([values[:4] + [None], values[4:]])):
+        expected = _first(pc.fill_null(pc.invert(pc.match_substring_regex(column, _INTEGER_RE)), False))
+        assert _first_not_integer(column) == expected
+
+
+@pytest.mark.parametrize("value, too_long", [("é" * 200, False), ("é" * 201, True), ("a" * 200, False),
+                                             ("a" * 201, True), ("€" * 70, False), ("𝔸" * 200, False),
+                                             ("𝔸" * 201, True)])
+def test_the_first_id_too_long_counts_characters_not_bytes(value, too_long):
+    from enr.delivery import _first_too_long
+
+    column = pa.chunked_array([["x", "y"], ["z", value, "w" * 201]])
+    assert _first_too_long(column, 200) == (3 if too_long else 4)
+    assert _first_too_long(pa.chunked_array([["x", value]]), 200) == (1 if too_long else None)
+
+
+def _reordered(delivery: Delivery, order) -> Delivery:
+    return Delivery(meta=delivery.meta, table=delivery.table.take(pa.array(order)), file_name=delivery.file_name)
+
+
+@pytest.mark.parametrize("country, wave", [("CY", "final:100"), ("BE", "final:100"), ("PL", "provisional:40")])
+@pytest.mark.parametrize("order", ["file", "interleaved", "reversed"])
+def test_units_frame_of_the_table_whether_or_not_a_units_rows_are_together(country, wave, order):
+    """Rows written unit by unit (compared with the row before) or units coming back later (compared
+    with the unit's first row): both give the pandas units frame; a unit's differing rows are found."""
+    import numpy as np
+    from expectations.runner import rows_table, suite_params, units_frame, units_frame_of_table
+
+    delivery = parse_delivery(make_delivery(ELECTION, country, wave, 1))
+    n = delivery.table.num_rows
+    if order != "file":
+        positions = np.arange(n)
+        delivery = _reordered(delivery, positions[::-1] if order == "reversed" else
+                              np.concatenate([positions[0::3], positions[1::3], positions[2::3]]))
+    params = suite_params(ELECTION, country, delivery.meta.status)
+    expected = units_frame(delivery.frame(with_line=True), params)
+    table = rows_table(delivery, params)
+    pd.testing.assert_frame_equal(units_frame_of_table(table, params, codes=delivery.unit_codes()), expected)
+    pd.testing.assert_frame_equal(units_frame_of_table(table, params), expected)
+    for column, value in (("registered", 1), ("unit_name", "renamed"), ("blank", None)):
+        changed = table[column].to_pylist()
+        last_of_first_unit = max(i for i, u in enumerate(table["unit_id"].to_pylist()) if u == table["unit_id"][0].as_py())
+        changed[last_of_first_unit] = (changed[last_of_first_unit] + value) if column == "registered" else value
+        if changed == table[column].to_pylist():
+            continue  # blank already empty
+        bad = table.set_column(table.schema.get_field_index(column), column, pa.array(changed, table[column].type))
+        with pytest.raises(ValueError):
+            units_frame_of_table(bad, params)

@@ -562,7 +562,9 @@ def _check_content(ctx: _Context, run: _Checking) -> None:
         return
     from expectations.runner import validate_delivery
 
-    previous = _previous_snapshot(run.store, run.bucket, ctx.election, ctx.delivery.meta.country, non_estimate=True)
+    previous = _previous_result_set(run.store, ctx.election, ctx.delivery.meta.country, non_estimate=True)
+    if previous is not None:  # the snapshot's Arrow table: the suites compare it without pandas frames
+        previous = _snapshot_table(run.bucket, previous)
     report = validate_delivery(ctx.delivery, election=ctx.election, previous=previous)
     ctx.report = report
     ctx.warnings.extend(report.warning_texts())
@@ -585,21 +587,28 @@ def _check(ctx: _Context, settings: Settings, store, bucket: Bucket, *, validate
         check(ctx, run)
 
 
+def _snapshot_table(bucket: Bucket, result_set) -> pa.Table:
+    return pq.read_table(io.BytesIO(bucket.read_bytes(result_set.snapshot_path)))
+
+
 def _snapshot_frame(store, bucket: Bucket, result_set) -> pd.DataFrame:
-    table = pq.read_table(io.BytesIO(bucket.read_bytes(result_set.snapshot_path)))
+    table = _snapshot_table(bucket, result_set)
     df = table.to_pandas(types_mapper={pa.int64(): None}.get)
     df["blank"] = df["blank"].astype("Int64")
     df.insert(0, "line", range(3, 3 + len(df)))
     return df
 
 
-def _previous_snapshot(store, bucket: Bucket, election: str, country: str, *, non_estimate: bool) -> pd.DataFrame | None:
+def _previous_result_set(store, election: str, country: str, *, non_estimate: bool):
     history = store.result_sets(election, country)
     if non_estimate:
         history = [r for r in history if r.status != "estimate"]
-    if not history:
-        return None
-    return _snapshot_frame(store, bucket, history[-1])
+    return history[-1] if history else None
+
+
+def _previous_snapshot(store, bucket: Bucket, election: str, country: str, *, non_estimate: bool) -> pd.DataFrame | None:
+    previous = _previous_result_set(store, election, country, non_estimate=non_estimate)
+    return None if previous is None else _snapshot_frame(store, bucket, previous)
 
 
 def _corrections(ctx: _Context, store, bucket: Bucket) -> list[dict]:

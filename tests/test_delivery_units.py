@@ -223,3 +223,20 @@ def _timeless(value):
     if isinstance(value, list):
         return [_timeless(v) for v in value]
     return value
+
+
+@pytest.mark.parametrize("inserted", [b"\xed\xa0\x80", b"\xed\x9f\xbf", b"\xc0\xaf", b"\xc1\xbf", b"\xc2\x80",
+                                      b"\xe0\x80\xaf", b"\xe0\xa0\x80", b"\xf0\x80\x80\xaf", b"\xf0\x90\x80\x80",
+                                      b"\xf4\x8f\xbf\xbf", b"\xf4\x90\x80\x80", b"\xf5\x80\x80\x80", b"\xff", b"\x80",
+                                      b"\xef\xbf\xbe", b"\xc3", b"\xe2\x82", b"\xc3\xa9", "Ł€𝔸".encode()])
+@pytest.mark.parametrize("at", [0, 1, 63, 64, 65, 4000])
+def test_utf8_is_judged_as_pythons_strict_decoder_judges_it(inserted, at):
+    from enr.delivery import _is_utf8
+
+    body = b"x" * at + inserted + b"y" * 70
+    try:
+        body.decode("utf-8")
+        valid = True
+    except UnicodeDecodeError:
+        valid = False
+    assert _is_utf8(body) is valid

@@ -45,8 +45,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from enr.bucketio import Bucket, UnsafeKey, open_bucket
@@ -560,7 +562,9 @@ def _check_content(ctx: _Context, run: _Checking) -> None:
         return
     from expectations.runner import validate_delivery
 
-    previous = _previous_snapshot(run.store, run.bucket, ctx.election, ctx.delivery.meta.country, non_estimate=True)
+    previous = _previous_result_set(run.store, ctx.election, ctx.delivery.meta.country, non_estimate=True)
+    if previous is not None:  # the snapshot's Arrow table: the suites compare it without pandas frames
+        previous = _snapshot_table(run.bucket, previous, COMPARED_COLUMNS)
     report = validate_delivery(ctx.delivery, election=ctx.election, previous=previous)
     ctx.report = report
     ctx.warnings.extend(report.warning_texts())
@@ -583,21 +587,33 @@ def _check(ctx: _Context, settings: Settings, store, bucket: Bucket, *, validate
         check(ctx, run)
 
 
+COMPARED_COLUMNS = ("unit_id", *UNIT_COUNT_COLUMNS, "list_id", "votes")
+"""The columns of the previous snapshot the suites compare a delivery with (totals, list votes)."""
+
+
+def _snapshot_table(bucket: Bucket, result_set, columns=None) -> pa.Table:
+    return pq.read_table(io.BytesIO(bucket.read_bytes(result_set.snapshot_path)),
+                         columns=None if columns is None else list(columns))
+
+
 def _snapshot_frame(store, bucket: Bucket, result_set) -> pd.DataFrame:
-    table = pq.read_table(io.BytesIO(bucket.read_bytes(result_set.snapshot_path)))
+    table = _snapshot_table(bucket, result_set)
     df = table.to_pandas(types_mapper={pa.int64(): None}.get)
     df["blank"] = df["blank"].astype("Int64")
     df.insert(0, "line", range(3, 3 + len(df)))
     return df
 
 
-def _previous_snapshot(store, bucket: Bucket, election: str, country: str, *, non_estimate: bool) -> pd.DataFrame | None:
+def _previous_result_set(store, election: str, country: str, *, non_estimate: bool):
     history = store.result_sets(election, country)
     if non_estimate:
         history = [r for r in history if r.status != "estimate"]
-    if not history:
-        return None
-    return _snapshot_frame(store, bucket, history[-1])
+    return history[-1] if history else None
+
+
+def _previous_snapshot(store, bucket: Bucket, election: str, country: str, *, non_estimate: bool) -> pd.DataFrame | None:
+    previous = _previous_result_set(store, election, country, non_estimate=non_estimate)
+    return None if previous is None else _snapshot_frame(store, bucket, previous)
 
 
 def _corrections(ctx: _Context, store, bucket: Bucket) -> list[dict]:
@@ -653,6 +669,17 @@ def _correction_events(ctx: _Context, store, bucket) -> list[dict]:
     return events
 
 
+def list_votes(table: pa.Table) -> pd.DataFrame:
+    """The votes of each (constituency, list) of the rows, in the order they first appear (as
+    ``groupby(["constituency", "list_id"], sort=False)``): the list results the store keeps."""
+    keyed = table.select(["constituency", "list_id", "votes"]).append_column(
+        "row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
+    grouped = keyed.group_by(["constituency", "list_id"]).aggregate([("votes", "sum"), ("row", "min")])
+    grouped = grouped.sort_by("row_min")  # Arrow's group order is its own: put them in order of first appearance
+    return grouped.select(["constituency", "list_id", "votes_sum"]).rename_columns(
+        ["constituency", "list_id", "votes"]).to_pandas()
+
+
 def _accept(ctx: _Context, store, bucket: Bucket) -> IntakeResult:
     from enr.store import NewResult
 
@@ -668,18 +695,16 @@ def _accept(ctx: _Context, store, bucket: Bucket) -> IntakeResult:
         validation_key = prefix + ".validation.json"
         bucket.write_bytes(validation_key, _dump(ctx.report.to_json()))
         bucket.write_bytes(prefix + ".validation.html", ctx.report.to_html().encode("utf-8"))
-    rows = delivery.frame(with_line=False)
-    units = rows.drop_duplicates("unit_id")
-    blank = units["blank"]
-    votes = rows.groupby(["constituency", "list_id"], sort=False, as_index=False)["votes"].sum()
-    registered, voters, invalid = (int(units[c].sum()) for c in ("registered", "voters", "invalid"))
-    blank_total = int(blank.sum()) if blank.notna().any() else None
+    units = delivery.units()
+    registered, voters, blank_total, invalid = (pc.sum(units[c]).as_py() for c in UNIT_COUNT_COLUMNS)
+    votes = list_votes(delivery.table)
     corrections = _correction_events(ctx, store, bucket)
     result = NewResult(
         status=meta.status, issued_at=meta.issued_at, registered=registered, voters=voters, blank=blank_total,
         invalid=invalid, valid=voters - (blank_total or 0) - invalid,
-        other_votes=int(rows.loc[rows["list_id"] == OTHER_LIST, "votes"].sum()),
-        units_reporting=int((units["unit_id"] != NATIONAL_UNIT).sum()), units_total=meta.units_total,
+        other_votes=int(votes.loc[votes["list_id"] == OTHER_LIST, "votes"].sum()),
+        units_reporting=units.num_rows - (pc.sum(pc.equal(units["unit_id"], NATIONAL_UNIT)).as_py() or 0),
+        units_total=meta.units_total,
         snapshot_path=snapshot_key, validation_path=validation_key, votes=votes, declared_seats=meta.declared_seats,
         reason=meta.reason)
     if not ctx.replaying:

@@ -62,7 +62,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from enr.delivery import (FIRST_DATA_LINE, NATIONAL_UNIT, OTHER_LIST, STATUSES, UNIT_COUNT_COLUMNS, Delivery,
-                          DeliveryRejected, _jsonable)
+                          DeliveryRejected, _jsonable, unit_codes, unit_table)
 from enr.units import constituencies_of, country_profile, row_cap, units_of
 from expectations import frame_checks, row_checks
 
@@ -124,31 +124,42 @@ def units_frame(rows: pd.DataFrame, params: dict) -> pd.DataFrame:
     return _derived_unit_columns(units, variants, list_votes, params)
 
 
-def units_frame_of_table(rows: pa.Table, params: dict, slow=None) -> pd.DataFrame:
+def units_frame_of_table(rows: pa.Table, params: dict, slow=None,
+                         codes: tuple[np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
     """:func:`units_frame` computed from :func:`rows_table` with Arrow and numpy (the same frame: one
     row per unit at its first line, in the order of the file) without hashing every row's strings.
 
-    Each row is compared with the first row of its unit; where every unit's rows agree,
-    ``variants`` is 1 everywhere. Where one does not, ``slow()`` (the pandas rows) is handed to
-    :func:`units_frame`, which counts the variants exactly for the report.
+    Each row is compared with the first row of its unit — where each unit's rows are together (as
+    they are written), with the row before it in the unit, which is the same by transitivity; where
+    every unit's rows agree, ``variants`` is 1 everywhere. Where one does not, ``slow()`` (the
+    pandas rows) is handed to :func:`units_frame`, which counts the variants exactly for the report.
+    ``codes``: :func:`enr.delivery.unit_codes` of the rows, if known.
     """
-    encoded = pc.dictionary_encode(rows["unit_id"].combine_chunks())  # codes in order of first appearance
-    codes = encoded.indices.to_numpy(zero_copy_only=False)
-    _, first_rows = np.unique(codes, return_index=True)
+    codes, first_rows = unit_codes(rows) if codes is None else codes
     first = rows.take(pa.array(first_rows))
+    together = bool(np.all(codes[1:] >= codes[:-1]))  # codes never go back: no unit comes back later
+    within = pa.array(codes[1:] == codes[:-1]) if together else None
     for name in UNIT_COLUMNS:
-        column, spread = rows[name], first[name].take(encoded.indices)
+        if together:
+            column, spread = rows[name].slice(1), rows[name].slice(0, max(rows.num_rows - 1, 0))
+        else:
+            column, spread = rows[name], first[name].take(pa.array(codes))
         same = pc.fill_null(pc.equal(column, spread), False)
         if column.null_count or spread.null_count:
             same = pc.or_(same, pc.and_(pc.is_null(column), pc.is_null(spread)))
+        if together:
+            same = pc.or_(same, pc.invert(within))
         if not pc.all(same).as_py():
             if slow is None:
                 raise ValueError("the rows of a unit differ: units_frame needs the pandas rows")
             return units_frame(slow(), params)
-    sums = pa.table({"code": encoded.indices, "votes": rows["votes"]}).group_by("code", use_threads=False) \
-        .aggregate([("votes", "sum")])
-    list_votes = np.zeros(len(first_rows), dtype=np.int64)
-    list_votes[sums["code"].to_numpy()] = sums["votes_sum"].to_numpy()
+    if together and len(first_rows):
+        list_votes = np.add.reduceat(rows["votes"].to_numpy(), first_rows)
+    else:
+        sums = pa.table({"code": pa.array(codes), "votes": rows["votes"]}).group_by("code", use_threads=False) \
+            .aggregate([("votes", "sum")])
+        list_votes = np.zeros(len(first_rows), dtype=np.int64)
+        list_votes[sums["code"].to_numpy()] = sums["votes_sum"].to_numpy()
     units = first.select(["line", "unit_id", *UNIT_COLUMNS]).to_pandas(types_mapper={pa.int64(): None}.get)
     units["blank"] = units["blank"].astype("Int64")
     unit_ids = units["unit_id"]
@@ -186,7 +197,7 @@ def rows_table(delivery: Delivery, params: dict) -> pa.Table:
     """The ``rows`` frame as an Arrow table (same columns, same values), for
     :mod:`expectations.row_checks`: ``line``, the parsed columns, ``unit_known``."""
     table = delivery.table
-    line = pa.array(range(FIRST_DATA_LINE, FIRST_DATA_LINE + table.num_rows), type=pa.int64())
+    line = pa.array(np.arange(FIRST_DATA_LINE, FIRST_DATA_LINE + table.num_rows, dtype=np.int64))
     known = pc.is_in(table["unit_id"], value_set=pa.array(list(params["unit_ids"]), type=pa.string()))
     return table.add_column(0, "line", line).append_column("unit_known", known)
 
@@ -228,11 +239,13 @@ def country_frame(units: pd.DataFrame, params: dict) -> pd.DataFrame:
                           + (f" ... ({len(missing)} in all)" if len(missing) > MAX_ROWS_REPORTED else "")}])
 
 
+CHANGES_COLUMNS = ["kind", "key", "line", "current", "previous"]
+
+
 def changes_frame(rows: pd.DataFrame | None, previous: pd.DataFrame | None) -> pd.DataFrame:
     """Country and list totals now vs in the previous accepted snapshot (empty without one)."""
-    columns = ["kind", "key", "line", "current", "previous"]
     if previous is None or previous.empty:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=CHANGES_COLUMNS)
     out = []
     now_units, before_units = rows.drop_duplicates("unit_id"), previous.drop_duplicates("unit_id")
     for key in UNIT_COUNT_COLUMNS:
@@ -245,7 +258,39 @@ def changes_frame(rows: pd.DataFrame | None, previous: pd.DataFrame | None) -> p
         current = int(now["votes"].get(list_id, 0))
         line = int(now["line"].get(list_id, 0)) if list_id in now.index else 0
         out.append(("list", list_id, line, current, int(before.get(list_id, 0))))
-    frame = pd.DataFrame(out, columns=columns)
+    return _changes(out)
+
+
+def changes_frame_of_tables(delivery: Delivery, previous: pa.Table) -> pd.DataFrame:
+    """:func:`changes_frame` (the same frame) from the delivery's Arrow rows and the previous
+    snapshot as an Arrow table (:data:`enr.delivery.SCHEMA`), without a pandas frame of the rows:
+    the units' totals from their first rows, the list votes summed by Arrow."""
+    if previous.num_rows == 0:
+        return pd.DataFrame(columns=CHANGES_COLUMNS)
+    out = []
+    now_units, before_units = delivery.units(), unit_table(previous)
+    for key in UNIT_COUNT_COLUMNS:
+        if key == "blank" and (now_units[key].null_count == now_units.num_rows
+                               or before_units[key].null_count == before_units.num_rows):
+            continue
+        out.append(("total", key, 0, pc.sum(now_units[key]).as_py() or 0, pc.sum(before_units[key]).as_py() or 0))
+    now, before = _list_totals(delivery.table), _list_totals(previous)
+    for list_id in sorted(set(now) | set(before)):
+        current, line = now.get(list_id, (0, 0))
+        out.append(("list", list_id, line, current, before.get(list_id, (0, 0))[0]))
+    return _changes(out)
+
+
+def _list_totals(table: pa.Table) -> dict[str, tuple[int, int]]:
+    """list_id -> (votes, line of its first row)."""
+    keyed = table.select(["list_id", "votes"]).append_column(
+        "row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
+    sums = keyed.group_by("list_id").aggregate([("votes", "sum"), ("row", "min")]).to_pydict()
+    return {k: (v, FIRST_DATA_LINE + r) for k, v, r in zip(sums["list_id"], sums["votes_sum"], sums["row_min"])}
+
+
+def _changes(out: list[tuple]) -> pd.DataFrame:
+    frame = pd.DataFrame(out, columns=CHANGES_COLUMNS)
     for column in ("line", "current", "previous"):
         frame[column] = frame[column].astype("int64")
     return frame
@@ -363,21 +408,27 @@ def _found(result: dict) -> Any:
     return None
 
 
-def validate_delivery(delivery: Delivery, *, election: str | None = None, previous: pd.DataFrame | None = None,
+def validate_delivery(delivery: Delivery, *, election: str | None = None,
+                      previous: pd.DataFrame | pa.Table | None = None,
                       suites_dir: Path | None = None) -> ValidationReport:
     """Validate a parsed delivery with the suites; ``previous`` = the unit-level rows of the
-    previously accepted non-estimate snapshot of the country (or None)."""
+    previously accepted non-estimate snapshot of the country (or None): a pandas frame (with
+    ``line``), or the snapshot's Arrow table as the intake reads it."""
     meta = delivery.meta
     election = election or meta.election
     monotonic = previous is not None and not meta.is_correction and meta.status != "estimate"
     params = suite_params(election, meta.country, meta.status, monotonic=monotonic)
     table = rows_table(delivery, params)
     rows = _LazyFrame(lambda: delivery.frame(with_line=True))  # pandas rows: only where needed
-    units = units_frame_of_table(table, params, slow=rows.frame)
-    compared = previous if monotonic and previous is not None and not previous.empty else None
+    units = units_frame_of_table(table, params, slow=rows.frame, codes=delivery.unit_codes())
+    # previous: pandas rows, or the snapshot as an Arrow table (compared without pandas frames of the rows)
+    arrow = isinstance(previous, pa.Table)
+    empty = previous is None or (previous.num_rows == 0 if arrow else previous.empty)
+    compared = previous if monotonic and not empty else None
     frames = {"rows": _LazyFrame(lambda: rows_frame(rows.frame(), params), lambda: table),
               "units": units, "country": country_frame(units, params),
-              "changes": changes_frame(rows.frame() if compared is not None else None, compared)}
+              "changes": changes_frame_of_tables(delivery, compared) if arrow and compared is not None
+              else changes_frame(rows.frame() if compared is not None else None, compared)}
     report = ValidationReport(election=election, country=meta.country, sequence=meta.sequence,
                               file=delivery.file_name,
                               params={k: v for k, v in params.items() if k != "unit_constituency"})

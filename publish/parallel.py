@@ -193,6 +193,7 @@ def _fork(share: Share, render: Callable[[Share], Part]) -> tuple[Share, int, in
         os.close(read_fd)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # killed means gone, whatever the parent installed
         signal.signal(signal.SIGINT, signal.SIG_DFL)
+        _end_with_parent()
         try:
             part = render(share)
             payload = ("ok", part, time.process_time())
@@ -205,6 +206,20 @@ def _fork(share: Share, render: Callable[[Share], Part]) -> tuple[Share, int, in
             out.write(data)
     finally:
         os._exit(status)
+
+
+def _end_with_parent() -> None:
+    """Linux: the child is killed when its parent dies (a task killed by Airflow or an operator leaves
+    no renderer writing into a folder nobody will seal). Elsewhere a no-op."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before the call
+        os._exit(1)
 
 
 def _collect(share: Share, pid: int, fd: int) -> tuple[str | None, Part | None, float]:

@@ -156,3 +156,48 @@ def test_plan_keeps_a_small_incremental_render_in_one_process():
     assert len(parallel.plan(CODES, 2, history=True, history_changed=False, changed=[])) == 1
     assert len(parallel.plan(CODES, 1, history=True)) == 1
     assert len(parallel.plan(CODES, 2, history=True, changed=CODES)) == 2
+
+
+def test_a_child_does_not_outlive_a_killed_parent(tmp_path):
+    """The task process killed (by Airflow's timeout, by an operator): its render child ends too."""
+    import subprocess
+    import sys
+    import time
+
+    pidfile = tmp_path / "child.pid"
+    code = f"""
+import os, sys, time
+sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
+from publish import parallel
+def render(share):
+    if share.index:
+        open({str(pidfile)!r}, "w").write(str(os.getpid()))
+        time.sleep(60)
+    time.sleep(60)
+parallel.run([parallel.Share(0, frozenset(), frozenset()), parallel.Share(1, frozenset(), frozenset())], render)
+"""
+    parent = subprocess.Popen([sys.executable, "-c", code])
+    child = None
+    try:
+        deadline = time.monotonic() + 30
+        while not pidfile.exists() or not pidfile.read_text():
+            assert time.monotonic() < deadline and parent.poll() is None
+            time.sleep(0.05)
+        child = int(pidfile.read_text())
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{child}").exists() and "Z" not in _state(child):
+            assert time.monotonic() < deadline, "the render child outlived its parent"
+            time.sleep(0.05)
+    finally:
+        parent.kill()
+        if child is not None and Path(f"/proc/{child}").exists():
+            os.kill(child, signal.SIGKILL)  # a failed check leaves nothing running
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "Z"

@@ -42,10 +42,12 @@ log = logging.getLogger(__name__)
 ENV = "ENR_RENDER_PROCESSES"
 DEFAULT_MAX = 2
 
-# The cost of each block in units of one country's pages and cards in every language, measured in
-# CPU seconds on the fixture bundle (24 languages, cards drawn cold; a country: 0.195 s):
-SITE_WIDE = 5.7           # EU page and card, group pages, comparison, methodology, ...: 1.11 s
-HISTORY = 16.8            # the history pages (render_history, every language): 3.28 s
+# The cost of each block in units of one country's pages and cards in every language, from CPU
+# seconds measured on the fixture bundle (24 languages, cards drawn cold; a country 0.15-0.2 s:
+# site 6.5-5.7 units, history 17-16.8, feeds 1-0.7) and on the bench's wave, whose split render
+# (history + 8 countries against the rest) showed the history nearer 15 units:
+SITE_WIDE = 6.0           # EU page and card, group pages, comparison, methodology, ...: ~1.1 s
+HISTORY = 15.0            # the history pages (render_history, every language): ~3 s
 FEEDS = 0.7               # data/: 0.14 s
 WIDGET = 0.1              # widget/: 0.01 s
 HISTORY_COPIED = 0.9      # an incremental render with the same history copies its pages: 0.17 s

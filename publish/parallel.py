@@ -248,12 +248,11 @@ def _collect(share: Share, pid: int, fd: int) -> tuple[str | None, Part | None, 
 
 
 def _kill(pid: int, fd: int) -> None:
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    os.close(fd)
-    os.waitpid(pid, 0)
+    for end in (lambda: os.kill(pid, signal.SIGKILL), lambda: os.close(fd), lambda: os.waitpid(pid, 0)):
+        try:
+            end()
+        except OSError:  # already ended, closed or reaped (ChildProcessError, ProcessLookupError)
+            pass
 
 
 def merge(parts: list[Part], fingerprints: dict | None, copied: dict | None) -> list[Path]:

@@ -667,7 +667,7 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
         page("accessibility.html", "accessibility.html.j2", site.not_final,
              statement_title=fmt.gettext(accessibility.TITLE),
              statement=accessibility.blocks(fmt.catalog.gettext, lang))
-    written += painter.close()  # the social cards, drawn now (by a helper process too for a full render)
+    written += painter.close()  # the social cards, drawn now (by a helper process too for a one-process full render)
 
     if mine("site"):
         # root language chooser (lang = default language; each link carries its own lang)

@@ -201,3 +201,24 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
         return "Z"
+
+
+def test_remote_reuse_records_the_copies_of_both_processes(tmp_path, monkeypatch):
+    """On an object store unchanged pages are not written but recorded in ``Reuse.copied``: a child's
+    records reach the parent (the manifest takes their entries, staging copies them in the store)."""
+    import hashlib
+
+    bundle = build_bundle()
+    _, prints = _render(monkeypatch, tmp_path / "v0003", 2, bundle)
+    entries = {rel: {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+               for rel, data in _files(tmp_path / "v0003").items()}
+    outcome = {}
+    for processes in (1, 2):
+        reuse = Reuse(None, prints, digests={rel: e["sha256"] for rel, e in entries.items()}, source="staging/v0003",
+                      entries=entries)
+        written, _ = _render(monkeypatch, tmp_path / f"again{processes}", processes, bundle, reuse=reuse)
+        outcome[processes] = (dict(reuse.copied), _files(tmp_path / f"again{processes}"))
+    assert outcome[1] == outcome[2]
+    copied = outcome[2][0]
+    assert "de/country/mt.html" in copied and "cards/ga/mt.png" in copied and "en/index.html" in copied
+    assert not (tmp_path / "again2" / "de" / "country" / "mt.html").exists()

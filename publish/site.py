@@ -42,7 +42,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from publish import accessibility, cards, feeds, hemicycle, model, projection_view, turnout, widget
+from publish import accessibility, cards, feeds, hemicycle, model, parallel, projection_view, turnout, widget
 from publish.i18n import DEFAULT_LANGUAGE, LANGUAGES, Formatter, ballot_language, utc_iso
 
 log = logging.getLogger(__name__)
@@ -417,8 +417,29 @@ def render_site(bundle: dict, out_dir: Path, languages: list[str] | None = None,
     the pages' ``og:image`` absolute; without it the pages have no image tags.
     """
     with _RENDER_LOCK:
-        return _render_site(bundle, Path(out_dir), languages, history, reuse, fingerprints,
-                            cards.public_base(public_base_url))
+        return _render_split(bundle, Path(out_dir), languages, history, reuse, fingerprints,
+                             cards.public_base(public_base_url))
+
+
+def _render_split(bundle: dict, out_dir: Path, languages: list[str] | None, history: dict | None,
+                  reuse: Reuse | None, fingerprints: dict | None, public_base: str | None) -> list[Path]:
+    """The render on :func:`publish.parallel.processes` processes, split by country (:mod:`publish.parallel`);
+    one process when the split would not pay (an incremental render where few countries changed)."""
+    changed, history_changed = None, True
+    if reuse is not None:  # unchanged countries and history keep their pages: they weigh little
+        changed = [c["code"] for c in bundle["countries"] if c.get("since_version") in (None, bundle["version"])]
+        every = list(languages or bundle["election"].get("languages") or LANGUAGES)
+        history_changed = reuse.fingerprints.get("history/*") != history_digest(history, every)
+    shares = parallel.plan([c["code"] for c in bundle["countries"]], parallel.processes(),
+                           history=history is not None, history_changed=history_changed, changed=changed)
+    if len(shares) == 1:
+        return _render_site(bundle, out_dir, languages, history, reuse, fingerprints, public_base)
+
+    def part(share: parallel.Share) -> parallel.Part:
+        prints: dict = {}
+        written = _render_site(bundle, out_dir, languages, history, reuse, prints, public_base, share)
+        return parallel.Part([str(path) for path in written], prints, dict(reuse.copied) if reuse else {})
+    return parallel.merge(parallel.run(shares, part), fingerprints, reuse.copied if reuse else None)
 
 
 @dataclass(frozen=True)
@@ -499,7 +520,8 @@ def history_digest(history: dict | None, languages: list[str]) -> str | None:
 
 def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, history: dict | None,
                  reuse: Reuse | None = None, fingerprints: dict | None = None,
-                 public_base: str | None = None) -> list[Path]:
+                 public_base: str | None = None, share: parallel.Share | None = None) -> list[Path]:
+    """Render the site, or only ``share`` of it (:mod:`publish.parallel`: its countries and blocks)."""
     model.check_bundle(bundle)
     out_dir.mkdir(parents=True, exist_ok=True)
     languages = list(languages or bundle["election"].get("languages") or LANGUAGES)
@@ -520,7 +542,10 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
         path.write_bytes(text)
         written.append(path)
 
-    painter = cards.Painter(write, out_dir)
+    painter = cards.Painter(write, out_dir, helpers=None if share is None else 0)  # a split render: no helper
+
+    def mine(block: str) -> bool:
+        return share is None or share.has(block)
     renderer = cards.renderer_version()
     election_id = bundle["election"]["id"]
 
@@ -546,7 +571,7 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
         reused += 1
         return True
 
-    for name in ("style.css", "majority.js"):
+    for name in ("style.css", "majority.js") if mine("site") else ():
         write(f"assets/{name}", (STATIC / name).read_bytes())
 
     # A country's view is a function of its bundle entry, the site's groups and shapes, the history's
@@ -584,6 +609,8 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
             """Render (or copy) one page; ``turnout`` (:func:`_country_turnout`) is the country's
             chart, fingerprinted by its inputs and drawn into ``c`` only if the page is rendered;
             ``deferred`` values likewise (name -> (what the fingerprint takes, how to build it))."""
+            if share is not None and not share.owns(f"{lang}/{rel}"):
+                return
             depth = (f"{lang}/{rel}").count("/")
             root = "../" * depth
             context = {**common, **(since or {}), "root": root, "lang_root": f"{root}{lang}/",
@@ -606,7 +633,8 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
             fingerprint takes for it and what the page's meta tags say about it."""
             key = cards.card_path(lang, name)
             fingerprint = _fingerprint(cards.TEMPLATE, {**inputs, "renderer": renderer})
-            if not copy_unchanged(key, fingerprint):
+            owned = share is None or share.owns(key)
+            if owned and not copy_unchanged(key, fingerprint):
                 painter.paint(key, build())
             url = cards.card_url(public_base, election_id, version, key)
             return {"card": fingerprint, "url": url}, lambda: cards.page_meta(build(), url)
@@ -656,6 +684,8 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
                  "registered": fmt.number(eu.get("registered")), "voters": fmt.number(eu.get("voters")),
                  **_eu_turnout_context(site, fmt)})
         for c in countries:
+            if share is not None and not share.country(c["code"]):
+                continue
             raw = site.by_code[c["code"]]
             since = None
             if raw.get("since_version"):  # the version in which this country's data last changed
@@ -711,21 +741,22 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
         page("accessibility.html", "accessibility.html.j2", site.not_final,
              statement_title=fmt.gettext(accessibility.TITLE),
              statement=accessibility.blocks(fmt.catalog.gettext, lang))
-    written += painter.close()  # the social cards, drawn now (by a helper process too for a full render)
+    written += painter.close()  # the social cards, drawn now (by a helper process too for a one-process full render)
 
-    # root language chooser (lang = default language; each link carries its own lang)
-    default = DEFAULT_LANGUAGE if DEFAULT_LANGUAGE in languages else languages[0]
-    fmt = _formatter(default)
-    env.install_gettext_translations(fmt.catalog, newstyle=True)
-    chooser = [{"code": other, "name": Formatter.language_name(other),
-                "title": _site_title(_formatter(other), bundle)} for other in languages]
-    write("index.html", env.get_template("root_index.html.j2").render(
-        lang=default, version=site.version, test=site.test, site_title=_site_title(fmt, bundle),
-        test_banner=fmt.gettext("TEST: rehearsal data, not real results"), switcher=chooser,
-        statement_title=fmt.gettext(accessibility.TITLE), synthetic=site.synthetic,
-        synthetic_banner=fmt.gettext("SYNTHETIC: invented numbers, not real results")))
+    if mine("site"):
+        # root language chooser (lang = default language; each link carries its own lang)
+        default = DEFAULT_LANGUAGE if DEFAULT_LANGUAGE in languages else languages[0]
+        fmt = _formatter(default)
+        env.install_gettext_translations(fmt.catalog, newstyle=True)
+        chooser = [{"code": other, "name": Formatter.language_name(other),
+                    "title": _site_title(_formatter(other), bundle)} for other in languages]
+        write("index.html", env.get_template("root_index.html.j2").render(
+            lang=default, version=site.version, test=site.test, site_title=_site_title(fmt, bundle),
+            test_banner=fmt.gettext("TEST: rehearsal data, not real results"), switcher=chooser,
+            statement_title=fmt.gettext(accessibility.TITLE), synthetic=site.synthetic,
+            synthetic_banner=fmt.gettext("SYNTHETIC: invented numbers, not real results")))
 
-    if history is not None:
+    if history is not None and mine("history"):
         from publish.history import render_history  # the history pages (historical_loader's data)
 
         digest = history_digest(history, languages)
@@ -759,8 +790,8 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
             reused += 1
         elif not remote_copied:
             written += render_history(history, out_dir, languages)
-    written += feeds.write_feeds(bundle, out_dir)
-    written += widget.write_widget(bundle, out_dir, languages)
+    written += feeds.write_feeds(bundle, out_dir) if mine("feeds") else []
+    written += widget.write_widget(bundle, out_dir, languages) if mine("widget") else []
     log.info("rendered election=%s version=%s languages=%d files=%d reused=%d cards_drawn=%d seconds=%.2f",
              bundle["election"]["id"], site.version, len(languages), len(written), reused, painter.drawn,
              time.perf_counter() - started)

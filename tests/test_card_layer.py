@@ -15,6 +15,7 @@ def _queued_cards(tmp_path, monkeypatch) -> list[tuple[str, dict]]:
     from publish.site import render_site
 
     monkeypatch.setenv("ENR_CARD_CACHE", "")
+    monkeypatch.setenv("ENR_RENDER_PROCESSES", "1")  # every card queued in this process's painter
     monkeypatch.setattr(cards, "default_helpers", lambda: 0)
     jobs: list = []
     real_close = cards.Painter.close

@@ -270,6 +270,7 @@ def test_a_helper_process_draws_the_same_bytes_and_a_failed_one_is_replaced(tmp_
 
     bundle = build_bundle(only={"EL", "BG", "MT", "DE"})
     monkeypatch.setenv("ENR_CARD_CACHE", "")  # every card drawn, none taken from the cache
+    monkeypatch.setenv("ENR_RENDER_PROCESSES", "1")  # the card helper of a one-process render (no split)
     monkeypatch.setattr(cards, "default_helpers", lambda: 0)
     render_site(bundle, tmp_path / "alone", languages=["en", "el"])
     alone = _cards(tmp_path / "alone")

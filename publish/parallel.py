@@ -196,18 +196,40 @@ def _fork(share: Share, render: Callable[[Share], Part]) -> tuple[Share, int, in
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # killed means gone, whatever the parent installed
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         _end_with_parent()
+        records = _keep_log_records()
         try:
             part = render(share)
-            payload = ("ok", part, time.process_time())
+            payload = ("ok", part, time.process_time(), records)
             status = 0
         except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent
             log.error("render %s failed:\n%s", share.describe(), traceback.format_exc())
-            payload = ("error", f"{type(exc).__name__}: {exc}", time.process_time())
+            payload = ("error", f"{type(exc).__name__}: {exc}", time.process_time(), records)
         data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
         with os.fdopen(write_fd, "wb") as out:
             out.write(data)
     finally:
         os._exit(status)
+
+
+def _keep_log_records() -> list[tuple[str, int, str]]:
+    """In the child: log lines are kept, not written, and the parent logs them when the child is done
+    (:func:`_collect`). The child inherited the parent's handlers, and under Airflow a task's log is
+    one stream to its supervisor: two processes writing it at once could interleave their frames."""
+    kept: list[tuple[str, int, str]] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            try:
+                kept.append((record.name, record.levelno, record.getMessage()))
+            except Exception:  # noqa: BLE001 - a bad format string is not worth a failed render
+                kept.append((record.name, record.levelno, str(record.msg)))
+
+    for logger in [logging.getLogger(), *[item for item in logging.Logger.manager.loggerDict.values()
+                                          if isinstance(item, logging.Logger)]]:
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+    logging.getLogger().addHandler(Keep())
+    return kept
 
 
 def _end_with_parent() -> None:
@@ -241,7 +263,9 @@ def _collect(share: Share, pid: int, fd: int) -> tuple[str | None, Part | None, 
         code = os.waitstatus_to_exitcode(status)
         how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
         return f"process {pid} ended without a result ({how})", None, 0.0
-    kind, value, cpu = payload
+    kind, value, cpu, records = payload
+    for name, level, message in records:  # the child's log lines, in the parent's log
+        logging.getLogger(name).log(level, "[render child %d] %s", pid, message)
     if kind != "ok" or os.waitstatus_to_exitcode(status) != 0:
         return (value if kind != "ok" else f"exit status {status}"), None, cpu
     return None, value, cpu

@@ -87,6 +87,42 @@ def test_a_failing_child_fails_the_render_with_its_error(tmp_path, monkeypatch):
     _no_child_left()
 
 
+def test_the_childs_log_lines_reach_the_log_through_the_parent(tmp_path, monkeypatch):
+    """Under Airflow a task's log is one stream to its supervisor: the child writes nothing to the
+    handlers it inherited; its lines are logged by the parent once the child is done."""
+    stream = tmp_path / "inherited.log"
+    handler = logging.FileHandler(stream)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    old_level = root.level
+    root.setLevel(logging.INFO)
+    parent = os.getpid()
+    original = cards.country_card
+
+    def country_card(*args, **kw):
+        if os.getpid() != parent:
+            logging.getLogger("publish.cards").warning("drawn in the child %d", os.getpid())
+        return original(*args, **kw)
+
+    monkeypatch.setattr(cards, "country_card", country_card)
+    try:
+        _render(monkeypatch, tmp_path / "site", 2)
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+        handler.close()
+    lines = stream.read_text().splitlines()
+    from_child = [line for line in lines if "drawn in the child" in line]
+    assert from_child, lines[-5:]
+    # every one of them written by the parent, prefixed with the child's pid, never by the child itself
+    assert all(line.startswith("[render child ") for line in from_child)
+    pids = {int(line.split("[render child ")[1].split("]")[0]) for line in from_child}
+    assert len(pids) == 1 and pids != {parent}
+    child = pids.pop()
+    assert all(f"drawn in the child {child}" in line for line in from_child)
+    _no_child_left()
+
+
 def test_a_child_killed_by_a_signal_fails_the_render(tmp_path, monkeypatch):
     _fail_in_child(monkeypatch, lambda: os.kill(os.getpid(), signal.SIGKILL))
     with pytest.raises(parallel.RenderProcessError, match="killed by signal 9"):

@@ -32,6 +32,18 @@ RESULTS = ROOT / "bench" / "results"
 ELECTION = "ep2019"
 
 
+def _drop_correction(home: Path, keys: dict, country: str) -> None:
+    """A signed correction of ``country``'s final results (its second delivery) into the inbox."""
+    from enr import demo, replay
+
+    rows, correction = replay.correction_rows(ELECTION, country, replay.wave_rows(ELECTION, country, "final:100"))
+    data = replay.make_delivery(ELECTION, country, "final:100", 2, rows=rows, corrects=1, reason=correction,
+                                wave_index=1)
+    folder = home / f"update-{country}"
+    replay.write_delivery(folder, data, replay.delivery_name(ELECTION, country, 2), sender_home=keys["sender_home"])
+    demo.drop_into_inbox(sorted(folder.glob("*.csv")))
+
+
 def one_run() -> dict:
     from tests.support.s3 import export_and_backup
 
@@ -66,12 +78,7 @@ def one_run() -> dict:
                          {"chosen_options": ["Approve"], "responded_by": {"id": "bench"}})
         out["publish_s"] = time.perf_counter() - start
         out["files"] = len(pipeline.export_bucket().list(f"public/{ELECTION}/{staged['version']}"))
-        rows, correction = replay.correction_rows(ELECTION, "AT", replay.wave_rows(ELECTION, "AT", "final:100"))
-        data = replay.make_delivery(ELECTION, "AT", "final:100", 2, rows=rows, corrects=1, reason=correction,
-                                    wave_index=1)
-        replay.write_delivery(home / "upd", data, replay.delivery_name(ELECTION, "AT", 2),
-                              sender_home=keys["sender_home"])
-        demo.drop_into_inbox(sorted((home / "upd").glob("*.csv")))
+        _drop_correction(home, keys, "AT")
         start = time.perf_counter()
         pipeline.ingest_country(ELECTION, "AT")
         out["update_ingest_s"] = time.perf_counter() - start
@@ -99,12 +106,7 @@ def one_run() -> dict:
         out["publish_profile"] = text.getvalue().replace(str(ROOT) + "/", "")
         # where the time of the production path's largest step goes: another one-country update (BE)
         # tallied and staged under cProfile (not timed above)
-        rows, correction = replay.correction_rows(ELECTION, "BE", replay.wave_rows(ELECTION, "BE", "final:100"))
-        data = replay.make_delivery(ELECTION, "BE", "final:100", 2, rows=rows, corrects=1, reason=correction,
-                                    wave_index=1)
-        replay.write_delivery(home / "upd2", data, replay.delivery_name(ELECTION, "BE", 2),
-                              sender_home=keys["sender_home"])
-        demo.drop_into_inbox(sorted((home / "upd2").glob("*.csv")))
+        _drop_correction(home, keys, "BE")
         pipeline.ingest_country(ELECTION, "BE")
         profiler = cProfile.Profile()
         profiler.enable()

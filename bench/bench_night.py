@@ -3,7 +3,9 @@
     .venv/bin/python bench/bench_night.py [--runs 3] [--scale municipal] [--workers 2]
 
 What it measures, each step in its own Python process (so its peak memory, ``ru_maxrss``, is its
-own; times are taken inside the process around the step's call, plus the process's wall time):
+own; times are taken inside the process around the step's call, plus the process's wall time; the
+tasks' third-party libraries are imported before the clock starts, as a worker of either executor
+has them imported before it forks a task, plugins/enr_airflow/preload.py):
 
 1. **ingest** (signature + strict parse + Great Expectations suite + store), the whole EU's final
    wave at ``--scale`` (default ``municipal``), countries spread over ``--workers`` processes (the
@@ -18,7 +20,7 @@ Every run is **cold**: its own empty social-card cache (``ENR_CARD_CACHE``, a ne
 so the full render draws every card (696 for 29 pages x 24 languages), as on a night whose numbers
 no earlier render has seen; ``cards_drawn`` says how many were drawn. The machine's load average
 (1 minute) is noted before and after each step: on the shared 2-core machine it moves the figures.
-``--profile`` also profiles the ingest of the largest country and a cold full render.
+``--profile`` also profiles the ingest of the largest country, a cold full render and a one-country update.
 
 Writes bench/results/night.json (the figures) and bench/results/night.md; ``bench/run_all.py``
 merges them into BENCHMARKS.md.
@@ -52,6 +54,10 @@ logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s
 for noisy in ("great_expectations", "gnupg", "urllib3", "botocore", "fsspec"):
     logging.getLogger(noisy).setLevel(logging.WARNING)
 from enr import pipeline
+# as in a worker of either executor (plugins/enr_airflow/preload.py): the tasks' third-party libraries
+# are imported before a task process starts, so before the step's clock starts here
+from plugins.enr_airflow.preload import preload_modules
+preload_modules()
 def cpu():
     me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime

@@ -174,7 +174,9 @@ def write_report(runs: list[dict], before: dict, after: dict, started: str) -> P
             f"Full-EU final wave at scale `{night['scale']}`: {rows:,} rows in {int(m.get('countries', 0))} "
             f"deliveries; median of {runs_n} runs (`{night['command']}`). Each step runs in its own process; "
             "times are measured inside it around the pipeline call (process start-up and imports, "
-            f"~{m.get('process_overhead_s', 0):.1f} s per step, are not counted), memory is the process's peak RSS.",
+            f"~{m.get('process_overhead_s', 0):.1f} s per step, are not counted; the tasks' third-party libraries "
+            "are imported before the clock starts, as a worker of either executor imports them before it forks a "
+            "task: plugins/enr_airflow/preload.py), memory is the process's peak RSS.",
             "",
         ]
     lines += ["| what | target | previous | measured | |", "|---|---|---|---|---|"]

@@ -27,7 +27,7 @@ CELERY_CONFIG = dict(DEFAULT_CELERY_CONFIG)
 @worker_init.connect
 def preload_in_worker(**_) -> list[str]:
     """Import the preload list in the worker's main process (before its pool is forked)."""
-    from plugins.enr_airflow.executors import preload_modules
+    from plugins.enr_airflow.preload import preload_modules
 
     loaded = preload_modules()
     log.info("preloaded in the Celery worker before forking its pool: %s", ", ".join(loaded) or "nothing")

@@ -32,37 +32,15 @@ the re-queued task as its own.
 """
 from __future__ import annotations
 
-import importlib
-import os
 from collections import Counter
 
 from airflow.executors import workloads
 from airflow.executors.local_executor import LocalExecutor
 from airflow.utils.state import TaskInstanceState
 
+from plugins.enr_airflow.preload import PRELOAD_MODULES, preload_modules  # noqa: F401 - re-exported
+
 _FINISHED = frozenset({TaskInstanceState.SUCCESS, TaskInstanceState.FAILED})
-# Every task of a night opens the bucket (s3fs/aiobotocore on an object store: ~0.6 s to import on a
-# quiet machine), most open the results store (SQLAlchemy, psycopg2), the stage renders (Jinja2, Babel,
-# cairo); GX is imported only when a suite must run (a failing delivery), but a worker pays it once.
-PRELOAD_MODULES = ("pandas", "pyarrow", "pyarrow.csv", "great_expectations", "s3fs", "sqlalchemy", "psycopg2",
-                   "jinja2", "babel.numbers", "babel.dates", "cairocffi", "cairosvg", "gnupg")
-
-
-def preload_modules() -> list[str]:
-    """Import ``ENR_PRELOAD_MODULES`` (default :data:`PRELOAD_MODULES`); the names imported."""
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # before Great Expectations is imported
-    wanted = os.environ.get("ENR_PRELOAD_MODULES")
-    names = PRELOAD_MODULES if wanted is None else tuple(n.strip() for n in wanted.split(",") if n.strip())
-    loaded = []
-    for name in names:
-        try:
-            importlib.import_module(name)
-            loaded.append(name)
-        except Exception as exc:  # noqa: BLE001 - a task imports what it needs itself anyway
-            import logging
-
-            logging.getLogger(__name__).warning("preloading %s failed (tasks will import it): %s", name, exc)
-    return loaded
 
 
 class ElectionNightLocalExecutor(LocalExecutor):

@@ -757,7 +757,7 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
             synthetic_banner=fmt.gettext("SYNTHETIC: invented numbers, not real results")))
 
     if history is not None and mine("history"):
-        from publish.history import render_history  # the history pages (historical_loader's data)
+        from publish.render_cache import history_pages  # the history pages (historical_loader's data)
 
         digest = history_digest(history, languages)
         prints["history/*"] = digest
@@ -788,8 +788,8 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
             for rel, data in copied.items():
                 write(rel, data)
             reused += 1
-        elif not remote_copied:
-            written += render_history(history, out_dir, languages)
+        elif not remote_copied:  # from the render cache (filled when the history was loaded), else rendered
+            written += history_pages(history, out_dir, languages)
     written += feeds.write_feeds(bundle, out_dir) if mine("feeds") else []
     written += widget.write_widget(bundle, out_dir, languages) if mine("widget") else []
     log.info("rendered election=%s version=%s languages=%d files=%d reused=%d cards_drawn=%d seconds=%.2f",

@@ -67,6 +67,12 @@ def _entry(key: str) -> Path | None:
     return None if root is None else root / "history" / key
 
 
+def has_history(history: dict, languages: list[str]) -> bool:
+    """Whether the cache holds an entry for these pages (indexed; its pages are checked when taken)."""
+    folder = _entry(history_key(history, languages))
+    return folder is not None and (folder / INDEX).is_file()
+
+
 def read_entry(folder: Path) -> dict[str, bytes]:
     """The pages of an entry, each checked against the index (:class:`RenderCacheError` if any is not)."""
     index_path = folder / INDEX
@@ -189,4 +195,5 @@ def warm_history(history: dict, languages: list[str]) -> dict:
     return {"key": key, "pages": len(written), "rendered": True}
 
 
-__all__ = ["RenderCacheError", "cache_folder", "history_key", "history_pages", "read_entry", "store", "warm_history"]
+__all__ = ["RenderCacheError", "cache_folder", "has_history", "history_key", "history_pages", "read_entry", "store",
+           "warm_history"]

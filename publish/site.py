@@ -426,10 +426,14 @@ def _render_split(bundle: dict, out_dir: Path, languages: list[str] | None, hist
     """The render on :func:`publish.parallel.processes` processes, split by country (:mod:`publish.parallel`);
     one process when the split would not pay (an incremental render where few countries changed)."""
     changed, history_changed = None, True
+    every = list(languages or bundle["election"].get("languages") or LANGUAGES)
     if reuse is not None:  # unchanged countries and history keep their pages: they weigh little
         changed = [c["code"] for c in bundle["countries"] if c.get("since_version") in (None, bundle["version"])]
-        every = list(languages or bundle["election"].get("languages") or LANGUAGES)
         history_changed = reuse.fingerprints.get("history/*") != history_digest(history, every)
+    if history is not None and history_changed:  # pages in the render cache are copied: they weigh little too
+        from publish.render_cache import has_history
+
+        history_changed = not has_history(history, every)
     shares = parallel.plan([c["code"] for c in bundle["countries"]], parallel.processes(),
                            history=history is not None, history_changed=history_changed, changed=changed)
     if len(shares) == 1:

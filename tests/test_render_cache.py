@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from publish import history as history_module
-from publish import render_cache, site
+from publish import parallel, render_cache, site
 from tests.test_history_pages import history  # noqa: F401  (the module's fixture: EP 1979-2019 as loaded)
 
 LANGS = ["en", "de", "el"]
@@ -94,8 +94,8 @@ def test_a_changed_template_misses_the_cache(history, cache, renders, tmp_path, 
     code = tmp_path / "publish"  # a copy of the package's templates, catalogs and code, one template edited
     shutil.copytree(site.HERE, code, ignore=shutil.ignore_patterns("__pycache__"))
     template = code / "templates" / "history" / "country.html.j2"
-    template.write_text(template.read_text(encoding="utf-8").replace("{% block main %}", "{% block main %}<p>edited</p>", 1),
-                        encoding="utf-8")
+    text = template.read_text(encoding="utf-8")
+    template.write_text(text.replace("{% block main %}", "{% block main %}<p>edited</p>", 1), encoding="utf-8")
     monkeypatch.setattr(site, "HERE", code)
     monkeypatch.setattr(site, "TEMPLATES", code / "templates")
     monkeypatch.setattr(history_module, "TEMPLATES", code / "templates")
@@ -196,8 +196,16 @@ def test_loading_the_history_warms_the_cache_for_the_next_full_render(enr_home, 
         raise AssertionError("history pages drawn in a split render")
     monkeypatch.setattr(history_module, "render_history", refuse)
     monkeypatch.setenv("ENR_RENDER_PROCESSES", "2")
+    plans = []
+    real_plan = parallel.plan
+
+    def plan(*args, **kwargs):
+        plans.append(kwargs)
+        return real_plan(*args, **kwargs)
+    monkeypatch.setattr(parallel, "plan", plan)
     site.render_site(bundle, enr_home / "v2", languages=languages, history=history)
     assert _files(enr_home / "v1") == _files(enr_home / "v2")
+    assert plans == [{"history": True, "history_changed": False, "changed": None}]  # weighed as copied pages
 
 
 def test_a_failure_to_warm_never_fails_the_load(enr_home, monkeypatch, caplog):

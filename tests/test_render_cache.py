@@ -25,6 +25,11 @@ def fresh(history, tmp_path_factory) -> dict[str, bytes]:
     return _files(out)
 
 
+@pytest.fixture(autouse=True)
+def _default_cache_folder(monkeypatch):
+    monkeypatch.delenv(render_cache.ENV, raising=False)  # <ENR_HOME>/render-cache unless a test sets it
+
+
 @pytest.fixture
 def cache(tmp_path, monkeypatch) -> Path:
     folder = tmp_path / "render-cache"
@@ -218,3 +223,14 @@ def test_a_failure_to_warm_never_fails_the_load(enr_home, monkeypatch, caplog):
         loaded = operator.load_history(run_id="test-warm-fails")
     assert loaded  # the load's own report
     assert "history pages not rendered into the render cache" in caplog.text
+
+
+def test_enr_history_load_warms_the_cache_of_the_store_the_stage_reads(enr_home, tmp_path):
+    from enr.cli import main
+
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    assert main(["history", "load", "--all", "--store", other, "--run-id", "cli-other"]) == 0
+    assert not (enr_home / "render-cache").exists()  # another store: not what the stage renders
+    assert main(["history", "load", "--all", "--run-id", "cli-test"]) == 0
+    entries = list((enr_home / "render-cache" / "history").iterdir())
+    assert len(entries) == 1 and len(json.loads((entries[0] / "index.json").read_text())) == 24 * 29

@@ -27,6 +27,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from importlib.metadata import version
 from pathlib import Path
 
@@ -36,6 +37,7 @@ ENV = "ENR_RENDER_CACHE"
 FORMAT = "enr-render-cache/1"
 INDEX = "index.json"
 KEEP = 4  # entries kept (other histories, language lists or code versions), newest first
+ABANDONED = 3600  # seconds after which a temporary folder (.tmp-*, .stale-*) is a killed process's leftover
 _PAGE = re.compile(r"[a-z]{2,3}(?:[-_][A-Za-z0-9]+)?/history/[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
@@ -143,11 +145,22 @@ def store(key: str, pages: dict[str, bytes]) -> Path | None:
 
 
 def _prune(folder: Path, keep: Path) -> None:
-    """Keep the :data:`KEEP` newest entries (a backfill stores one per run; the last one is used)."""
-    entries = sorted((p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")),
-                     key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in [p for p in entries if p != keep][KEEP - 1:]:
-        shutil.rmtree(old, ignore_errors=True)
+    """Keep the :data:`KEEP` newest entries (a backfill stores one per run; the last one is used),
+    and drop temporary folders a killed process left (older than :data:`ABANDONED` seconds)."""
+    now = time.time()
+    entries, abandoned = [], []
+    for path in folder.iterdir():
+        try:
+            modified = path.stat().st_mtime
+        except OSError:  # removed meanwhile by another process
+            continue
+        if path.name.startswith("."):
+            abandoned += [path] if now - modified > ABANDONED else []
+        elif path.is_dir():
+            entries.append((modified, path))
+    old = [path for _, path in sorted(entries, reverse=True) if path != keep][KEEP - 1:]
+    for path in old + abandoned:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def history_pages(history: dict, out_dir: Path, languages: list[str]) -> list[Path]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import os
 import shutil
 from pathlib import Path
 
@@ -171,9 +172,13 @@ def test_no_cache_when_the_setting_is_empty(history, renders, tmp_path, monkeypa
 
 def test_only_the_newest_entries_are_kept(history, cache, tmp_path, monkeypatch):
     monkeypatch.setattr(render_cache, "KEEP", 2)
+    (cache / "history" / ".tmp-killed").mkdir(parents=True)
+    os.utime(cache / "history" / ".tmp-killed", (0, 0))
+    (cache / "history" / ".tmp-running").mkdir()
     for n in range(3):
         render_cache.store(f"{n:064x}", {"en/history/index.html": b"page %d" % n})
-    assert sorted(p.name for p in (cache / "history").iterdir()) == [f"{1:064x}", f"{2:064x}"]
+        os.utime(cache / "history" / f"{n:064x}", (n, 1000 + n))
+    assert sorted(p.name for p in (cache / "history").iterdir()) == [".tmp-running", f"{1:064x}", f"{2:064x}"]
 
 
 def test_loading_the_history_warms_the_cache_for_the_next_full_render(enr_home, renders, monkeypatch, caplog):

@@ -18,7 +18,11 @@ has them imported before it forks a task, plugins/enr_airflow/preload.py):
 
 Every run is **cold**: its own empty social-card cache (``ENR_CARD_CACHE``, a new folder per run),
 so the full render draws every card (696 for 29 pages x 24 languages), as on a night whose numbers
-no earlier render has seen; ``cards_drawn`` says how many were drawn. The machine's load average
+no earlier render has seen; ``cards_drawn`` says how many were drawn. The history is loaded
+before the wave (``operator.load_history``), which renders the history pages into the run's own
+render cache (``<ENR_HOME>/render-cache``, :mod:`publish.render_cache`; each run has its own home,
+so its own cache), outside the wave's clock, as the historical_backfill DAG does before the night;
+the stage takes them from there. ``ENR_RENDER_CACHE=`` (empty) measures the stage without it. The machine's load average
 (1 minute) is noted before and after each step: on the shared 2-core machine it moves the figures.
 ``--profile`` also profiles the ingest of the largest country, a cold full render and a one-country update.
 

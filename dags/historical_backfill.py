@@ -17,7 +17,9 @@ fill it with a backfill (the scheduler runs it):
 
 Tasks: `migrate_store` (alembic, own version table) and `validate` (every rule; known gaps are
 logged as warnings with their reason), then `load` (one transaction per year), then `verify`
-(the store holds exactly the source's rows for the run's years).
+(the store holds exactly the source's rows for the run's years), which ends by rendering the
+history pages as now loaded into the render cache (`publish.render_cache`; a failure there is
+logged and the night's stage renders them).
 
 **Idempotent**: re-running a run (`--reprocess-behavior completed`) writes nothing when the
 source is unchanged. If the source changed for an already loaded election, `load` fails naming
@@ -109,9 +111,12 @@ def historical_backfill():
 
     @task(multiple_outputs=False)
     def verify(data_interval_end=None, logical_date=None) -> dict:
+        from enr.operator import warm_history_pages
         from historical_loader.backfill import verify_window
 
-        return verify_window(_election_day(data_interval_end, logical_date))
+        verified = verify_window(_election_day(data_interval_end, logical_date))
+        warm_history_pages()  # the history pages into the render cache (never fails the run; logged)
+        return verified
 
     [migrate_store(), validate()] >> load() >> verify()
 

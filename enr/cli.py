@@ -360,6 +360,10 @@ def cmd_history(args: argparse.Namespace) -> int:
             else:
                 out = backfill.load_window(days[0], args.store, run_id=run_id, replace=args.replace,
                                            folder=args.data)
+            if not args.store:  # the store the stage reads: its history pages into the render cache
+                from enr.operator import warm_history_pages
+
+                warm_history_pages()
         else:
             out = [backfill.verify_window(day, args.store, args.data) for day in days]
     except HistoryValidationError as exc:

@@ -11,12 +11,15 @@ the store and buckets as the steps do (:func:`enr.pipeline.open_store`,
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 from datetime import datetime
 from pathlib import Path
 
 from enr.pipeline import backup_bucket, export_bucket, open_store
 from enr.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 
 # -- setup -----------------------------------------------------------------------------------------
@@ -61,11 +64,36 @@ def mark_public_areas(purpose: str) -> dict:
 
 
 def load_history(run_id: str = "enr") -> dict:
-    """Load EP results 1979-2019 into the store (what the historical_backfill DAG does run by run)."""
+    """Load EP results 1979-2019 into the store (what the historical_backfill DAG does run by run),
+    then render the history pages into the render cache (:func:`warm_history_pages`)."""
     from historical_loader.backfill import load_all, migrate_store
 
     migrate_store()
-    return load_all(run_id=run_id)
+    result = load_all(run_id=run_id)
+    warm_history_pages()
+    return result
+
+
+def warm_history_pages(election: str | None = None) -> dict | None:
+    """Render the history pages of ``election`` (default ``ENR_ELECTION``) in its languages into
+    the render cache (:mod:`publish.render_cache`), so that the night's renders take them instead
+    of rendering them. Never raises: a failure is logged and the stage renders the pages itself."""
+    try:
+        from enr.definition import load_election
+        from enr.pipeline import _history
+        from publish.render_cache import warm_history
+
+        election = election or get_settings().election
+        history = _history(election)
+        if history is None:
+            return None
+        warmed = warm_history(history, list(load_election(election).languages))
+        log.info("history pages of %s in the render cache: entry %s, %d pages (%s)", election, warmed["key"][:12],
+                 warmed["pages"], "rendered" if warmed["rendered"] else "already there")
+        return warmed
+    except Exception:  # noqa: BLE001 -- the load succeeded; the stage renders the pages without the cache
+        log.exception("history pages not rendered into the render cache; the stage will render them")
+        return None
 
 
 # -- decisions -------------------------------------------------------------------------------------

@@ -426,10 +426,14 @@ def _render_split(bundle: dict, out_dir: Path, languages: list[str] | None, hist
     """The render on :func:`publish.parallel.processes` processes, split by country (:mod:`publish.parallel`);
     one process when the split would not pay (an incremental render where few countries changed)."""
     changed, history_changed = None, True
+    every = list(languages or bundle["election"].get("languages") or LANGUAGES)
     if reuse is not None:  # unchanged countries and history keep their pages: they weigh little
         changed = [c["code"] for c in bundle["countries"] if c.get("since_version") in (None, bundle["version"])]
-        every = list(languages or bundle["election"].get("languages") or LANGUAGES)
         history_changed = reuse.fingerprints.get("history/*") != history_digest(history, every)
+    if history is not None and history_changed:  # pages in the render cache are copied: they weigh little too
+        from publish.render_cache import has_history
+
+        history_changed = not has_history(history, every)
     shares = parallel.plan([c["code"] for c in bundle["countries"]], parallel.processes(),
                            history=history is not None, history_changed=history_changed, changed=changed)
     if len(shares) == 1:
@@ -757,7 +761,7 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
             synthetic_banner=fmt.gettext("SYNTHETIC: invented numbers, not real results")))
 
     if history is not None and mine("history"):
-        from publish.history import render_history  # the history pages (historical_loader's data)
+        from publish.render_cache import history_pages  # the history pages (historical_loader's data)
 
         digest = history_digest(history, languages)
         prints["history/*"] = digest
@@ -788,8 +792,8 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
             for rel, data in copied.items():
                 write(rel, data)
             reused += 1
-        elif not remote_copied:
-            written += render_history(history, out_dir, languages)
+        elif not remote_copied:  # from the render cache (filled when the history was loaded), else rendered
+            written += history_pages(history, out_dir, languages)
     written += feeds.write_feeds(bundle, out_dir) if mine("feeds") else []
     written += widget.write_widget(bundle, out_dir, languages) if mine("widget") else []
     log.info("rendered election=%s version=%s languages=%d files=%d reused=%d cards_drawn=%d seconds=%.2f",

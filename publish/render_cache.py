@@ -10,7 +10,7 @@ content-addressed folder::
     <ENR_RENDER_CACHE>/history/<key>/<lang>/history/…   the pages, as a render writes them
 
 ``ENR_RENDER_CACHE`` defaults to ``<ENR_HOME>/render-cache`` (empty: no cache). ``<key>`` is the
-SHA-256 of :func:`publish.site.history_digest` (history data, languages, templates, catalogs and
+SHA-256 of :func:`publish.sources.history_digest` (history data, languages, templates, catalogs and
 the code of the site's modules) with the versions of Babel (CLDR data: numbers, dates, names) and
 Jinja2, and :data:`FORMAT`. An entry is written in a temporary folder and renamed into place, so a
 reader never sees half of one. Trust: each page is taken only if its SHA-256 matches the entry's
@@ -30,6 +30,8 @@ import tempfile
 import time
 from importlib.metadata import version
 from pathlib import Path
+
+from publish.sources import history_digest
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +59,6 @@ def cache_folder() -> Path | None:
 
 def history_key(history: dict, languages: list[str]) -> str:
     """The entry's name: everything that decides the history pages' bytes (see the module's doc)."""
-    from publish.site import history_digest
-
     parts = (FORMAT, history_digest(history, list(languages)), f"babel {version('babel')}",
              f"jinja2 {version('jinja2')}", f"markupsafe {version('markupsafe')}")
     return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()

@@ -44,6 +44,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from publish import accessibility, cards, feeds, hemicycle, model, parallel, projection_view, turnout, widget
 from publish.i18n import DEFAULT_LANGUAGE, LANGUAGES, Formatter, ballot_language, utc_iso
+from publish.sources import history_digest
+from publish.sources import sources_digest as _sources_digest  # the name the fingerprints use
 
 log = logging.getLogger(__name__)
 
@@ -486,22 +488,6 @@ class Reuse:
         return data
 
 
-@lru_cache(maxsize=1)
-def _sources_digest() -> str:
-    """Digest of everything besides the context that decides a page's bytes: templates, catalogs, code."""
-    digest = hashlib.sha256()
-    for root in (TEMPLATES, HERE / "locale", HERE / "translations"):
-        if root.is_dir():
-            for path in sorted(root.rglob("*")):
-                if path.is_file():
-                    digest.update(path.relative_to(HERE).as_posix().encode())
-                    digest.update(path.read_bytes())
-    for name in ("site.py", "i18n.py", "hemicycle.py", "model.py", "history.py", "widget.py", "accessibility.py",
-                 "turnout.py", "projection_view.py", "cards.py"):
-        digest.update((HERE / name).read_bytes())
-    return digest.hexdigest()
-
-
 def _serialised(value: object) -> str:
     return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False, separators=(",", ":"))
 
@@ -513,13 +499,6 @@ def _fingerprint(template: str, context: dict) -> str:
 def _payload_digest(value: object) -> str:
     """SHA-256 of a context value as :func:`_fingerprint` serialises it."""
     return hashlib.sha256(_serialised(value).encode("utf-8")).hexdigest()
-
-
-def history_digest(history: dict | None, languages: list[str]) -> str | None:
-    if history is None:
-        return None
-    payload = json.dumps([history, list(languages)], sort_keys=True, default=str)
-    return hashlib.sha256(f"{_sources_digest()}\0{payload}".encode("utf-8")).hexdigest()
 
 
 def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, history: dict | None,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from publish import history as history_module
-from publish import parallel, render_cache, site
+from publish import parallel, render_cache, site, sources
 from tests.test_history_pages import history  # noqa: F401  (the module's fixture: EP 1979-2019 as loaded)
 
 LANGS = ["en", "de", "el"]
@@ -102,14 +102,15 @@ def test_a_changed_template_misses_the_cache(history, cache, renders, tmp_path, 
     template = code / "templates" / "history" / "country.html.j2"
     text = template.read_text(encoding="utf-8")
     template.write_text(text.replace("{% block main %}", "{% block main %}<p>edited</p>", 1), encoding="utf-8")
-    monkeypatch.setattr(site, "HERE", code)
-    monkeypatch.setattr(site, "TEMPLATES", code / "templates")
+    for module in (site, sources):  # site renders with the copy; sources digests it
+        monkeypatch.setattr(module, "HERE", code)
+        monkeypatch.setattr(module, "TEMPLATES", code / "templates")
     monkeypatch.setattr(history_module, "TEMPLATES", code / "templates")
-    site._sources_digest.cache_clear()
+    sources.sources_digest.cache_clear()
     try:
         render_cache.history_pages(history, tmp_path / "b", LANGS)
     finally:
-        site._sources_digest.cache_clear()
+        sources.sources_digest.cache_clear()
     assert len(renders) == 2
     assert "<p>edited</p>" in (tmp_path / "b" / "en" / "history" / "mt.html").read_text(encoding="utf-8")
 

@@ -44,6 +44,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from publish import accessibility, cards, feeds, hemicycle, model, parallel, projection_view, turnout, widget
 from publish.i18n import DEFAULT_LANGUAGE, LANGUAGES, Formatter, ballot_language, utc_iso
+from publish.i18n import formatter as i18n_formatter
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +69,9 @@ def _environment() -> Environment:
 @lru_cache(maxsize=64)
 def _formatter(lang: str) -> Formatter:
     """One :class:`Formatter` per language and process (it loads the locale and probes its number
-    format, and holds nothing that changes): every page, card and the language chooser share it."""
-    return Formatter(lang)
+    format, and holds nothing that changes): every page, card and the language chooser share it,
+    and the widget (:func:`publish.i18n.formatter`)."""
+    return i18n_formatter(lang)
 
 
 @lru_cache(maxsize=4096)

@@ -452,7 +452,9 @@ class Reuse:
     staged prefix in the bucket and ``entries`` its manifest entries (path, sha256, size, md5) of the
     objects the bucket's listing shows there with the manifest's size and MD5. An unchanged page is
     then not written at all: it is recorded in ``copied`` (path -> entry), the manifest takes its
-    entry, and staging copies it inside the store (:func:`publish.release.stage`, ``copies``)."""
+    entry, and staging copies it inside the store (:func:`publish.release.stage`, ``copies``).
+    On a local folder with ``entries`` (the previous manifest's), a page copied after its bytes
+    matched ``digests`` is recorded in ``copied`` too: the manifest takes its entry."""
 
     folder: Path | None
     fingerprints: dict
@@ -570,6 +572,8 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
             written.append(target)
         except OSError:
             write(key, data)
+        if reuse.digests is not None and key in (reuse.entries or {}):  # checked above: the manifest keeps its entry
+            reuse.copied[key] = reuse.entries[key]
         reused += 1
         return True
 

@@ -66,6 +66,21 @@ def _environment() -> Environment:
     return env
 
 
+def _warm_before_fork(languages: list[str]) -> None:
+    """Make the fixed costs of a render process once, before a split render forks (the children
+    inherit them; issue 16): each language's :class:`Formatter` (catalog, Babel's locale data) and
+    the compiled templates of the site and its cards (the history pages' are :mod:`publish.history`'s)."""
+    for lang in languages:
+        _formatter(lang)
+    card_templates = (cards.TEMPLATE, cards.PANEL_TEMPLATE)  # in the same folder, drawn by the cards' own
+    env = _environment()
+    for name in env.list_templates(filter_func=lambda name: name.endswith(".j2") and "/" not in name):
+        if name not in card_templates:
+            env.get_template(name)
+    for name in card_templates:
+        cards._environment().get_template(name)
+
+
 @lru_cache(maxsize=64)
 def _formatter(lang: str) -> Formatter:
     """One :class:`Formatter` per language and process (it loads the locale and probes its number
@@ -436,6 +451,8 @@ def _render_split(bundle: dict, out_dir: Path, languages: list[str] | None, hist
                            history=history is not None, history_changed=history_changed, changed=changed)
     if len(shares) == 1:
         return _render_site(bundle, out_dir, languages, history, reuse, fingerprints, public_base)
+
+    _warm_before_fork(list(languages or bundle["election"].get("languages") or LANGUAGES))
 
     def part(share: parallel.Share) -> parallel.Part:
         prints: dict = {}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gettext
+import io
 import logging
 import shutil
 
@@ -37,7 +38,7 @@ def test_loaded_catalog_is_the_mo_and_translates_as_the_po(lang, domain, monkeyp
     loaded = load_catalog(lang, domain)
     mo = str(i18n.catalog_path(lang, domain).with_suffix(".mo"))
     assert opened == [mo]  # the committed file, nothing compiled
-    compiled = gettext.GNUTranslations(__import__("io").BytesIO(
+    compiled = gettext.GNUTranslations(io.BytesIO(
         compile_catalog(i18n.catalog_path(lang, domain).read_bytes(), lang, domain)))
     assert loaded._catalog == compiled._catalog
     assert len(loaded._catalog) > 10

@@ -273,8 +273,9 @@ def _reuse(bucket, store, election: str, version: str):
         folder = bucket.local_path(f"staging/{election}/{info['version']}")
         manifest = folder / "manifest.json"
         if index is not None and manifest.is_file():
-            digests = {e["path"]: e["sha256"] for e in json.loads(manifest.read_bytes())["files"]}
-            return Reuse(folder=folder, fingerprints=json.loads(index), digests=digests)
+            files = json.loads(manifest.read_bytes())["files"]
+            return Reuse(folder=folder, fingerprints=json.loads(index), digests={e["path"]: e["sha256"] for e in files},
+                         entries={e["path"]: e for e in files})
     return None
 
 

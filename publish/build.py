@@ -28,9 +28,11 @@ def build_version(bundle: dict, out_dir: Path, signer: Signer, languages: list[s
 
     With ``reuse`` (the previous version's folder and page fingerprints), only the pages whose
     inputs changed are rendered, the others are copied (:func:`publish.site.render_site`); the
-    manifest is always recomputed from every file's bytes and signed anew, except on an object
-    store (``reuse.remote``), where the unchanged pages stay in the store and take their entries
-    from the previous manifest (``reuse.copied``: pass it to :func:`publish.release.stage`). ``fingerprints``
+    manifest is signed anew. The copied pages take their entries from the previous manifest
+    (``reuse.copied``): on a local folder, where they are linked after their bytes were checked
+    against it (staging reads every file back and checks it against the new manifest), and on an
+    object store (``reuse.remote``), where they stay in the store (pass ``reuse.copied`` to
+    :func:`publish.release.stage`); every other file's digest is computed from its bytes. ``fingerprints``
     receives the pages' fingerprints (keep them for the next version's ``reuse``).
     ``public_base_url`` makes the pages' social-card tags absolute (:mod:`publish.cards`).
     """
@@ -41,7 +43,9 @@ def build_version(bundle: dict, out_dir: Path, signer: Signer, languages: list[s
                         fingerprints=fingerprints, public_base_url=public_base_url)
     # on an object store the unchanged pages are not in out_dir: staging copies them inside the store
     known = reuse.copied if reuse is not None and reuse.remote else None
-    manifest_path, digest = sign_version(out_dir, signer, manifest_extra(bundle), known)
+    # on a local folder they are linked there, checked against the previous manifest: its entries are kept
+    reused = reuse.copied if reuse is not None and not reuse.remote else None
+    manifest_path, digest = sign_version(out_dir, signer, manifest_extra(bundle), known, reused)
     log.info("built election=%s version=%s files=%d incremental=%s manifest_sha256=%s", bundle["election"]["id"],
              bundle["version"], len(files), reuse is not None, digest)
     return manifest_path, digest

@@ -1,9 +1,13 @@
 """Languages: UI strings from gettext catalogs, numbers, dates and names from CLDR (Babel).
 
 The UI strings live in ``publish/locale/<lang>/LC_MESSAGES/messages.po``, one catalog per official
-EU language. They are compiled in memory when first used (``babel.messages.pofile`` ->
-``babel.messages.mofile`` -> :class:`gettext.GNUTranslations`), so rendering needs no build step;
-``pybabel compile -d publish/locale`` also works and a ``.mo`` newer than its ``.po`` is preferred.
+EU language. Each ``.po`` has its compiled ``.mo`` committed beside it (``python -m publish.i18n``
+writes them: :func:`compile_catalog`), so a render process loads the catalogs instead of compiling
+them (a fixed cost of every process, issue 16). A ``.mo`` records the SHA-256 of the ``.po`` it was
+compiled from (message ``po-sha256`` in context ``enr-source``); one that does not match its ``.po``
+(edited since) is ignored and the ``.po`` compiled in memory, as is a ``.po`` without ``.mo``: the
+strings shown are always the ``.po``'s. A test checks that every committed ``.mo`` equals a fresh
+compile of its ``.po``.
 
 Political group names are translated in the catalogs, keyed by group id in the ``ep-group``
 context (``pgettext("ep-group", "EPP")``), so a group keeps its translation when its English name
@@ -19,7 +23,10 @@ with the locale's own percent pattern (sign placement and spacing differ between
 from __future__ import annotations
 
 import gettext
+import hashlib
 import io
+import logging
+import sys
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
@@ -33,6 +40,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, get_group_symbol, parse_pattern
 
+log = logging.getLogger(__name__)
+
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 LANGUAGES: tuple[str, ...] = ("bg", "cs", "da", "de", "el", "en", "es", "et", "fi", "fr", "ga", "hr", "hu",
                               "it", "lt", "lv", "mt", "nl", "pl", "pt", "ro", "sk", "sl", "sv")
@@ -40,6 +49,7 @@ DEFAULT_LANGUAGE = "en"
 BRUSSELS = ZoneInfo("Europe/Brussels")
 CLDR_TERRITORY = {"EL": "GR", "UK": "GB"}
 GROUP_CONTEXT = "ep-group"
+SOURCE_CONTEXT, SOURCE_DIGEST = "enr-source", "po-sha256"  # the .po a .mo was compiled from
 # The language of the names on each country's ballot paper (list and party names stay as on the
 # ballot and are marked with it, WCAG 3.1.2). Countries whose ballots mix several languages
 # (BE, FI, IE, LU, MT) are absent: the language of each name is not known (the accessibility
@@ -78,22 +88,44 @@ def catalog_path(lang: str, domain: str) -> Path:
     return LOCALE_DIR / lang / "LC_MESSAGES" / f"{domain}.po"
 
 
-def load_catalog(lang: str, domain: str) -> gettext.GNUTranslations | None:
-    """The ``domain`` catalog of ``lang``: its ``.mo`` if not older than the ``.po``, else the
-    ``.po`` compiled in memory; None when there is neither."""
-    po_path = catalog_path(lang, domain)
-    mo_path = po_path.with_suffix(".mo")
-    if mo_path.exists() and (not po_path.exists() or mo_path.stat().st_mtime >= po_path.stat().st_mtime):
-        with mo_path.open("rb") as handle:
-            return gettext.GNUTranslations(handle)
-    if not po_path.exists():
-        return None
-    with po_path.open("rb") as handle:
-        catalog = read_po(handle, locale=lang, domain=domain)
+def compile_catalog(po_data: bytes, lang: str, domain: str) -> bytes:
+    """The ``.mo`` bytes of a ``.po`` (Babel's ``write_mo``, deterministic), with the ``.po``'s SHA-256
+    as the message ``po-sha256`` in context ``enr-source`` so that a loader can tell a stale ``.mo``."""
+    catalog = read_po(io.BytesIO(po_data), locale=lang, domain=domain)
+    catalog.add(SOURCE_DIGEST, hashlib.sha256(po_data).hexdigest(), context=SOURCE_CONTEXT)
     buffer = io.BytesIO()
     write_mo(buffer, catalog)
-    buffer.seek(0)
-    return gettext.GNUTranslations(buffer)
+    return buffer.getvalue()
+
+
+def load_catalog(lang: str, domain: str) -> gettext.GNUTranslations | None:
+    """The ``domain`` catalog of ``lang``: its committed ``.mo`` when it was compiled from the ``.po``
+    as it is now (same SHA-256), else the ``.po`` compiled in memory; None when there is no ``.po``."""
+    po_path = catalog_path(lang, domain)
+    if not po_path.exists():
+        return None
+    po_data = po_path.read_bytes()
+    mo_path = po_path.with_suffix(".mo")
+    if mo_path.exists():
+        with mo_path.open("rb") as handle:
+            compiled = gettext.GNUTranslations(handle)
+        if compiled.pgettext(SOURCE_CONTEXT, SOURCE_DIGEST) == hashlib.sha256(po_data).hexdigest():
+            return compiled
+        log.warning("%s was not compiled from %s as it is now: compiling the .po (python -m publish.i18n)",
+                    mo_path, po_path.name)
+    return gettext.GNUTranslations(io.BytesIO(compile_catalog(po_data, lang, domain)))
+
+
+def compile_catalogs(locale_dir: Path = LOCALE_DIR) -> list[Path]:
+    """Write the ``.mo`` of every ``.po`` under ``locale_dir`` whose ``.mo`` differs; returns those written."""
+    written = []
+    for po_path in sorted(Path(locale_dir).glob("*/LC_MESSAGES/*.po")):
+        data = compile_catalog(po_path.read_bytes(), po_path.parent.parent.name, po_path.stem)
+        mo_path = po_path.with_suffix(".mo")
+        if not mo_path.exists() or mo_path.read_bytes() != data:
+            mo_path.write_bytes(data)
+            written.append(mo_path)
+    return written
 
 
 @lru_cache(maxsize=32)
@@ -107,6 +139,13 @@ def translations(lang: str) -> gettext.NullTranslations:
             return gettext.NullTranslations()
         raise UnknownLanguage(f"{catalog_path(lang, 'messages')}: catalog missing")
     return catalog
+
+
+@lru_cache(maxsize=64)
+def formatter(lang: str) -> "Formatter":
+    """One :class:`Formatter` per language and process, shared by the site, its cards and the widget
+    (it loads the locale and probes its number format, and holds nothing that changes)."""
+    return Formatter(lang)
 
 
 def parse_time(value: str | datetime | None) -> datetime | None:
@@ -223,3 +262,9 @@ class Formatter:
         if moment is None:
             return self.gettext("Not available")
         return format_datetime(moment, "long", tzinfo=BRUSSELS, locale=self.locale)
+
+
+if __name__ == "__main__":  # python -m publish.i18n: compile the catalogs after editing a .po
+    for written_path in compile_catalogs():
+        print(written_path.relative_to(LOCALE_DIR.parent.parent))
+    sys.exit(0)

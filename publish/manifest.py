@@ -101,15 +101,35 @@ def _entry(path: str, data: bytes) -> dict:
             "md5": hashlib.md5(data, usedforsecurity=False).hexdigest()}
 
 
-def write_manifest(version_dir: Path, extra: dict, known: dict[str, dict] | None = None) -> tuple[Path, str]:
+def _reused_entry(version_dir: Path, rel: str, entry: dict) -> dict:
+    """The previous manifest's entry of a file taken unchanged from the previous version, if its size
+    is still the entry's (its bytes were checked against the entry's SHA-256 when it was copied, and
+    staging reads every staged file back and checks it against the new manifest:
+    :func:`publish.release.stage`); a file whose size changed since is refused here."""
+    size = (version_dir / rel).stat().st_size
+    if size != entry["size"]:
+        raise ManifestError(f"{version_dir / rel}: taken unchanged from the previous version ({entry['size']} bytes, "
+                            f"sha256 {entry['sha256']}) but now {size} bytes: it changed after it was copied")
+    return {"path": rel, "sha256": entry["sha256"], "size": entry["size"], "md5": entry["md5"]}
+
+
+def write_manifest(version_dir: Path, extra: dict, known: dict[str, dict] | None = None,
+                   reused: dict[str, dict] | None = None) -> tuple[Path, str]:
     """Write ``SHA256SUMS`` and ``manifest.json`` into ``version_dir``; returns (manifest path, its SHA-256).
 
     ``known``: content files that are not in the folder but will be staged beside it (an incremental
     stage on an object store copies unchanged pages from the previous version inside the store), with
     their entries from the previous version's manifest (path, sha256, size, md5); staging checks the
-    copies against them. A path both in the folder and in ``known`` is refused."""
+    copies against them. A path both in the folder and in ``known`` is refused.
+
+    ``reused``: files in the folder taken unchanged from the previous version (an incremental render
+    on a local folder links them after checking their bytes against the previous manifest), with the
+    previous manifest's entries: their digests are taken from there instead of being computed again
+    (:func:`_reused_entry`); every other file is read and hashed."""
     version_dir = Path(version_dir)
-    entries = [_entry(rel, (version_dir / rel).read_bytes()) for rel in content_files(version_dir)]
+    reused = {rel: e for rel, e in (reused or {}).items() if e.get("md5") and e.get("sha256")}
+    entries = [_reused_entry(version_dir, rel, reused[rel]) if rel in reused
+               else _entry(rel, (version_dir / rel).read_bytes()) for rel in content_files(version_dir)]
     if known:
         clash = sorted({e["path"] for e in entries} & set(known))
         if clash or any(not _SAFE_PATH.match(rel) or rel in SEALS or rel == SUMS for rel in known):
@@ -139,12 +159,14 @@ def read_manifest(data: bytes) -> dict:
     return document
 
 
-def sign_version(version_dir: Path, signer, extra: dict, known: dict[str, dict] | None = None) -> tuple[Path, str]:
+def sign_version(version_dir: Path, signer, extra: dict, known: dict[str, dict] | None = None,
+                 reused: dict[str, dict] | None = None) -> tuple[Path, str]:
     """Seal a rendered folder: public key, SHA256SUMS, manifest, and both detached signatures
-    (``known``: files staged beside the folder, see :func:`write_manifest`)."""
+    (``known``: files staged beside the folder, ``reused``: files in it taken unchanged from the
+    previous version, see :func:`write_manifest`)."""
     version_dir = Path(version_dir)
     (version_dir / PUBLIC_KEY).write_text(signer.public_key(), encoding="ascii")
-    manifest_path, digest = write_manifest(version_dir, {**extra, "signing_key": signer.fingerprint}, known)
+    manifest_path, digest = write_manifest(version_dir, {**extra, "signing_key": signer.fingerprint}, known, reused)
     signer.sign_file(version_dir / SUMS)
     signer.sign_file(manifest_path)
     return manifest_path, digest

@@ -61,7 +61,7 @@ import re
 from decimal import Decimal
 
 from publish import model
-from publish.i18n import LANGUAGES, Formatter, utc_iso
+from publish.i18n import LANGUAGES, formatter, utc_iso
 
 ISSUER = "European Parliament election results publisher (enr-ep)"
 VENDOR = "enr-ep publish 0.1"
@@ -119,7 +119,7 @@ def _report_status(bundle: dict) -> str:
 def election_report(bundle: dict, languages: list[str] | None = None) -> dict:
     election = bundle["election"]
     languages = [lang for lang in (languages or election.get("languages") or LANGUAGES) if lang in LANGUAGES]
-    formatters = {lang: Formatter(lang) for lang in languages}
+    formatters = {lang: formatter(lang) for lang in languages}  # the site's, once per language and process
     year = election.get("election_date", "")[:4]
     countries = sorted(bundle["countries"], key=lambda c: c["code"])
 

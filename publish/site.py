@@ -44,6 +44,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from publish import accessibility, cards, feeds, hemicycle, model, parallel, projection_view, turnout, widget
 from publish.i18n import DEFAULT_LANGUAGE, LANGUAGES, Formatter, ballot_language, utc_iso
+from publish.i18n import formatter as i18n_formatter
 from publish.sources import history_digest
 from publish.sources import sources_digest as _sources_digest  # the name the fingerprints use
 
@@ -67,11 +68,27 @@ def _environment() -> Environment:
     return env
 
 
+def _warm_before_fork(languages: list[str]) -> None:
+    """Make the fixed costs of a render process once, before a split render forks (the children
+    inherit them; issue 16): each language's :class:`Formatter` (catalog, Babel's locale data) and
+    the compiled templates of the site and its cards (the history pages' are :mod:`publish.history`'s)."""
+    for lang in languages:
+        _formatter(lang)
+    card_templates = (cards.TEMPLATE, cards.PANEL_TEMPLATE)  # in the same folder, drawn by the cards' own
+    env = _environment()
+    for name in env.list_templates(filter_func=lambda name: name.endswith(".j2") and "/" not in name):
+        if name not in card_templates:
+            env.get_template(name)
+    for name in card_templates:
+        cards._environment().get_template(name)
+
+
 @lru_cache(maxsize=64)
 def _formatter(lang: str) -> Formatter:
     """One :class:`Formatter` per language and process (it loads the locale and probes its number
-    format, and holds nothing that changes): every page, card and the language chooser share it."""
-    return Formatter(lang)
+    format, and holds nothing that changes): every page, card and the language chooser share it,
+    and the widget (:func:`publish.i18n.formatter`)."""
+    return i18n_formatter(lang)
 
 
 @lru_cache(maxsize=4096)
@@ -441,6 +458,8 @@ def _render_split(bundle: dict, out_dir: Path, languages: list[str] | None, hist
     if len(shares) == 1:
         return _render_site(bundle, out_dir, languages, history, reuse, fingerprints, public_base)
 
+    _warm_before_fork(list(languages or bundle["election"].get("languages") or LANGUAGES))
+
     def part(share: parallel.Share) -> parallel.Part:
         prints: dict = {}
         written = _render_site(bundle, out_dir, languages, history, reuse, prints, public_base, share)
@@ -456,7 +475,9 @@ class Reuse:
     staged prefix in the bucket and ``entries`` its manifest entries (path, sha256, size, md5) of the
     objects the bucket's listing shows there with the manifest's size and MD5. An unchanged page is
     then not written at all: it is recorded in ``copied`` (path -> entry), the manifest takes its
-    entry, and staging copies it inside the store (:func:`publish.release.stage`, ``copies``)."""
+    entry, and staging copies it inside the store (:func:`publish.release.stage`, ``copies``).
+    On a local folder with ``entries`` (the previous manifest's), a page copied after its bytes
+    matched ``digests`` is recorded in ``copied`` too: the manifest takes its entry."""
 
     folder: Path | None
     fingerprints: dict
@@ -551,6 +572,8 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
             written.append(target)
         except OSError:
             write(key, data)
+        if reuse.digests is not None and key in (reuse.entries or {}):  # checked above: the manifest keeps its entry
+            reuse.copied[key] = reuse.entries[key]
         reused += 1
         return True
 

@@ -23,7 +23,7 @@ import json
 from html import escape
 from pathlib import Path
 
-from publish.i18n import BALLOT_LANGUAGE, STATUS_LABELS, Formatter
+from publish.i18n import BALLOT_LANGUAGE, STATUS_LABELS, formatter
 
 HERE = Path(__file__).resolve().parent / "widget"
 STRINGS = {
@@ -46,7 +46,7 @@ STRINGS = {
 
 
 def labels(bundle: dict, lang: str) -> dict:
-    fmt = Formatter(lang)
+    fmt = formatter(lang)  # the site's, once per language and process
     groups = {g["id"]: fmt.group_name(g["id"], g.get("name", g["id"])) for g in bundle["election"].get("groups", [])}
     return {"lang": lang,
             "s": {key: fmt.catalog.gettext(msgid) for key, msgid in STRINGS.items()},

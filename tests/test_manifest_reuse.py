@@ -1,0 +1,128 @@
+"""The manifest of an incremental version on a local folder (issue 16): the pages taken unchanged from
+the previous version keep the previous manifest's entries instead of being hashed again, with the
+same manifest bytes as a manifest computed from every file; a reused file whose bytes no longer
+match is refused when the manifest is written (size changed) or at staging (same size)."""
+from __future__ import annotations
+
+import copy
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.support.publish_fixtures import build_bundle, demo_key
+from publish import manifest as manifest_mod
+from publish import release
+from publish.bucket import Bucket
+from publish.build import build_version
+from publish.manifest import ManifestError, manifest_extra, sign_version, write_manifest
+from publish.signing import Signer
+from publish.site import Reuse, render_site
+
+ELECTION = "ep2019"
+LANGS = ["en", "de"]
+SOME = {"AT", "DK", "SI"}
+
+
+def _versions() -> tuple[dict, dict]:
+    first = build_bundle("v0003", only=SOME, hostile_name=False)
+    for country in first["countries"]:
+        country["since_version"], country["since_generated_at"] = "v0003", first["generated_at"]
+    second = copy.deepcopy(first)
+    second["version"], second["generated_at"] = "v0004", "2019-05-26T22:30:00+00:00"
+    for country in second["countries"]:
+        if country["code"] == "DK":
+            country["since_version"], country["since_generated_at"] = "v0004", second["generated_at"]
+    return first, second
+
+
+def _previous(tmp_path: Path, signer: Signer) -> tuple[dict, Reuse]:
+    first, second = _versions()
+    prints: dict = {}
+    build_version(first, tmp_path / "v0003", signer, languages=LANGS, fingerprints=prints)
+    files = json.loads((tmp_path / "v0003" / "manifest.json").read_bytes())["files"]
+    reuse = Reuse(tmp_path / "v0003", prints, digests={e["path"]: e["sha256"] for e in files},
+                  entries={e["path"]: e for e in files})
+    return second, reuse
+
+
+def test_reused_pages_keep_their_entries_and_the_manifest_is_the_same(tmp_path, monkeypatch):
+    base, _ = demo_key()
+    hashed = []
+    real_entry = manifest_mod._entry
+
+    def counting(path, data):
+        hashed.append(path)
+        return real_entry(path, data)
+    with Signer(base / "sign") as signer:
+        second, reuse = _previous(tmp_path, signer)
+        monkeypatch.setattr(manifest_mod, "_entry", counting)
+        _, digest = build_version(second, tmp_path / "v0004", signer, languages=LANGS, reuse=reuse)
+    folder = tmp_path / "v0004"
+    assert len(reuse.copied) >= 8  # AT and SI: the country pages and cards of both languages
+    assert "en/country/at.html" in reuse.copied and "en/country/dk.html" not in reuse.copied
+    assert os.path.samefile(folder / "en/country/at.html", tmp_path / "v0003" / "en/country/at.html")
+    assert not set(hashed) & set(reuse.copied)  # not hashed again
+    assert "en/country/dk.html" in hashed and "en/index.html" in hashed
+    # the same manifest as one computed from every file's bytes
+    signed = (folder / "manifest.json").read_bytes()
+    monkeypatch.setattr(manifest_mod, "_entry", real_entry)
+    _, recomputed = write_manifest(folder, {k: v for k, v in json.loads(signed).items()
+                                            if k not in {"schema", "files", "total_bytes"}})
+    assert (folder / "manifest.json").read_bytes() == signed
+    assert recomputed == digest
+
+
+def _render_unsigned(tmp_path: Path) -> tuple[Path, dict, Reuse, Signer]:
+    base, _ = demo_key()
+    signer = Signer(base / "sign").__enter__()
+    second, reuse = _previous(tmp_path, signer)
+    folder = tmp_path / "v0004"
+    render_site(second, folder, languages=LANGS, reuse=reuse)
+    assert "en/country/at.html" in reuse.copied
+    return folder, second, reuse, signer
+
+
+def _replace(path: Path, data: bytes) -> None:
+    path.unlink()  # a new file, not the previous version's (hard-linked) one
+    path.write_bytes(data)
+
+
+def test_a_reused_file_whose_size_changed_is_refused_when_sealing(tmp_path):
+    folder, second, reuse, signer = _render_unsigned(tmp_path)
+    try:
+        page = folder / "en" / "country" / "at.html"
+        _replace(page, page.read_bytes() + b"<!-- slipped in -->")
+        with pytest.raises(ManifestError, match=r"en/country/at.html: taken unchanged .* changed after it was copied"):
+            sign_version(folder, signer, manifest_extra(second), reused=reuse.copied)
+        assert not (folder / "manifest.json").exists()
+    finally:
+        signer.__exit__(None, None, None)
+
+
+def test_a_reused_file_with_other_bytes_of_the_same_size_is_caught_at_staging(tmp_path):
+    folder, second, reuse, signer = _render_unsigned(tmp_path)
+    try:
+        page = folder / "en" / "country" / "at.html"
+        data = page.read_bytes()
+        _replace(page, data.replace(b"<html", b"<HTML", 1))
+        assert len(page.read_bytes()) == len(data) and page.read_bytes() != data
+        manifest_path, _ = sign_version(folder, signer, manifest_extra(second), reused=reuse.copied)
+    finally:
+        signer.__exit__(None, None, None)
+    bucket = Bucket((tmp_path / "bucket").as_uri())
+    release.mark_area(bucket, "election")
+    with pytest.raises(release.IntegrityError, match="en/country/at.html"):
+        release.stage(bucket, ELECTION, "v0004", folder)
+    assert bucket.read_or_none(f"staging/{ELECTION}/v0004/manifest.json") is None
+
+
+def test_entries_without_md5_are_hashed(tmp_path, monkeypatch):
+    """A previous manifest made before entries had an MD5: its files are read and hashed."""
+    (tmp_path / "v").mkdir()
+    (tmp_path / "v" / "a.txt").write_bytes(b"abc")
+    entry = manifest_mod._entry("a.txt", b"abc")
+    _, expected = write_manifest(tmp_path / "v", {"version": "v1"})
+    stale = {"a.txt": {**entry, "md5": None, "sha256": "0" * 64}}
+    assert write_manifest(tmp_path / "v", {"version": "v1"}, reused=stale)[1] == expected

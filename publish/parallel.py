@@ -47,6 +47,7 @@ DEFAULT_MAX = 2
 # site 6.5-5.7 units, history 17-16.8, feeds 1-0.7) and on the bench's wave, whose split render
 # (history + 8 countries against the rest) showed the history nearer 15 units:
 SITE_WIDE = 6.0           # EU page and card, group pages, comparison, methodology, ...: ~1.1 s
+SITE_ASSETS = 0.05        # the assets and the language chooser, when the EU-wide pages are split by language
 HISTORY = 15.0            # the history pages (render_history, every language): ~3 s
 FEEDS = 0.7               # data/: 0.14 s
 WIDGET = 0.1              # widget/: 0.01 s
@@ -78,6 +79,9 @@ class Share:
     index: int
     countries: frozenset
     blocks: frozenset
+    # the EU-wide pages and cards split by language: blocks ``site:<lang>`` (``site`` keeps the
+    # assets and the language chooser)
+    site_by_language: bool = False
 
     def has(self, block: str) -> bool:
         return block in self.blocks
@@ -93,6 +97,8 @@ class Share:
             return parts[2].removesuffix(".png").upper() in self.countries
         if len(parts) == 3 and parts[1] == "country":
             return parts[2].removesuffix(".html").upper() in self.countries
+        if self.site_by_language and len(parts) >= 2:
+            return self.has(f"site:{parts[1] if parts[0] == 'cards' else parts[0]}")
         return self.has("site")
 
     def describe(self) -> str:
@@ -116,23 +122,31 @@ def processes() -> int:
     return max(1, min(DEFAULT_MAX, cpus))
 
 
+def _is_block(name: str) -> bool:
+    return name in BLOCKS or name.startswith("site:")
+
+
 def plan(countries: Iterable[str], count: int, *, history: bool, history_changed: bool = True,
-         changed: Iterable[str] | None = None) -> list[Share]:
+         changed: Iterable[str] | None = None, languages: Iterable[str] | None = None) -> list[Share]:
     """Split a render into at most ``count`` shares of about the same work (largest blocks first,
     each to the least loaded share). ``changed`` (an incremental render): the countries whose pages
     will be rendered again; the others are copied, and weigh little, as the history pages do when
     ``history_changed`` is false.
 
     One share (everything) when ``count`` is 1 or when a child's share would hold less than
-    :data:`MIN_CHILD_WORK`."""
+    :data:`MIN_CHILD_WORK`. ``languages``: the EU-wide pages and cards are split by language too
+    (blocks ``site:<lang>``; ``site`` keeps the assets and the language chooser), so that an
+    incremental render, where they are most of the work, is shared out as well."""
     codes = sorted(countries)
-    weights = {"site": SITE_WIDE, "feeds": FEEDS, "widget": WIDGET}
+    languages = sorted(languages or ())
+    weights = {"site": SITE_ASSETS if languages else SITE_WIDE, "feeds": FEEDS, "widget": WIDGET}
+    weights.update({f"site:{lang}": SITE_WIDE / len(languages) for lang in languages})
     if history:
         weights["history"] = HISTORY if history_changed else HISTORY_COPIED
     changed_set = set(codes) if changed is None else set(changed)
     items = [(weight, name) for name, weight in weights.items()]
     items += [(1.0 if code in changed_set else COUNTRY_COPIED, code) for code in codes]
-    everything = [Share(0, frozenset(codes), frozenset(BLOCKS))]
+    everything = [Share(0, frozenset(codes), frozenset(BLOCKS))]  # one process: "site" owns every language
     if count <= 1:
         return everything
     loads = [0.0] * count
@@ -143,8 +157,8 @@ def plan(countries: Iterable[str], count: int, *, history: bool, history_changed
         members[target].append(name)
     if min(loads[1:]) < MIN_CHILD_WORK:
         return everything
-    return [Share(i, frozenset(m for m in names if m not in BLOCKS), frozenset(m for m in names if m in BLOCKS))
-            for i, names in enumerate(members)]
+    return [Share(i, frozenset(m for m in names if not _is_block(m)), frozenset(m for m in names if _is_block(m)),
+                  site_by_language=bool(languages)) for i, names in enumerate(members)]
 
 
 @dataclass

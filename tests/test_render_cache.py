@@ -216,7 +216,8 @@ def test_loading_the_history_warms_the_cache_for_the_next_full_render(enr_home, 
     monkeypatch.setattr(parallel, "plan", plan)
     site.render_site(bundle, enr_home / "v2", languages=languages, history=history)
     assert _files(enr_home / "v1") == _files(enr_home / "v2")
-    assert plans == [{"history": True, "history_changed": False, "changed": None}]  # weighed as copied pages
+    assert [{k: v for k, v in kw.items() if k != "languages"} for kw in plans] == [
+        {"history": True, "history_changed": False, "changed": None}]  # weighed as copied pages
 
 
 def test_a_failure_to_warm_never_fails_the_load(enr_home, monkeypatch, caplog):

@@ -187,6 +187,23 @@ def test_plan_splits_by_country_each_block_once():
     assert not other.owns("de/country/mt.html") and not other.owns("cards/de/mt.png")
 
 
+def test_plan_splits_the_eu_wide_pages_by_language():
+    """An incremental render where one country changed is mostly the EU-wide pages of every language
+    (they show the version): with the languages given, they are shared out too, each language's
+    pages and card in exactly one share, the assets and the language chooser in one."""
+    langs = ["de", "en", "fr", "it", "pl", "sv"]
+    shares = parallel.plan(CODES, 2, history=True, history_changed=False, changed=["MT"], languages=langs)
+    assert len(shares) == 2
+    for lang in langs:
+        for key in (f"{lang}/index.html", f"cards/{lang}/eu.png", f"{lang}/group/epp.html", f"{lang}/methodology.html"):
+            assert [s.owns(key) for s in shares].count(True) == 1, key
+    assert [s.owns("index.html") for s in shares].count(True) == 1
+    assert [s.has("site") for s in shares].count(True) == 1
+    assert all(any(b.startswith("site:") for b in s.blocks) for s in shares)  # both render EU-wide pages
+    mt = next(s for s in shares if s.country("MT"))
+    assert mt.owns("fr/country/mt.html") and not next(s for s in shares if s is not mt).owns("fr/country/mt.html")
+
+
 def test_plan_keeps_a_small_incremental_render_in_one_process():
     assert len(parallel.plan(CODES, 2, history=False, changed=[])) == 1
     assert len(parallel.plan(CODES, 2, history=True, history_changed=False, changed=[])) == 1

@@ -283,8 +283,9 @@ def stage(election: str, tallied: dict, *, incremental: bool = True) -> dict:
     """Render the site for a tallied version into staging/, sign its manifest.
 
     Incremental by default: the pages whose inputs did not change since the previous staged
-    version are copied from it (see :func:`publish.site.render_site`); every digest of the
-    manifest is recomputed and the manifest signed anew. ``incremental=False`` renders everything.
+    version are copied from it (see :func:`publish.site.render_site`), checked against its manifest
+    on the way, and keep their manifest entries; the manifest is signed anew, and the stage reads
+    every staged file back against it. ``incremental=False`` renders everything.
     """
     from publish.build import build_version
     from publish.release import MixedVersion, bundle_test_flag

@@ -123,6 +123,9 @@ def _open(fs, bucket: str, workers: int) -> "BulkClient":
     if getattr(config, "proxies", None) or getattr(config, "client_cert", None):
         raise Unsupported("proxies or a client certificate")
     base, signing = sync(fs.loop, _resolve_endpoint, client, bucket)
+    proxies = getattr(getattr(client._endpoint, "http_session", None), "_proxy_config", None)
+    if proxies is None or proxies.proxy_url_for(base):  # HTTPS_PROXY/HTTP_PROXY (and NO_PROXY) from the environment
+        raise Unsupported("a proxy for the endpoint (or no way to tell)")
     verify = client._endpoint.http_session._verify  # True, a CA bundle's path, or False
     if base.startswith("https:") and verify is False:
         raise Unsupported("TLS certificates not verified")
@@ -225,8 +228,11 @@ class BulkClient:
             except ElementTree.ParseError as exc:
                 raise RequestFailed(prefix, 200, "MalformedListing", str(exc)) from exc
             ns = page.tag[:page.tag.index("}") + 1] if page.tag.startswith("{") else ""
+            # keys are URL-encoded only if the store says so (a store may ignore encoding-type, as botocore knows)
+            encoded = (page.findtext(f"{ns}EncodingType") or "").lower() == "url"
             for item in page.iter(f"{ns}Contents"):
-                key = unquote_plus(item.findtext(f"{ns}Key") or "")
+                key = item.findtext(f"{ns}Key") or ""
+                key = unquote_plus(key) if encoded else key
                 found[key] = (int(item.findtext(f"{ns}Size") or 0), (item.findtext(f"{ns}ETag") or "").strip('"'))
             token = page.findtext(f"{ns}NextContinuationToken")
             if page.findtext(f"{ns}IsTruncated") != "true" or not token:
@@ -346,26 +352,29 @@ class Connection:
         head.append(f"Content-Length: {len(body)}\r\n\r\n")
         self._sock.sendall("\r\n".join(head).encode("ascii") + body)
         read = self._file.readline
-        status_line = read(65537)
-        version, _, rest = status_line.partition(b" ")
-        if not version.startswith(b"HTTP/1."):
-            raise ConnectionError(f"not an HTTP answer: {status_line[:80]!r}")
-        status = int(rest[:3])
-        fields: dict[bytes, bytes] = {}
-        while True:
-            line = read(65537)
-            if line in (b"\r\n", b"\n"):
+        while True:  # an interim answer (1xx: 100 Continue, 103 Early Hints) is followed by the real one
+            status_line = read(65537)
+            version, _, rest = status_line.partition(b" ")
+            if not version.startswith(b"HTTP/1."):
+                raise ConnectionError(f"not an HTTP answer: {status_line[:80]!r}")
+            status = int(rest[:3])
+            fields: dict[bytes, bytes] = {}
+            while True:
+                line = read(65537)
+                if line in (b"\r\n", b"\n"):
+                    break
+                if not line:
+                    raise ConnectionError("connection closed in the answer's headers")
+                name, _, value = line.partition(b":")
+                fields[name.strip().lower()] = value.strip()
+            if not 100 <= status < 200:
                 break
-            if not line:
-                raise ConnectionError("connection closed in the answer's headers")
-            name, _, value = line.partition(b":")
-            fields[name.strip().lower()] = value.strip()
         keep = fields.get(b"connection", b"").lower() != b"close" and version != b"HTTP/1.0"
         if b"chunked" in fields.get(b"transfer-encoding", b"").lower():
             data = self._read_chunks()
         elif b"content-length" in fields:
             data = self._read_exactly(int(fields[b"content-length"]))
-        elif method == "HEAD" or status in (204, 304) or 100 <= status < 200:
+        elif method == "HEAD" or status in (204, 304):
             data = b""
         else:
             data, keep = self._file.read(), False

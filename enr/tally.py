@@ -233,6 +233,23 @@ class CountryCache:
         return json.dumps({"definition": self.definition, "countries": self.current}).encode()
 
 
+def _same_inputs(entry: dict, definition: Election, counts: CountryCounts, lots: dict | None) -> bool:
+    """Whether a previous entry (checked to be the published one) is of the same inputs as ``counts``,
+    by what the entry itself says: the same accepted delivery (sequence, SHA-256, status, time),
+    totals, corrections and test flag, the same seats, and no lot drawn for the country. The record's
+    ``key`` sits in a file of the bucket that the store does not seal: it alone never carries a
+    country over (a key rewritten to match a new delivery would keep the old results)."""
+    def plain(value: object) -> object:
+        return json.loads(json.dumps(value, default=str))
+
+    facts = {"sequence": counts.sequence, "delivery_sha256": counts.sha256, "status": counts.status,
+             "as_of": counts.as_of, "units_reporting": counts.units_reporting, "units_total": counts.units_total,
+             "corrections": counts.corrections, "test": counts.test,
+             "seats_total": definition.countries[counts.country].seats,
+             **{k: counts.totals.get(k) for k in ("registered", "voters", "valid", "blank", "invalid")}}
+    return not lots and all(plain(entry.get(k)) == plain(v) for k, v in facts.items())
+
+
 def _empty_country(definition: Election, code: str) -> dict:
     return {
         "code": code, "seats_total": definition.countries[code].seats, "status": "none", "sequence": 0,
@@ -264,7 +281,8 @@ def build_bundle(definition: Election, counts: dict[str, CountryCounts], *, vers
         if code in counts and cache is not None:
             key = country_key(cache.definition, counts[code], (lots or {}).get(code))
             kept = cache.previous.get(code)
-            if kept is not None and kept.get("key") == key:
+            if kept is not None and kept.get("key") == key and _same_inputs(kept["entry"], definition, counts[code],
+                                                                              (lots or {}).get(code)):
                 record = kept
                 cache.carried.append(code)
             else:

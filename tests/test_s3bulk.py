@@ -93,7 +93,7 @@ class _Hostile:
     the connection without answering), ``slowdown`` (503), ``denied`` (403), ``error200`` (200 with an <Error> body)."""
 
     def __init__(self, script: list[str], tls: tuple[Path, Path] | None = None):
-        self.script, self.seen = list(script), []
+        self.script, self.seen, self.listing = list(script), [], b""
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -105,6 +105,10 @@ class _Hostile:
                 move = owner.script.pop(0) if owner.script else "ok"
                 if move == "ok-then-close":  # answer, then close the kept-alive connection
                     self.close_connection, move = True, "ok"
+                if move == "continue-then-ok":  # an interim 100 Continue first, then the real answer
+                    self.send_response_only(100)
+                    self.end_headers()
+                    move = "ok"
                 if move == "drop":
                     self.close_connection = True
                     return
@@ -118,6 +122,13 @@ class _Hostile:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+
+            def do_GET(self) -> None:  # a listing: owner.listing as the body
+                owner.seen.append((self.path, dict(self.headers)))
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(owner.listing)))
+                self.end_headers()
+                self.wfile.write(owner.listing)
 
             def log_message(self, *args) -> None:
                 pass
@@ -170,6 +181,49 @@ def test_transient_failures_are_retried(hostile, monkeypatch) -> None:
     bucket.copy_many({"v2/a.html": "night/a.html", "v2/b.html": "night/b.html"})
     paths = [path for path, _ in server.seen]
     assert len(paths) == 5 and set(paths) == {f"/{NAME}/pub/v2/a.html", f"/{NAME}/pub/v2/b.html"}
+
+
+def test_an_interim_1xx_answer_is_not_taken_for_the_real_one(hostile) -> None:
+    # the connection stays in step: the second copy reads its own answer, not the first one's
+    server, bucket = hostile(["continue-then-ok", "denied"])
+    with pytest.raises(BucketError, match="AccessDenied"):
+        bucket.copy_many({"v2/a.html": "night/a.html"})
+        bucket.copy_many({"v2/b.html": "night/b.html"})
+    assert len(server.seen) == 2
+
+
+_LISTING = (b'<?xml version="1.0"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">%s'
+            b"<Contents><Key>pub/night/a%%2Ehtml</Key><Size>3</Size><ETag>\"e1\"</ETag></Contents>"
+            b"<Contents><Key>pub/night/a+b.html</Key><Size>4</Size><ETag>\"e2\"</ETag></Contents>"
+            b"<IsTruncated>false</IsTruncated></ListBucketResult>")
+
+
+@pytest.mark.parametrize("echo, keys", [
+    (b"<EncodingType>url</EncodingType>", {"night/a.html", "night/a b.html"}),
+    (b"", {"night/a%2Ehtml", "night/a+b.html"}),  # a store that ignored encoding-type: keys as they are
+])
+def test_listed_keys_are_decoded_only_when_the_store_encoded_them(hostile, echo, keys) -> None:
+    server, bucket = hostile([])
+    server.listing = _LISTING % echo
+    assert set(bucket.objects("night")) == keys
+
+
+def test_a_proxy_from_the_environment_keeps_the_s3fs_path(caplog) -> None:
+    from tests.support.publish_fixtures import moto_s3
+
+    s3bulk._told.clear()
+    with moto_s3(NAME) as (endpoint, _client), \
+            environment({f"AIRFLOW_CONN_{CONN_ID.upper()}": _connection(endpoint), "HTTP_PROXY": "http://127.0.0.1:9",
+                         "HTTPS_PROXY": "http://127.0.0.1:9", "NO_PROXY": None, "no_proxy": None,
+                         "http_proxy": None, "https_proxy": None}), \
+            caplog.at_level(logging.INFO, logger="enr.s3bulk"):
+        assert Bucket(f"s3://{NAME}/pub/", conn_id=CONN_ID)._lean_client()[0] is None
+    assert any("proxy" in r.getMessage() for r in caplog.records if r.name == "enr.s3bulk")
+    s3bulk._told.clear()
+    with moto_s3(NAME) as (endpoint, _client), \
+            environment({f"AIRFLOW_CONN_{CONN_ID.upper()}": _connection(endpoint), "HTTP_PROXY": "http://127.0.0.1:9",
+                         "NO_PROXY": "127.0.0.1", "no_proxy": None, "http_proxy": None}):
+        assert Bucket(f"s3://{NAME}/pub/", conn_id=CONN_ID)._lean_client()[0] is not None  # bypassed: direct
 
 
 def test_a_session_token_is_sent_and_signed(hostile) -> None:

@@ -135,6 +135,28 @@ def test_a_record_that_is_not_the_published_entry_is_not_carried(night):
     assert _results(_bundle("v0002"))["countries"][0] == _results(_bundle("v0001"))["countries"][0]
 
 
+def test_a_forged_key_does_not_carry_a_country_whose_delivery_changed(night):
+    """An attacker who can write the bucket rewrites the changed country's record key to the new
+    delivery's: its published entry still names the old delivery, so it is allocated again and the
+    new version shows the new delivery."""
+    from enr import demo, pipeline, tally
+
+    demo.drop_into_inbox([p for p in night["waves"][1].files if f"-{CHANGED}-" in p.name])
+    assert pipeline.ingest_country("ep2019", CHANGED)["accepted"]
+    definition = pipeline.load_election("ep2019")
+    counts = pipeline._counts(pipeline.open_store(), "ep2019")
+    forged = tally.country_key(tally.definition_digest(definition), counts[CHANGED],
+                               pipeline.open_store().lots("ep2019").get(CHANGED))
+    key = "tally/ep2019/v0001/countries.json"
+    records = json.loads(pipeline.export_bucket().read(key))
+    records["countries"][CHANGED]["key"] = forged
+    pipeline.export_bucket().write(key, json.dumps(records).encode())
+    assert pipeline.tally("ep2019")["version"] == "v0002"
+    assert night["allocated"] == [CHANGED]
+    dk = next(c for c in _bundle("v0002")["countries"] if c["code"] == CHANGED)
+    assert dk["status"] == "final" and dk["sequence"] == counts[CHANGED].sequence
+
+
 def test_an_allocation_that_is_not_its_entry_is_not_carried(night):
     """The EU aggregate reads the carried allocation: one that gives AT's first list a seat more than
     its entry says is allocated again (the EU seats stay those of the counts)."""

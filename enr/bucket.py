@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import mimetypes
 import os
 import re
@@ -36,6 +37,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterable, TypeVar
 from urllib.parse import unquote, urlparse
+
+log = logging.getLogger(__name__)
 
 TEMP_PREFIX = ".tmp-"
 MAX_KEY_LENGTH = 1024
@@ -174,6 +177,18 @@ class Bucket:
 
             self._lean = s3bulk.open_client(root.fs, name) or False
         return self._lean or None, prefix + "/" if prefix else ""
+
+    def _lean_redirected(self, failures) -> bool:
+        """True (and the lean client dropped for this bucket, logged) when the store answered that the
+        bucket lives in another region than the connection's: the caller then does the same requests
+        through s3fs, whose botocore follows such a redirect (PUT and CopyObject can be repeated)."""
+        from enr import s3bulk
+
+        if not s3bulk.redirected([f for f in failures if isinstance(f, s3bulk.RequestFailed)]):
+            return False
+        self._lean = False
+        log.warning("%s: the store redirects to the bucket's own region; bulk requests go through s3fs", self.url)
+        return True
 
     def _rpath(self, key: str):
         root = self._remote_root()
@@ -405,10 +420,12 @@ class Bucket:
 
             requests = [Request("PUT", prefix + key, _put_headers(content_type(key), cache_control), data)
                         for key, data in items.items()]
-            for key, failure in zip(items, lean.send_all(requests)):
-                if failure is not None:
-                    raise BucketError(f"{self.url}: cannot write {key}: {failure}") from failure
-            return
+            failures = lean.send_all(requests)
+            if not self._lean_redirected(failures):
+                for key, failure in zip(items, failures):
+                    if failure is not None:
+                        raise BucketError(f"{self.url}: cannot write {key}: {failure}") from failure
+                return
         fs = self._remote_root().fs
         by_type: dict[str, dict[str, bytes]] = {}
         for key, data in items.items():
@@ -459,12 +476,14 @@ class Bucket:
             requests = [Request("PUT", prefix + dst, {"x-amz-copy-source": lean.copy_source(prefix + src),
                                                        "x-amz-metadata-directive": "COPY"}, copy=True)
                         for dst, src in pairs.items()]
-            for (dst, src), failure in zip(pairs.items(), lean.send_all(requests)):
-                if isinstance(failure, FileNotFoundError):
-                    raise FileNotFoundError(f"{self.url}: cannot copy {src} to {dst}: no such object") from failure
-                if failure is not None:
-                    raise BucketError(f"{self.url}: cannot copy {src} to {dst}: {failure}") from failure
-            return
+            failures = lean.send_all(requests)
+            if not self._lean_redirected(failures):
+                for (dst, src), failure in zip(pairs.items(), failures):
+                    if isinstance(failure, FileNotFoundError):
+                        raise FileNotFoundError(f"{self.url}: cannot copy {src} to {dst}: no such object") from failure
+                    if failure is not None:
+                        raise BucketError(f"{self.url}: cannot copy {src} to {dst}: {failure}") from failure
+                return
         from fsspec.asyn import _run_coros_in_chunks, sync
 
         fs = self._remote_root().fs
@@ -517,11 +536,14 @@ class Bucket:
             raise BucketError(f"{self.url}: a local folder has no object listing with ETags")
         lean, root_prefix = self._lean_client()
         if lean is not None:  # the same request, parsed at a tenth of the cost (enr.s3bulk)
+            listed = None
             try:
                 listed = lean.list_objects((root_prefix + prefix).rstrip("/") + "/")
             except OSError as exc:
-                raise BucketError(f"{self.url}: cannot list {prefix}: {exc}") from exc
-            return {key[len(root_prefix):]: entry for key, entry in listed.items()}
+                if not self._lean_redirected([exc]):
+                    raise BucketError(f"{self.url}: cannot list {prefix}: {exc}") from exc
+            if listed is not None:
+                return {key[len(root_prefix):]: entry for key, entry in listed.items()}
         fs = self._remote_root().fs
         name, base = self._split(prefix)
         root_key = self._split()[1]

@@ -62,6 +62,17 @@ class RequestFailed(OSError):
         super().__init__(text)
 
 
+# The bucket is in another region than the connection says: botocore re-signs for the bucket's
+# region and follows; this client does not (the bucket then goes back to s3fs, :func:`redirected`).
+_REDIRECT_CODES = frozenset({"PermanentRedirect", "TemporaryRedirect", "AuthorizationHeaderMalformed",
+                             "IllegalLocationConstraintException"})
+
+
+def redirected(failures) -> bool:
+    """Whether any of ``failures`` says the bucket is to be asked elsewhere (another region)."""
+    return any(f is not None and (f.status in (301, 307) or f.code in _REDIRECT_CODES) for f in failures)
+
+
 class NoSuchObject(RequestFailed, FileNotFoundError):
     """The source of a copy is not in the store."""
 

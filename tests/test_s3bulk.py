@@ -226,6 +226,32 @@ def test_a_proxy_from_the_environment_keeps_the_s3fs_path(caplog) -> None:
         assert Bucket(f"s3://{NAME}/pub/", conn_id=CONN_ID)._lean_client()[0] is not None  # bypassed: direct
 
 
+def test_a_bucket_in_another_region_goes_back_to_s3fs(caplog, monkeypatch) -> None:
+    """The store answers that the bucket lives elsewhere (301 PermanentRedirect, or a signature for
+    the wrong region): botocore re-signs and follows, this client does not, so the bucket does the
+    same requests through s3fs and keeps that path (logged)."""
+    from tests.support.publish_fixtures import moto_s3
+
+    assert s3bulk.redirected([s3bulk.RequestFailed("k", 301, "PermanentRedirect")])
+    assert s3bulk.redirected([None, s3bulk.RequestFailed("k", 400, "AuthorizationHeaderMalformed")])
+    assert not s3bulk.redirected([None, s3bulk.RequestFailed("k", 403, "AccessDenied")])
+    with moto_s3(NAME) as (endpoint, client), \
+            environment({f"AIRFLOW_CONN_{CONN_ID.upper()}": _connection(endpoint)}), \
+            caplog.at_level(logging.WARNING, logger="enr.bucket"):
+        bucket = Bucket(f"s3://{NAME}/pub/", conn_id=CONN_ID)
+        lean = bucket._lean_client()[0]
+        assert lean is not None
+        monkeypatch.setattr(lean, "send_all", lambda requests: [
+            s3bulk.RequestFailed(r.key, 301, "PermanentRedirect", "use the bucket's endpoint") for r in requests])
+        bucket.write_many(PAGES, cache_control="no-cache")
+        assert bucket._lean_client()[0] is None  # kept on the s3fs path
+        bucket.copy_many({"v2/a.html": "night/a.html"})
+        for key, data in PAGES.items():
+            assert client.get_object(Bucket=NAME, Key=f"pub/{key}")["Body"].read() == data
+        assert client.get_object(Bucket=NAME, Key="pub/v2/a.html")["Body"].read() == PAGES["night/a.html"]
+    assert any("another region" in r.getMessage() or "own region" in r.getMessage() for r in caplog.records)
+
+
 def test_a_session_token_is_sent_and_signed(hostile) -> None:
     server, _ = hostile([])
     with environment({f"AIRFLOW_CONN_{CONN_ID.upper()}": _connection(server.endpoint, aws_session_token="tok-123")}):

@@ -20,6 +20,7 @@
     enr subscribers add|list|disable|enable|test   the media's webhook subscribers (docs/MEDIA.md)
     enr write-units --election ID       generate a definition's reporting units from its results files
     enr write-synthetic --election ID   write a synthetic definition's results files
+    enr compile-catalogs          compile the site's translation catalogs (.po to .mo) after editing a .po
     enr history migrate|validate|load|verify   the historical results 1979-2019, without Airflow
     enr production secrets|init   the production layout's set-up (docker/.env's secrets; the init service)
 
@@ -424,6 +425,18 @@ def cmd_write_units(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compile_catalogs(args: argparse.Namespace) -> int:
+    from publish.i18n import LOCALE_DIR, compile_catalogs
+
+    locale_dir = args.locale_dir or LOCALE_DIR
+    written = compile_catalogs(locale_dir)
+    for path in written:
+        print(path)
+    if not written:
+        print(f"every .mo under {locale_dir} matches its .po: nothing written")
+    return 0
+
+
 def cmd_write_synthetic(args: argparse.Namespace) -> int:
     from enr.definition import load_election
     from enr.synthetic import write_synthetic
@@ -618,6 +631,10 @@ def build_parser() -> argparse.ArgumentParser:
             "(refused unless the definition says synthetic: true)")
     p.add_argument("--election", required=True)
     p.add_argument("--seed", type=int, default=None, help="default: results_files.synthetic_seed, else 0")
+
+    p = add("compile-catalogs", cmd_compile_catalogs, "compile publish/locale/*/LC_MESSAGES/*.po into the .mo "
+            "files committed beside them (after editing a translation)")
+    p.add_argument("--locale-dir", type=Path, help="another locale folder (default: the project's publish/locale)")
 
     p = add("production", cmd_production, "the production layout's set-up (docs/PRODUCTION.md): `secrets` fills "
             "docker/.env once before the first start; `init` is the compose file's one-shot init service")

@@ -1,7 +1,7 @@
 """Languages: UI strings from gettext catalogs, numbers, dates and names from CLDR (Babel).
 
 The UI strings live in ``publish/locale/<lang>/LC_MESSAGES/messages.po``, one catalog per official
-EU language. Each ``.po`` has its compiled ``.mo`` committed beside it (``python -m publish.i18n``
+EU language. Each ``.po`` has its compiled ``.mo`` committed beside it (``enr compile-catalogs``
 writes them: :func:`compile_catalog`), so a render process loads the catalogs instead of compiling
 them (a fixed cost of every process, issue 16). A ``.mo`` records the SHA-256 of the ``.po`` it was
 compiled from (message ``po-sha256`` in context ``enr-source``); one that does not match its ``.po``
@@ -26,7 +26,6 @@ import gettext
 import hashlib
 import io
 import logging
-import sys
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
@@ -111,7 +110,7 @@ def load_catalog(lang: str, domain: str) -> gettext.GNUTranslations | None:
             compiled = gettext.GNUTranslations(handle)
         if compiled.pgettext(SOURCE_CONTEXT, SOURCE_DIGEST) == hashlib.sha256(po_data).hexdigest():
             return compiled
-        log.warning("%s was not compiled from %s as it is now: compiling the .po (python -m publish.i18n)",
+        log.warning("%s was not compiled from %s as it is now: compiling the .po (enr compile-catalogs)",
                     mo_path, po_path.name)
     return gettext.GNUTranslations(io.BytesIO(compile_catalog(po_data, lang, domain)))
 
@@ -263,8 +262,3 @@ class Formatter:
             return self.gettext("Not available")
         return format_datetime(moment, "long", tzinfo=BRUSSELS, locale=self.locale)
 
-
-if __name__ == "__main__":  # python -m publish.i18n: compile the catalogs after editing a .po
-    for written_path in compile_catalogs():
-        print(written_path.relative_to(LOCALE_DIR.parent.parent))
-    sys.exit(0)

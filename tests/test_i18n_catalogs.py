@@ -17,13 +17,13 @@ PO_FILES = sorted(LOCALE_DIR.glob("*/LC_MESSAGES/*.po"))
 def test_every_po_has_a_committed_mo():
     assert len(PO_FILES) >= 2 * len(i18n.LANGUAGES)
     missing = [po for po in PO_FILES if not po.with_suffix(".mo").is_file()]
-    assert not missing, f"run python -m publish.i18n: no .mo for {missing[:3]}"
+    assert not missing, f"run enr compile-catalogs: no .mo for {missing[:3]}"
 
 
 @pytest.mark.parametrize("po", PO_FILES, ids=lambda p: f"{p.parent.parent.name}/{p.stem}")
 def test_every_mo_equals_a_fresh_compile_of_its_po(po):
     fresh = compile_catalog(po.read_bytes(), po.parent.parent.name, po.stem)
-    assert po.with_suffix(".mo").read_bytes() == fresh, f"{po}: stale .mo, run python -m publish.i18n"
+    assert po.with_suffix(".mo").read_bytes() == fresh, f"{po}: stale .mo, run enr compile-catalogs"
 
 
 @pytest.mark.parametrize("lang,domain", [("de", "messages"), ("fr", "history")])
@@ -61,7 +61,7 @@ def test_a_mo_compiled_from_an_earlier_po_is_ignored(tmp_path, monkeypatch, capl
         catalog = load_catalog("de", "messages")
     assert catalog.gettext("European Parliament election %(year)s") == "Wahl zum EP %(year)s"
     assert "messages.mo was not compiled from messages.po" in caplog.text
-    # python -m publish.i18n writes the .mo again, which is then used as is
+    # enr compile-catalogs writes the .mo again, which is then used as is
     assert i18n.compile_catalogs(tmp_path / "locale") == [folder / "messages.mo"]
     assert i18n.compile_catalogs(tmp_path / "locale") == []
     caplog.clear()
@@ -93,3 +93,20 @@ def test_formatter_is_shared_per_language():
     from publish import site, widget  # noqa: F401  (widget uses i18n.formatter)
     assert i18n.formatter("de") is i18n.formatter("de") is site._formatter("de")
     assert i18n.formatter("de") is not i18n.formatter("fr")
+
+
+def test_enr_compile_catalogs_rewrites_only_a_stale_mo(tmp_path, monkeypatch, capsys):
+    from enr.cli import main
+
+    folder = _copy_locale(tmp_path, monkeypatch)
+    root = folder.parent.parent
+    assert main(["compile-catalogs", "--locale-dir", str(root)]) == 0
+    assert "nothing written" in capsys.readouterr().out
+    po = folder / "messages.po"
+    po.write_text(po.read_text(encoding="utf-8").replace('msgstr "Europawahl %(year)s"',
+                                                         'msgstr "Wahl zum EP %(year)s"'), encoding="utf-8")
+    before = (folder / "history.mo").read_bytes()
+    assert main(["compile-catalogs", "--locale-dir", str(root)]) == 0
+    assert capsys.readouterr().out.split() == [str(folder / "messages.mo")]
+    assert (folder / "messages.mo").read_bytes() == compile_catalog(po.read_bytes(), "de", "messages")
+    assert (folder / "history.mo").read_bytes() == before

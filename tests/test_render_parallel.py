@@ -34,12 +34,31 @@ def cold_cards(monkeypatch):
     monkeypatch.setenv("ENR_CARD_CACHE", "")  # every card drawn, in whichever process owns it
 
 
-def _no_child_left() -> None:
-    with pytest.raises(ChildProcessError):
-        os.waitpid(-1, os.WNOHANG)
+@pytest.fixture
+def forked(monkeypatch) -> list[int]:
+    """The pids this process forked during the test (other children of the test process, such as
+    the servers of a session fixture, are not the render's business)."""
+    pids: list[int] = []
+    fork = os.fork
+
+    def recording_fork() -> int:
+        pid = fork()
+        if pid:
+            pids.append(pid)
+        return pid
+    monkeypatch.setattr(parallel.os, "fork", recording_fork)
+    return pids
 
 
-def test_split_render_writes_the_same_bytes_as_one_process(tmp_path, monkeypatch, caplog, cold_cards):
+def _no_child_left(forked: list[int]) -> None:
+    """The render forked at least one child, and every one of them is reaped (not running, not a zombie)."""
+    assert forked, "the render did not fork: the split was not exercised"
+    for pid in forked:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+
+
+def test_split_render_writes_the_same_bytes_as_one_process(tmp_path, monkeypatch, caplog, cold_cards, forked):
     one, one_prints = _render(monkeypatch, tmp_path / "one", 1)
     with caplog.at_level(logging.INFO, logger="publish.parallel"):
         two, two_prints = _render(monkeypatch, tmp_path / "two", 2)
@@ -52,7 +71,7 @@ def test_split_render_writes_the_same_bytes_as_one_process(tmp_path, monkeypatch
     rel = [sorted(p.relative_to(tmp_path / name).as_posix() for p in paths) for name, paths in (("one", one), ("two", two))]
     assert rel[0] == rel[1] and len(set(two)) == len(two)
     assert one_prints == two_prints
-    _no_child_left()
+    _no_child_left(forked)
 
 
 def test_incremental_render_after_a_split_render_is_identical(tmp_path, monkeypatch, cold_cards):
@@ -77,17 +96,17 @@ def _fail_in_child(monkeypatch, action) -> None:
     monkeypatch.setattr(cards, "country_card", country_card)
 
 
-def test_a_failing_child_fails_the_render_with_its_error(tmp_path, monkeypatch):
+def test_a_failing_child_fails_the_render_with_its_error(tmp_path, monkeypatch, forked):
     def boom():
         raise cards.CardError("the panel of this country cannot be drawn")
     _fail_in_child(monkeypatch, boom)
     with pytest.raises(parallel.RenderProcessError,
                        match=r"render share 1 .*countries .*failed: CardError: the panel of this country cannot be drawn"):
         _render(monkeypatch, tmp_path / "site", 2)
-    _no_child_left()
+    _no_child_left(forked)
 
 
-def test_the_childs_log_lines_reach_the_log_through_the_parent(tmp_path, monkeypatch):
+def test_the_childs_log_lines_reach_the_log_through_the_parent(tmp_path, monkeypatch, forked):
     """Under Airflow a task's log is one stream to its supervisor: the child writes nothing to the
     handlers it inherited; its lines are logged by the parent once the child is done."""
     stream = tmp_path / "inherited.log"
@@ -120,17 +139,17 @@ def test_the_childs_log_lines_reach_the_log_through_the_parent(tmp_path, monkeyp
     assert len(pids) == 1 and pids != {parent}
     child = pids.pop()
     assert all(f"drawn in the child {child}" in line for line in from_child)
-    _no_child_left()
+    _no_child_left(forked)
 
 
-def test_a_child_killed_by_a_signal_fails_the_render(tmp_path, monkeypatch):
+def test_a_child_killed_by_a_signal_fails_the_render(tmp_path, monkeypatch, forked):
     _fail_in_child(monkeypatch, lambda: os.kill(os.getpid(), signal.SIGKILL))
     with pytest.raises(parallel.RenderProcessError, match="killed by signal 9"):
         _render(monkeypatch, tmp_path / "site", 2)
-    _no_child_left()
+    _no_child_left(forked)
 
 
-def test_a_failing_parent_ends_its_child(tmp_path, monkeypatch):
+def test_a_failing_parent_ends_its_child(tmp_path, monkeypatch, forked):
     parent = os.getpid()
     original = cards.eu_card
 
@@ -141,7 +160,7 @@ def test_a_failing_parent_ends_its_child(tmp_path, monkeypatch):
     monkeypatch.setattr(cards, "eu_card", eu_card)
     with pytest.raises(RuntimeError, match="parent broke"):
         _render(monkeypatch, tmp_path / "site", 2)
-    _no_child_left()
+    _no_child_left(forked)
 
 
 def test_processes_from_the_environment_read_at_run_time(monkeypatch):

@@ -60,8 +60,8 @@ for noisy in ("great_expectations", "gnupg", "urllib3", "botocore", "fsspec"):
 from enr import pipeline
 # as in a worker of either executor (plugins/enr_airflow/preload.py): the tasks' third-party libraries
 # are imported before a task process starts, so before the step's clock starts here
-from plugins.enr_airflow.preload import preload_modules
-preload_modules()
+from plugins.enr_airflow.preload import preload
+preload()
 def cpu():
     me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime

@@ -39,6 +39,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from publish.accessibility import TITLE as STATEMENT_TITLE
 from publish.i18n import LANGUAGES, ballot_language, catalog_path, load_catalog
 from publish.i18n import translations as site_translations
+from publish.template_cache import bytecode_cache
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ class _Format:
 
 def _environment() -> Environment:
     return Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined,
-                       extensions=["jinja2.ext.i18n"], keep_trailing_newline=True)
+                       extensions=["jinja2.ext.i18n"], keep_trailing_newline=True, bytecode_cache=bytecode_cache())
 
 
 def _check(history: dict) -> None:

@@ -47,6 +47,7 @@ from publish.i18n import DEFAULT_LANGUAGE, LANGUAGES, Formatter, ballot_language
 from publish.i18n import formatter as i18n_formatter
 from publish.sources import history_digest
 from publish.sources import sources_digest as _sources_digest  # the name the fingerprints use
+from publish.template_cache import bytecode_cache
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ def _environment() -> Environment:
     because the gettext callables are installed per language on it."""
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, trim_blocks=False,
                       lstrip_blocks=False, undefined=StrictUndefined, extensions=["jinja2.ext.i18n"],
-                      keep_trailing_newline=True)
+                      keep_trailing_newline=True, bytecode_cache=bytecode_cache())
     return env
 
 

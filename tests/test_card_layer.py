@@ -70,3 +70,32 @@ def test_the_panel_goes_to_cairosvg():
     card = cyprus_card("en")
     assert cards._layer_items(cards.panel_svg(card)) is None
     assert cards._layer_items(cards.compose_svg(card)) is not None
+
+
+def _every_marker_card(card: dict) -> dict:
+    """An EU-sized panel with all ten marker shapes, counted and projected seats and empty seats."""
+    from publish import hemicycle
+
+    groups = [{"key": f"g{i}", "id": f"G{i}", "label": f"Group {i}", "color": f"#{(i * 0x1a2b3c) & 0xFFFFFF:06x}",
+               "seats": 70, "shape": hemicycle.shape_of(i), "projected": 9 * (i % 3)} for i in range(10)]
+    return {**card, "hemicycle": {**card["hemicycle"], "groups": groups, "total": 751, "majority": 376}}
+
+
+def test_the_panel_with_markers_in_place_draws_what_the_site_svg_with_use_draws(tmp_path, monkeypatch):
+    from publish import hemicycle
+
+    jobs = _queued_cards(tmp_path, monkeypatch)
+    panels = {cards._panel_key(card): card for _, card in jobs}
+    panels["every-marker"] = _every_marker_card(jobs[0][1])
+    assert any(card["hemicycle"]["total"] >= 700 for card in panels.values())
+    real = hemicycle.render_svg
+    for key, card in panels.items():
+        svg = cards._panel_svg(card)
+        if card["hemicycle"]["total"]:
+            assert "<use " not in svg and 'transform="translate(' in svg, key
+        monkeypatch.setattr(hemicycle, "render_svg", lambda *a, **kw: real(*a, **{**kw, "inline_markers": False}))
+        with_use = cards._panel_svg(card)
+        monkeypatch.setattr(hemicycle, "render_svg", real)
+        if card["hemicycle"]["total"]:
+            assert with_use.count("<use ") == sum(g["seats"] for g in card["hemicycle"]["groups"]), key
+        assert cards._png(cards.draw(svg)) == cards._png(cards.draw(with_use)), key

@@ -14,9 +14,12 @@ from airflow.providers.celery.executors.default_celery import DEFAULT_CELERY_CON
 from celery.signals import worker_init
 from plugins.enr_airflow import celery_config
 assert celery_config.CELERY_CONFIG == dict(DEFAULT_CELERY_CONFIG)
+from babel import localedata
 before = {name: name in sys.modules for name in ("tabnanny", "wave")}
+assert "hr" not in localedata._cache
 worker_init.send(sender=None)          # what a Celery worker's main process sends before forking its pool
 after = {name: name in sys.modules for name in ("tabnanny", "wave")}
+assert "hr" in localedata._cache, sorted(localedata._cache)
 print(before, after)
 """
 

@@ -110,17 +110,32 @@ def test_heavy_libraries_are_imported_before_the_workers_are_forked(monkeypatch)
 
     seen = {}
 
+    from babel import localedata
+
     def fake_start(self):
         seen["already imported when forking"] = {name: name in sys.modules for name in ("colorsys", "wave")}
+        seen["locale data loaded when forking"] = {code: code in localedata._cache for code in ("ga", "mt")}
 
     monkeypatch.setattr(LocalExecutor, "start", fake_start)
     for name in ("colorsys", "wave"):
         monkeypatch.delitem(sys.modules, name, raising=False)
+    for code in ("ga", "mt"):
+        monkeypatch.delitem(localedata._cache, code, raising=False)
     monkeypatch.setenv("ENR_PRELOAD_MODULES", "colorsys, no_such_module_here, wave")
+    monkeypatch.setenv("ENR_PRELOAD_LOCALES", "ga, no-such-locale, mt")
     executor = ElectionNightLocalExecutor(parallelism=1)
     executor.start()
     assert seen["already imported when forking"] == {"colorsys": True, "wave": True}
+    assert seen["locale data loaded when forking"] == {"ga": True, "mt": True}
     assert executor.preloaded == ["colorsys", "wave"]
+    assert executor.preloaded_locales == ["ga", "mt"]
+
+
+def test_the_default_locale_preload_is_every_language_of_the_site():
+    from plugins.enr_airflow.preload import PRELOAD_LOCALES
+    from publish.i18n import LANGUAGES
+
+    assert sorted(PRELOAD_LOCALES) == sorted(LANGUAGES)
 
 
 def test_the_default_preload_is_third_party_only():

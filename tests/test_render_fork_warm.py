@@ -35,6 +35,7 @@ def test_children_of_a_split_render_build_no_formatter_and_compile_no_template(t
         cached.cache_clear()  # as in a new process
     monkeypatch.setenv(parallel.ENV, "2")
     monkeypatch.setenv("ENR_CARD_CACHE", "")
+    monkeypatch.setenv("ENR_TEMPLATE_CACHE", "")  # every template compiled, in whichever process does it
     try:
         with caplog.at_level(logging.INFO, logger="publish.parallel"):
             render_site(build_bundle(), tmp_path / "out", languages=LANGS)

@@ -27,8 +27,9 @@ CELERY_CONFIG = dict(DEFAULT_CELERY_CONFIG)
 @worker_init.connect
 def preload_in_worker(**_) -> list[str]:
     """Import the preload list in the worker's main process (before its pool is forked)."""
-    from plugins.enr_airflow.preload import preload_modules
+    from plugins.enr_airflow.preload import preload
 
-    loaded = preload_modules()
-    log.info("preloaded in the Celery worker before forking its pool: %s", ", ".join(loaded) or "nothing")
+    loaded, locales = preload()
+    log.info("preloaded in the Celery worker before forking its pool: %s; locale data: %s",
+             ", ".join(loaded) or "nothing", ", ".join(locales) or "none")
     return loaded

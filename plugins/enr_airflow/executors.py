@@ -38,7 +38,7 @@ from airflow.executors import workloads
 from airflow.executors.local_executor import LocalExecutor
 from airflow.utils.state import TaskInstanceState
 
-from plugins.enr_airflow.preload import PRELOAD_MODULES, preload_modules  # noqa: F401 - re-exported
+from plugins.enr_airflow.preload import PRELOAD_MODULES, preload, preload_modules  # noqa: F401 - re-exported
 
 _FINISHED = frozenset({TaskInstanceState.SUCCESS, TaskInstanceState.FAILED})
 
@@ -52,7 +52,7 @@ class ElectionNightLocalExecutor(LocalExecutor):
         self.stale_events_dropped = 0
 
     def start(self) -> None:
-        self.preloaded = preload_modules()  # before the workers are forked (see the module)
+        self.preloaded, self.preloaded_locales = preload()  # before the workers are forked (see the module)
         super().start()
 
     def _process_workloads(self, workload_list):

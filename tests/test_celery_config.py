@@ -17,9 +17,12 @@ assert celery_config.CELERY_CONFIG == dict(DEFAULT_CELERY_CONFIG)
 from babel import localedata
 before = {name: name in sys.modules for name in ("tabnanny", "wave")}
 assert "hr" not in localedata._cache
+import gc
+frozen = gc.get_freeze_count()
 worker_init.send(sender=None)          # what a Celery worker's main process sends before forking its pool
 after = {name: name in sys.modules for name in ("tabnanny", "wave")}
 assert "hr" in localedata._cache, sorted(localedata._cache)
+assert gc.get_freeze_count() > frozen, (frozen, gc.get_freeze_count())  # what it loaded is frozen too
 print(before, after)
 """
 

@@ -110,11 +110,14 @@ def test_heavy_libraries_are_imported_before_the_workers_are_forked(monkeypatch)
 
     seen = {}
 
+    import gc
+
     from babel import localedata
 
     def fake_start(self):
         seen["already imported when forking"] = {name: name in sys.modules for name in ("colorsys", "wave")}
         seen["locale data loaded when forking"] = {code: code in localedata._cache for code in ("ga", "mt")}
+        seen["objects frozen when forking"] = gc.get_freeze_count()
 
     monkeypatch.setattr(LocalExecutor, "start", fake_start)
     for name in ("colorsys", "wave"):
@@ -124,7 +127,12 @@ def test_heavy_libraries_are_imported_before_the_workers_are_forked(monkeypatch)
     monkeypatch.setenv("ENR_PRELOAD_MODULES", "colorsys, no_such_module_here, wave")
     monkeypatch.setenv("ENR_PRELOAD_LOCALES", "ga, no-such-locale, mt")
     executor = ElectionNightLocalExecutor(parallelism=1)
-    executor.start()
+    gc.unfreeze()
+    try:
+        executor.start()
+    finally:
+        gc.unfreeze()  # the test process goes on collecting its garbage
+    assert seen["objects frozen when forking"] > 10_000  # the interpreter's objects and the preload's
     assert seen["already imported when forking"] == {"colorsys": True, "wave": True}
     assert seen["locale data loaded when forking"] == {"ga": True, "mt": True}
     assert executor.preloaded == ["colorsys", "wave"]

@@ -174,8 +174,9 @@ def page_meta(card: dict, url: str) -> dict:
 
 @lru_cache(maxsize=1)
 def _environment() -> Environment:
-    return Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined,
-                       keep_trailing_newline=True, bytecode_cache=bytecode_cache())
+    options = {"autoescape": True, "undefined": StrictUndefined, "keep_trailing_newline": True}
+    return Environment(loader=FileSystemLoader(str(TEMPLATES)), bytecode_cache=bytecode_cache("cards", options),
+                       **options)
 
 
 def _cairo():
@@ -228,7 +229,7 @@ def _fitted(text: str, width: float, size: float, min_size: float, bold: bool = 
 def hemicycle_svg(spec: dict, x: float = 0, y: float = 0, width: int = HEMI_WIDTH, height: int = HEMI_HEIGHT) -> str:
     """The site's hemicycle SVG for ``spec`` as an ``<svg>`` element of ``width`` x ``height`` at (x, y),
     its markers written in place (CairoSVG draws it in half the time of ``<use>``: the EU's 751 seats
-    ~95 ms instead of ~190 ms, the same pixels, ``tests/test_cards.py``)."""
+    ~95 ms instead of ~190 ms, the same pixels, ``tests/test_card_layer.py``)."""
     svg = hemicycle.render_svg(spec["groups"], spec["total"], spec["majority"], "", "",
                                majority_line=spec.get("line", True), inline_markers=True)
     # few seats have large markers that reach past the site's viewBox: pad it by a marker's size

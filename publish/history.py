@@ -141,8 +141,10 @@ class _Format:
 
 
 def _environment() -> Environment:
-    return Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined,
-                       extensions=["jinja2.ext.i18n"], keep_trailing_newline=True, bytecode_cache=bytecode_cache())
+    options = {"autoescape": True, "undefined": StrictUndefined, "extensions": ["jinja2.ext.i18n"],
+               "keep_trailing_newline": True}
+    return Environment(loader=FileSystemLoader(str(TEMPLATES)), bytecode_cache=bytecode_cache("history", options),
+                       **options)
 
 
 def _check(history: dict) -> None:

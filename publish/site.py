@@ -63,10 +63,10 @@ _RENDER_LOCK = threading.Lock()
 def _environment() -> Environment:
     """One Jinja environment per process (templates compile once); renders are serialised by a lock
     because the gettext callables are installed per language on it."""
-    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, trim_blocks=False,
-                      lstrip_blocks=False, undefined=StrictUndefined, extensions=["jinja2.ext.i18n"],
-                      keep_trailing_newline=True, bytecode_cache=bytecode_cache())
-    return env
+    options = {"autoescape": True, "trim_blocks": False, "lstrip_blocks": False, "undefined": StrictUndefined,
+               "extensions": ["jinja2.ext.i18n"], "keep_trailing_newline": True}
+    return Environment(loader=FileSystemLoader(str(TEMPLATES)), bytecode_cache=bytecode_cache("site", options),
+                       **options)
 
 
 def _warm_before_fork(languages: list[str]) -> None:

@@ -44,7 +44,7 @@ os.environ.setdefault("ENR_HOME", str(_SESSION_DIR / "home"))
 # drawn social cards are kept for the session (publish/cards.py), never in the user's ~/.cache
 os.environ.setdefault("ENR_CARD_CACHE", str(_SESSION_DIR / "card-cache"))
 # and so are compiled templates (publish/template_cache.py)
-os.environ.setdefault("ENR_TEMPLATE_CACHE", str(_SESSION_DIR / "template-cache"))
+os.environ["ENR_TEMPLATE_CACHE"] = str(_SESSION_DIR / "template-cache")  # never a developer's own
 
 
 import shutil as _shutil

@@ -47,6 +47,7 @@ def _operator_env(home: Path, port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "ENR_", "VIRTUAL_ENV", "PYTEST"))}
     env["PATH"] = "/usr/local/bin:/usr/bin:/bin"
     env["HOME"] = str(home.parent)
+    env["XDG_CACHE_HOME"] = str(home.parent / ".cache")  # the walk's caches (cards, templates), not the user's
     env["ENR_HOME"] = str(home)
     env["ENR_AIRFLOW_PORT"] = str(port)
     return env

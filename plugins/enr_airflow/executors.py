@@ -32,6 +32,7 @@ the re-queued task as its own.
 """
 from __future__ import annotations
 
+import gc
 from collections import Counter
 
 from airflow.executors import workloads
@@ -53,7 +54,10 @@ class ElectionNightLocalExecutor(LocalExecutor):
 
     def start(self) -> None:
         self.preloaded, self.preloaded_locales = preload()  # before the workers are forked (see the module)
-        super().start()
+        try:
+            super().start()  # with fork: the workers inherit the frozen objects
+        finally:
+            gc.unfreeze()  # the scheduler itself goes on collecting (also with spawn, where start() forks nothing)
 
     def _process_workloads(self, workload_list):
         for workload in workload_list:

@@ -69,8 +69,9 @@ def preload() -> tuple[list[str], list[str]]:
     forked task processes do not walk those millions of objects again at each full collection
     (~0.1 s each in a task that allocates much, e.g. the tally decoding the previous version) nor
     copy their pages by touching them. Airflow does the same before it forks: the LocalExecutor
-    around spawning its workers, the Celery app when it is imported; each unfreezes its own process
-    afterwards (the executor once its workers are forked, the Celery worker at ``worker_ready``),
+    around spawning its workers, the Celery worker at Celery's ``import_modules`` signal. The
+    process that froze unfreezes itself once its children are forked: our LocalExecutor after its
+    ``start()`` (whatever the start method), the Celery worker in Airflow's ``worker_ready`` handler;
     the forked processes keep the objects frozen."""
     loaded = preload_modules(), preload_locales()
     gc.freeze()

@@ -44,12 +44,12 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, StrictUndefined
 from markupsafe import Markup
 
 from publish import hemicycle
 from publish.i18n import Formatter
-from publish.template_cache import bytecode_cache
+from publish.template_cache import environment
 
 log = logging.getLogger(__name__)
 
@@ -174,9 +174,7 @@ def page_meta(card: dict, url: str) -> dict:
 
 @lru_cache(maxsize=1)
 def _environment() -> Environment:
-    options = {"autoescape": True, "undefined": StrictUndefined, "keep_trailing_newline": True}
-    return Environment(loader=FileSystemLoader(str(TEMPLATES)), bytecode_cache=bytecode_cache("cards", options),
-                       **options)
+    return environment("cards", TEMPLATES, autoescape=True, undefined=StrictUndefined, keep_trailing_newline=True)
 
 
 def _cairo():

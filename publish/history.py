@@ -34,12 +34,12 @@ from pathlib import Path
 from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_decimal, parse_pattern
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, StrictUndefined
 
 from publish.accessibility import TITLE as STATEMENT_TITLE
 from publish.i18n import LANGUAGES, ballot_language, catalog_path, load_catalog
 from publish.i18n import translations as site_translations
-from publish.template_cache import bytecode_cache
+from publish.template_cache import environment
 
 log = logging.getLogger(__name__)
 
@@ -141,10 +141,8 @@ class _Format:
 
 
 def _environment() -> Environment:
-    options = {"autoescape": True, "undefined": StrictUndefined, "extensions": ["jinja2.ext.i18n"],
-               "keep_trailing_newline": True}
-    return Environment(loader=FileSystemLoader(str(TEMPLATES)), bytecode_cache=bytecode_cache("history", options),
-                       **options)
+    return environment("history", TEMPLATES, autoescape=True, undefined=StrictUndefined,
+                       extensions=["jinja2.ext.i18n"], keep_trailing_newline=True)
 
 
 def _check(history: dict) -> None:

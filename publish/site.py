@@ -40,14 +40,14 @@ from functools import lru_cache
 import time
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, StrictUndefined
 
 from publish import accessibility, cards, feeds, hemicycle, model, parallel, projection_view, turnout, widget
 from publish.i18n import DEFAULT_LANGUAGE, LANGUAGES, Formatter, ballot_language, utc_iso
 from publish.i18n import formatter as i18n_formatter
 from publish.sources import history_digest
 from publish.sources import sources_digest as _sources_digest  # the name the fingerprints use
-from publish.template_cache import bytecode_cache
+from publish.template_cache import environment
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +63,8 @@ _RENDER_LOCK = threading.Lock()
 def _environment() -> Environment:
     """One Jinja environment per process (templates compile once); renders are serialised by a lock
     because the gettext callables are installed per language on it."""
-    options = {"autoescape": True, "trim_blocks": False, "lstrip_blocks": False, "undefined": StrictUndefined,
-               "extensions": ["jinja2.ext.i18n"], "keep_trailing_newline": True}
-    return Environment(loader=FileSystemLoader(str(TEMPLATES)), bytecode_cache=bytecode_cache("site", options),
-                       **options)
+    return environment("site", TEMPLATES, autoescape=True, trim_blocks=False, lstrip_blocks=False,
+                       undefined=StrictUndefined, extensions=["jinja2.ext.i18n"], keep_trailing_newline=True)
 
 
 def _warm_before_fork(languages: list[str]) -> None:

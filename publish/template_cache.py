@@ -29,6 +29,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import jinja2
+from jinja2 import Environment, FileSystemLoader
 from jinja2.bccache import Bucket, BytecodeCache
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,12 @@ def bytecode_cache(kind: str, options: dict) -> PrivateFolderCache | None:
         return None
     spec = repr((kind, sorted((k, repr(v)) for k, v in options.items()), jinja2.__version__, sys.version_info[:2]))
     return PrivateFolderCache(dir_fd, f"{kind}-{hashlib.sha256(spec.encode()).hexdigest()[:16]}")
+
+
+def environment(kind: str, templates: Path, **options) -> Environment:
+    """A Jinja2 environment of ``kind`` over the folder ``templates``, built with ``options`` and this
+    module's cache for exactly those options."""
+    return Environment(loader=FileSystemLoader(str(templates)), bytecode_cache=bytecode_cache(kind, options), **options)
 
 
 @lru_cache(maxsize=8)

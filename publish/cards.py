@@ -511,15 +511,8 @@ class Painter:
 
     def _remember(self, card: dict, data: bytes) -> None:
         target = self._cache_path(card)
-        if target is None or target.exists():
-            return
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-            temporary.write_bytes(data)
-            os.replace(temporary, target)  # readers see the whole PNG or none
-        except OSError as exc:  # a full or read-only cache never stops a render
-            log.warning("card cache %s not written: %s", self._cache, exc)
+        if target is not None and not target.exists():
+            _keep(target, data)
 
     def _from_cache(self, path: str, card: dict) -> bool:
         source = self._cache_path(card)
@@ -534,11 +527,26 @@ class Painter:
         return True
 
     def panel(self, card: dict):
-        """The card's panel drawn on a cairo surface (once per distinct panel)."""
+        """The card's panel drawn on a cairo surface (once per distinct panel; kept in the card cache,
+        so a panel whose seats did not change is not drawn again by the next version's render, whose
+        cards still change by their language layer: the time, the counts)."""
         key = _panel_key(card)
         if key not in self._panels:
-            self._panels[key] = draw(panel_svg(card))
+            svg = panel_svg(card)
+            path = self._panel_path(svg)
+            surface = _read_panel(path) if path is not None else None
+            if surface is None:
+                surface = draw(svg)
+                if path is not None:
+                    _keep_panel(path, surface)
+            self._panels[key] = surface
         return self._panels[key]
+
+    def _panel_path(self, svg: str) -> Path | None:
+        if self._cache is None:
+            return None
+        key = hashlib.sha256("\0".join(("panel", svg, renderer_version())).encode()).hexdigest()
+        return self._cache / "panels" / key[:2] / f"{key}.bin"
 
     def paint(self, path: str, card: dict) -> None:
         """Queue a card context (from :func:`eu_card` or :func:`country_card`) to be drawn to ``path``."""
@@ -595,6 +603,57 @@ class Painter:
             for path, card in share:
                 self._remember(card, (self._folder / path).read_bytes())
         return helped
+
+
+_PANEL_MAGIC = b"enr-panel/1\n"
+
+
+def _keep_panel(path: Path, surface) -> None:
+    """Keep a drawn panel's pixels: the surface's bytes (cairo's RGB24 rows), deflated, after a header
+    with its size, stride and the SHA-256 of the bytes (checked when read back)."""
+    from isal import isal_zlib
+
+    surface.flush()
+    pixels = bytes(surface.get_data())
+    header = struct.pack(">III", surface.get_width(), surface.get_height(), surface.get_stride())
+    _keep(path, _PANEL_MAGIC + header + hashlib.sha256(pixels).digest() + isal_zlib.compress(pixels, 1))
+
+
+def _keep(path: Path, data: bytes) -> None:
+    """Write a card cache file atomically (readers see the whole file or none)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
+    except OSError as exc:  # a full or read-only cache never stops a render
+        log.warning("card cache: %s not written: %s", path, exc)
+
+
+def _read_panel(path: Path):
+    """A panel kept by :func:`_keep_panel` as a cairo surface, or None (absent, unreadable, or not
+    exactly what was kept: it is then drawn again)."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    start = len(_PANEL_MAGIC) + 12 + 32
+    if not data.startswith(_PANEL_MAGIC) or len(data) < start:
+        return None
+    width, height, stride = struct.unpack(">III", data[len(_PANEL_MAGIC):len(_PANEL_MAGIC) + 12])
+    from isal import isal_zlib
+
+    try:
+        pixels = bytearray(isal_zlib.decompress(data[start:]))
+    except Exception:  # noqa: BLE001 - a damaged file is drawn again
+        return None
+    if (width, height) != (WIDTH, HEIGHT) or len(pixels) != stride * height \
+            or hashlib.sha256(pixels).digest() != data[start - 32:start]:
+        return None
+    cairo = _cairo()
+    if stride != cairo.ImageSurface.format_stride_for_width(cairo.FORMAT_RGB24, width):
+        return None
+    return cairo.ImageSurface(cairo.FORMAT_RGB24, width, height, data=pixels, stride=stride)
 
 
 def cache_folder() -> Path | None:

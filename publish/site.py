@@ -538,9 +538,16 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
     prints: dict = fingerprints if fingerprints is not None else {}
     reused = 0
 
+    folders: set[Path] = set()  # made in this render: a page's folder is made once, not at each page
+
+    def folder_of(path: Path) -> None:
+        if path.parent not in folders:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            folders.add(path.parent)
+
     def write(rel: str, text: str | bytes) -> None:
         path = out_dir / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
+        folder_of(path)
         if isinstance(text, str):
             text = text.encode("utf-8")
         path.write_bytes(text)
@@ -565,17 +572,24 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
         data = reuse.read(key)
         if data is None:
             return False
+        link_checked(key, data)
+        reused += 1
+        return True
+
+    def link_checked(key: str, data: bytes) -> None:
+        """Put the previous version's file ``key``, whose bytes ``data`` were just checked against its
+        manifest (:meth:`Reuse.read`), into this version: a hard link where the file system allows
+        (no new file: the bucket shares it between versions, files are only ever replaced, never
+        written in place), else a copy of the checked bytes; the manifest keeps its entry."""
         target = out_dir / key
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:  # the checked bytes of the previous version; a hard link where the file system allows
+        folder_of(target)
+        try:
             os.link(reuse.folder / key, target)
             written.append(target)
         except OSError:
             write(key, data)
-        if reuse.digests is not None and key in (reuse.entries or {}):  # checked above: the manifest keeps its entry
+        if reuse.digests is not None and key in (reuse.entries or {}):  # checked: the manifest keeps its entry
             reuse.copied[key] = reuse.entries[key]
-        reused += 1
-        return True
 
     for name in ("style.css", "majority.js") if mine("site") else ():
         write(f"assets/{name}", (STATIC / name).read_bytes())
@@ -589,10 +603,16 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
     country_prints = {c["code"]: _payload_digest(c) for c in site.countries}
 
     for lang in languages:
+        # a process of a split render that owns none of this language's EU-wide pages and cards
+        # (publish.parallel splits them by language) renders here only its own countries' pages
+        site_here = share is None or share.owns(f"{lang}/index.html")
+        if not site_here and not any(share.country(c["code"]) for c in site.countries):
+            continue
         fmt = _formatter(lang)
         env.install_gettext_translations(fmt.catalog, newstyle=True)
         groups = _group_rows(site, fmt)
-        countries = [_country_summary(site, fmt, c) for c in site.countries]
+        countries = [_country_summary(site, fmt, c) for c in site.countries
+                     if site_here or share.country(c["code"])]
         country_by_code = {c["code"]: c for c in countries}
         view_prints = {id(c): _view_print(view_basis, country_prints[c["code"]], lang) for c in countries}
 
@@ -653,42 +673,43 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
                                        allocated=fmt.number(eu.get("seats_allocated")), total=fmt.number(site.total)),
             reporting_text=fmt.gettext("Countries reporting: %(count)s of %(total)s",
                                        count=fmt.number(eu.get("countries_reporting")),
-                                       total=fmt.number(len(countries))))
+                                       total=fmt.number(len(site.countries))))
         common["card"] = card("eu", eu_card, lambda: eu_card, site.version)[1]()
 
-        # EU page
-        running = 0
-        calc = []
-        for g in sorted(groups, key=lambda g: -g["seats_raw"]):
-            running += g["seats_raw"]
-            calc.append({**g, "running_text": fmt.number(running), "reached": running >= site.majority})
-        coalition_rows = [{"names": " + ".join(c for c in combo), "seats_text": fmt.number(total)}
-                          for combo, total in model.coalitions(site.seats, site.majority)]
-        svg_groups = [{"key": g["key"], "label": f"{g['name']} ({g['id']}): {g['seats_text']}", "color": g["color"],
-                       "seats": g["seats_raw"], "shape": g["shape"]} for g in groups]
-        estimated = projection_view.counted_projected(bundle)  # seats resting on an estimate: outlined
-        for g in svg_groups:
-            g["projected"] = estimated.get(next(x["id"] for x in groups if x["key"] == g["key"]), 0)
-            g["projected_label"] = f"{g['label']} — {fmt.gettext('National estimate')}: {fmt.number(g['projected'])}"
-        svg = hemicycle.render_svg(svg_groups, site.total, site.majority,
-                                   fmt.gettext("Hemicycle: seats by political group"),
-                                   fmt.gettext("Majority: %(majority)s of %(total)s seats",
-                                               majority=fmt.number(site.majority), total=fmt.number(site.total)),
-                                   described_by="groups-table")
-        changes = [{"country_name": fmt.country_name(ch["country"]) if ch.get("country") else "",
-                    "slug": (ch.get("country") or "").lower(), "what": _change_text(fmt, ch)}
-                   for ch in bundle.get("changes", [])]
-        page("index.html", "eu.html.j2", site.not_final, groups=groups, calc=calc, coalitions=coalition_rows,
-             hemicycle=svg, countries=countries, changes=changes,
-             projection=projection_view.projection_context(bundle, fmt, groups, site.total, site.majority),
-             eu_type={"as_of": _when(fmt, bundle["eu"].get("as_of") or bundle["generated_at"]),
-                      "estimated": any(estimated.values()), "legend": projection_view.legend(fmt)},
-             eu={"allocated": fmt.number(eu.get("seats_allocated")), "total": fmt.number(site.total),
-                 "total_raw": site.total, "majority": fmt.number(site.majority), "majority_raw": site.majority,
-                 "reporting": fmt.number(eu.get("countries_reporting")), "countries_total": fmt.number(len(countries)),
-                 "turnout_text": fmt.percent(model.turnout(eu.get("registered"), eu.get("voters"))),
-                 "registered": fmt.number(eu.get("registered")), "voters": fmt.number(eu.get("voters")),
-                 **_eu_turnout_context(site, fmt)})
+        if site_here:  # the EU page of this language
+            # EU page
+            running = 0
+            calc = []
+            for g in sorted(groups, key=lambda g: -g["seats_raw"]):
+                running += g["seats_raw"]
+                calc.append({**g, "running_text": fmt.number(running), "reached": running >= site.majority})
+            coalition_rows = [{"names": " + ".join(c for c in combo), "seats_text": fmt.number(total)}
+                              for combo, total in model.coalitions(site.seats, site.majority)]
+            svg_groups = [{"key": g["key"], "label": f"{g['name']} ({g['id']}): {g['seats_text']}", "color": g["color"],
+                           "seats": g["seats_raw"], "shape": g["shape"]} for g in groups]
+            estimated = projection_view.counted_projected(bundle)  # seats resting on an estimate: outlined
+            for g in svg_groups:
+                g["projected"] = estimated.get(next(x["id"] for x in groups if x["key"] == g["key"]), 0)
+                g["projected_label"] = f"{g['label']} — {fmt.gettext('National estimate')}: {fmt.number(g['projected'])}"
+            svg = hemicycle.render_svg(svg_groups, site.total, site.majority,
+                                       fmt.gettext("Hemicycle: seats by political group"),
+                                       fmt.gettext("Majority: %(majority)s of %(total)s seats",
+                                                   majority=fmt.number(site.majority), total=fmt.number(site.total)),
+                                       described_by="groups-table")
+            changes = [{"country_name": fmt.country_name(ch["country"]) if ch.get("country") else "",
+                        "slug": (ch.get("country") or "").lower(), "what": _change_text(fmt, ch)}
+                       for ch in bundle.get("changes", [])]
+            page("index.html", "eu.html.j2", site.not_final, groups=groups, calc=calc, coalitions=coalition_rows,
+                 hemicycle=svg, countries=countries, changes=changes,
+                 projection=projection_view.projection_context(bundle, fmt, groups, site.total, site.majority),
+                 eu_type={"as_of": _when(fmt, bundle["eu"].get("as_of") or bundle["generated_at"]),
+                          "estimated": any(estimated.values()), "legend": projection_view.legend(fmt)},
+                 eu={"allocated": fmt.number(eu.get("seats_allocated")), "total": fmt.number(site.total),
+                     "total_raw": site.total, "majority": fmt.number(site.majority), "majority_raw": site.majority,
+                     "reporting": fmt.number(eu.get("countries_reporting")), "countries_total": fmt.number(len(countries)),
+                     "turnout_text": fmt.percent(model.turnout(eu.get("registered"), eu.get("voters"))),
+                     "registered": fmt.number(eu.get("registered")), "voters": fmt.number(eu.get("voters")),
+                     **_eu_turnout_context(site, fmt)})
         for c in countries:
             if share is not None and not share.country(c["code"]):
                 continue
@@ -709,44 +730,45 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
             page(f"country/{c['slug']}.html", "country.html.j2", not c["final"], since=since,
                  deferred={"c": (view_prints[id(c)], view), "card": (card_print, card_meta)},
                  turnout=_country_turnout(site, fmt, raw))
-        for g in groups:
-            page(f"group/{g['key']}.html", "group.html.j2", site.not_final, g=g)
-        # comparison
-        group_rows = []
-        for g in groups:
-            cells = _previous_cells(site, fmt, g["id"], g["seats_raw"], missing="\u2014")
-            group_rows.append({"icon": g["icon"], "name": g["name"], "label": g["id"],
-                               "predecessors": cells["predecessors"], "previous": cells["previous_text"],
-                               "now": g["seats_text"], "change": cells["change_text"]})
-        for row in model.group_comparison(bundle):
-            if row["comparison"] == "no_successor":  # a group of the previous Parliament without successor
-                prev = site.previous_groups.get(row["group"], {})
-                names = prev.get("names") or [prev.get("name", row["group"])]
-                group_rows.append({"icon": "", "name": fmt.group_name(row["group"], names[0]), "label": row["group"],
-                                   "predecessors": "", "previous": fmt.number(row["seats_previous"]),
-                                   "now": "\u2014", "change": fmt.gettext("no successor group")})
-        country_rows = []
-        for raw in site.countries:
-            c = country_by_code[raw["code"]]
-            previous = raw.get("previous") or {}
-            country_rows.append({"slug": c["slug"], "name": c["name"],
-                                 "seats_previous": fmt.number(previous.get("seats_total")), "seats": c["seats_total"],
-                                 "turnout_previous": fmt.percent(model.previous_turnout(raw)),
-                                 "turnout": c["turnout_text"]})
-        page("comparison.html", "comparison.html.j2", site.not_final, previous_year=site.previous_year or "",
-             group_rows=group_rows, country_rows=country_rows,
-             turnout_since=_turnout_block(site, fmt, "turnout-since"))
-        page("methodology.html", "methodology.html.j2", site.not_final, countries=countries)
-        all_corrections = [x for c in countries for x in c["corrections"]]
-        page("corrections.html", "corrections.html.j2", site.not_final, corrections=all_corrections,
-             changes=changes, c=None)
-        election_id = bundle["election"]["id"]
-        page("downloads.html", "downloads.html.j2", site.not_final, countries=countries,
-             embed_iframe=widget.iframe_snippet("<BASE-URL>", election_id, site.version, lang),
-             embed_script=widget.script_snippet("<BASE-URL>", election_id, site.version, lang))
-        page("accessibility.html", "accessibility.html.j2", site.not_final,
-             statement_title=fmt.gettext(accessibility.TITLE),
-             statement=accessibility.blocks(fmt.catalog.gettext, lang))
+        if site_here:  # the EU-wide pages of this language
+            for g in groups:
+                page(f"group/{g['key']}.html", "group.html.j2", site.not_final, g=g)
+            # comparison
+            group_rows = []
+            for g in groups:
+                cells = _previous_cells(site, fmt, g["id"], g["seats_raw"], missing="\u2014")
+                group_rows.append({"icon": g["icon"], "name": g["name"], "label": g["id"],
+                                   "predecessors": cells["predecessors"], "previous": cells["previous_text"],
+                                   "now": g["seats_text"], "change": cells["change_text"]})
+            for row in model.group_comparison(bundle):
+                if row["comparison"] == "no_successor":  # a group of the previous Parliament without successor
+                    prev = site.previous_groups.get(row["group"], {})
+                    names = prev.get("names") or [prev.get("name", row["group"])]
+                    group_rows.append({"icon": "", "name": fmt.group_name(row["group"], names[0]), "label": row["group"],
+                                       "predecessors": "", "previous": fmt.number(row["seats_previous"]),
+                                       "now": "\u2014", "change": fmt.gettext("no successor group")})
+            country_rows = []
+            for raw in site.countries:
+                c = country_by_code[raw["code"]]
+                previous = raw.get("previous") or {}
+                country_rows.append({"slug": c["slug"], "name": c["name"],
+                                     "seats_previous": fmt.number(previous.get("seats_total")), "seats": c["seats_total"],
+                                     "turnout_previous": fmt.percent(model.previous_turnout(raw)),
+                                     "turnout": c["turnout_text"]})
+            page("comparison.html", "comparison.html.j2", site.not_final, previous_year=site.previous_year or "",
+                 group_rows=group_rows, country_rows=country_rows,
+                 turnout_since=_turnout_block(site, fmt, "turnout-since"))
+            page("methodology.html", "methodology.html.j2", site.not_final, countries=countries)
+            all_corrections = [x for c in countries for x in c["corrections"]]
+            page("corrections.html", "corrections.html.j2", site.not_final, corrections=all_corrections,
+                 changes=changes, c=None)
+            election_id = bundle["election"]["id"]
+            page("downloads.html", "downloads.html.j2", site.not_final, countries=countries,
+                 embed_iframe=widget.iframe_snippet("<BASE-URL>", election_id, site.version, lang),
+                 embed_script=widget.script_snippet("<BASE-URL>", election_id, site.version, lang))
+            page("accessibility.html", "accessibility.html.j2", site.not_final,
+                 statement_title=fmt.gettext(accessibility.TITLE),
+                 statement=accessibility.blocks(fmt.catalog.gettext, lang))
     written += painter.close()  # the social cards, drawn now (by a helper process too for a one-process full render)
 
     if mine("site"):
@@ -791,8 +813,8 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
                     copied = None
                     break
         if copied:
-            for rel, data in copied.items():
-                write(rel, data)
+            for rel, data in copied.items():  # the checked bytes, linked like any unchanged page
+                link_checked(rel, data)
             reused += 1
         elif not remote_copied:  # from the render cache (filled when the history was loaded), else rendered
             written += history_pages(history, out_dir, languages)

@@ -7,6 +7,7 @@ the bytes of the incremental one (so the incremental path is correct, not just f
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from pathlib import Path
 
@@ -26,12 +27,13 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 
 def test_one_country_delivery_rerenders_only_what_it_touches(home):
-    from enr import demo, pipeline, replay
+    from enr import demo, operator, pipeline, replay
     from publish.build import build_version
     from publish.verify import verify_version
 
     keys = demo.ensure_demo_keys()
     pipeline.open_store().migrate()
+    operator.load_history(run_id="test")  # the history pages, shown beside the night's
     night = replay.write_night(home / "outbox", waves=("provisional:50", "final:100"), countries=COUNTRIES,
                                sender_home=keys["sender_home"])
     demo.drop_into_inbox(night.waves[0].files)
@@ -58,6 +60,10 @@ def test_one_country_delivery_rerenders_only_what_it_touches(home):
     assert len(untouched) > 24 * 26
     differing = [rel for rel in untouched if old[rel] != new[rel]]
     assert not differing, differing[:5]
+    # the unchanged history pages are the previous version's files (hard links, no new file each)
+    history = [rel for rel in new if "/history/" in rel]
+    assert len(history) > 24 * 20
+    assert all(os.path.samefile(old_dir / rel, new_dir / rel) for rel in history)
     # Touched: the country's own pages and the EU page, in every language.
     for lang in languages:
         assert old[f"{lang}/country/{CHANGED.lower()}.html"] != new[f"{lang}/country/{CHANGED.lower()}.html"]

@@ -328,6 +328,48 @@ def test_a_card_drawn_once_is_taken_from_the_cache_and_a_damaged_entry_is_drawn_
     assert repaired == first and painter.drawn == 1
 
 
+def test_a_panel_is_kept_so_the_next_render_redraws_only_the_language_layer(tmp_path, monkeypatch):
+    """The next version's card of an unchanged Parliament (other time, same seats) takes its panel
+    from the cache instead of drawing it again, with the same pixels as drawing it; a damaged or
+    swapped panel file is drawn again."""
+    card = cyprus_card("el", site_title="Ευρωεκλογές", name="Κύπρος")
+    panels_drawn = []
+    real_draw = cards.draw
+
+    def counting_draw(svg, under=None):
+        if under is None:  # a panel (a language layer is drawn over one)
+            panels_drawn.append(svg)
+        return real_draw(svg, under)
+    monkeypatch.setattr(cards, "draw", counting_draw)
+
+    def paint(cache: Path | None, the_card: dict) -> bytes:
+        out: dict[str, bytes] = {}
+        painter = cards.Painter(out.__setitem__, cache=cache)
+        painter.paint("cy.png", the_card)
+        painter.close()
+        return out["cy.png"]
+
+    cache = tmp_path / "cache"
+    paint(cache, card)
+    assert len(panels_drawn) == 1
+    (kept,) = (cache / "panels").rglob("*.bin")
+    later = {**card, "headline": "Κύπρος (2)"}  # the next version: another text over the same seats
+    taken = paint(cache, later)
+    assert len(panels_drawn) == 1  # not drawn again
+    assert taken == paint(None, later) and len(panels_drawn) == 2  # the same bytes as drawing it
+    good = kept.read_bytes()
+    for number, damaged in enumerate((good[:-40] + bytes(40),  # the pixels do not match the digest kept with them
+                                      good.replace(good[12:24], bytes(12), 1),  # another size
+                                      b"not a panel"), start=3):
+        kept.write_bytes(damaged)
+        drawn_before = len(panels_drawn)
+        text = {**card, "headline": f"Κύπρος ({number})"}  # a card not in the cache: its panel is needed
+        assert paint(cache, text) == paint(None, text) and len(panels_drawn) == drawn_before + 2
+        assert kept.read_bytes() == good  # drawn again and kept again
+    other = paint(cache, {**later, "hemicycle": {**card["hemicycle"], "total": 7}})  # other seats: another panel
+    assert other != taken and len(list((cache / "panels").rglob("*.bin"))) == 2
+
+
 def test_the_png_holds_exactly_the_drawn_pixels_at_a_reasonable_size(site):
     """The IDAT stream (ISA-L, level 1) is lossless: decoded, it is cairo's RGB pixel for pixel;
     and its encoder is part of the cache key (another encoder's bytes are never taken)."""

@@ -20,6 +20,11 @@ class AirflowAPIError(RuntimeError):
         self.body = body
 
 
+ATTEMPTS = 3  # in all, for a call that may be repeated (see AirflowAPI._request)
+RETRIED = frozenset({500, 502, 503, 504})
+RETRY_PAUSE = 0.5  # seconds, times the attempt's number
+
+
 @dataclass
 class AirflowAPI:
     base_url: str
@@ -30,7 +35,22 @@ class AirflowAPI:
 
     # -- plumbing -----------------------------------------------------------------------------
     def _request(self, method: str, path: str, payload: dict | None = None, *, auth: bool = True,
-                 query: dict | None = None) -> dict:
+                 query: dict | None = None, retry: bool = False) -> dict:
+        """One API call. ``retry``: a call that may be repeated without changing its effect (a read,
+        an unpause, an approval's answer) is tried again when the server answers 500, 502, 503 or
+        504, up to :data:`ATTEMPTS` times in all (the API server on SQLite answers "Database error"
+        while the database is locked by the scheduler); any other answer, and every error of a call
+        that must not run twice (triggering a run), is raised at once."""
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return self._once(method, path, payload, auth=auth, query=query)
+            except AirflowAPIError as exc:
+                if not retry or exc.status not in RETRIED or attempt == ATTEMPTS:
+                    raise
+                time.sleep(RETRY_PAUSE * attempt)
+        raise AssertionError("unreachable")
+
+    def _once(self, method: str, path: str, payload: dict | None, *, auth: bool, query: dict | None) -> dict:
         url = self.base_url.rstrip("/") + path
         if query:
             url += "?" + urllib.parse.urlencode(query)
@@ -49,7 +69,7 @@ class AirflowAPI:
     def token(self) -> str:
         if self._token is None:
             answer = self._request("POST", "/auth/token", {"username": self.username, "password": self.password},
-                                   auth=False)
+                                   auth=False, retry=True)
             self._token = answer["access_token"]
         return self._token
 
@@ -74,22 +94,22 @@ class AirflowAPI:
         return answer["dag_run_id"]
 
     def unpause(self, dag_id: str) -> None:
-        self._request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+        self._request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False}, retry=True)
 
     def run_state(self, dag_id: str, run_id: str) -> str:
-        return self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id)}")["state"]
+        return self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id)}", retry=True)["state"]
 
     # -- human in the loop --------------------------------------------------------------------
     def pending_approvals(self, dag_id: str = "election_night_publish") -> list[dict]:
         answer = self._request("GET", "/api/v2/dags/~/dagRuns/~/hitlDetails",
-                               query={"response_received": "false", "dag_id_pattern": dag_id})
+                               query={"response_received": "false", "dag_id_pattern": dag_id}, retry=True)
         return answer.get("hitl_details", [])
 
     def answer(self, detail: dict, option: str) -> dict:
         ti = detail["task_instance"]
         path = (f"/api/v2/dags/{ti['dag_id']}/dagRuns/{urllib.parse.quote(ti['dag_run_id'])}/taskInstances/"
                 f"{ti['task_id']}/{ti.get('map_index', -1)}/hitlDetails")
-        return self._request("PATCH", path, {"chosen_options": [option], "params_input": {}})
+        return self._request("PATCH", path, {"chosen_options": [option], "params_input": {}}, retry=True)
 
     @staticmethod
     def is_waiting(detail: dict) -> bool:

@@ -182,17 +182,16 @@ def prepare(scale: str, cache: Path, change: str) -> dict:
     return {"files": files, "rows": sizes, "keys": keys, "update": sorted((cache / "update").glob("*.csv"))}
 
 
-FINISHED: list[Path] = []  # the runs' homes, removed when every run is done
+# The runs' homes, removed only after the last run, not between runs: on a file system without a
+# journal (this machine's ext4) creating a file skips every inode deleted in the last ~30 s, so
+# thousands of files removed just before a run would slow its stage, as nothing does on a worker.
+FINISHED: list[Path] = []
 
 
 def compile_project() -> None:
     """Compile the project's modules to bytecode, as the production image does (docker/Dockerfile):
     a task process then loads them instead of compiling them (with ``PYTHONDONTWRITEBYTECODE`` set,
-    as in that image and on this machine, nothing else would write them).
-
-    The runs' homes are removed only after the last run, not between runs: on a file system without
-    a journal (this machine's ext4) creating a file skips every inode deleted in the last ~30 s, so
-    thousands of files removed just before a run would slow its stage, as nothing does on a worker."""
+    as in that image and on this machine, nothing else would write them)."""
     import compileall
 
     for package in ("enr", "publish", "transforms", "expectations", "historical_loader", "plugins", "dags"):
@@ -230,7 +229,7 @@ def one_run(number: int, prepared: dict, cache: Path, workers: int, change: str,
     full_again = run_step("stage", {"tally": True, "force": True, "incremental": False}, env)
     subprocess.run(["gpgconf", "--kill", "gpg-agent"], env={**env, "GNUPGHOME": str(home / "keys" / "signing")},
                    capture_output=True)
-    FINISHED.append(home)  # removed after the last run (see compile_project's note)
+    FINISHED.append(home)  # removed after the last run (see FINISHED)
     return {
         "rows": rows, "countries": len(prepared["rows"]), "workers": len(groups),
         "ingest_s": wall, "ingest_rows_per_s": rows / wall, "ingest_processes_wall_s": results[0]["processes_wall_s"],

@@ -684,40 +684,6 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
                                        total=fmt.number(len(site.countries))))
         common["card"] = card("eu", eu_card, lambda: eu_card, site.version)[1]()
 
-        if site_here:  # the EU page of this language
-            # EU page
-            running = 0
-            calc = []
-            for g in sorted(groups, key=lambda g: -g["seats_raw"]):
-                running += g["seats_raw"]
-                calc.append({**g, "running_text": fmt.number(running), "reached": running >= site.majority})
-            coalition_rows = [{"names": " + ".join(c for c in combo), "seats_text": fmt.number(total)}
-                              for combo, total in model.coalitions(site.seats, site.majority)]
-            svg_groups = [{"key": g["key"], "label": f"{g['name']} ({g['id']}): {g['seats_text']}", "color": g["color"],
-                           "seats": g["seats_raw"], "shape": g["shape"]} for g in groups]
-            estimated = projection_view.counted_projected(bundle)  # seats resting on an estimate: outlined
-            for g in svg_groups:
-                g["projected"] = estimated.get(next(x["id"] for x in groups if x["key"] == g["key"]), 0)
-                g["projected_label"] = f"{g['label']} — {fmt.gettext('National estimate')}: {fmt.number(g['projected'])}"
-            svg = hemicycle.render_svg(svg_groups, site.total, site.majority,
-                                       fmt.gettext("Hemicycle: seats by political group"),
-                                       fmt.gettext("Majority: %(majority)s of %(total)s seats",
-                                                   majority=fmt.number(site.majority), total=fmt.number(site.total)),
-                                       described_by="groups-table")
-            changes = [{"country_name": fmt.country_name(ch["country"]) if ch.get("country") else "",
-                        "slug": (ch.get("country") or "").lower(), "what": _change_text(fmt, ch)}
-                       for ch in bundle.get("changes", [])]
-            page("index.html", "eu.html.j2", site.not_final, groups=groups, calc=calc, coalitions=coalition_rows,
-                 hemicycle=svg, countries=countries, changes=changes,
-                 projection=projection_view.projection_context(bundle, fmt, groups, site.total, site.majority),
-                 eu_type={"as_of": _when(fmt, bundle["eu"].get("as_of") or bundle["generated_at"]),
-                          "estimated": any(estimated.values()), "legend": projection_view.legend(fmt)},
-                 eu={"allocated": fmt.number(eu.get("seats_allocated")), "total": fmt.number(site.total),
-                     "total_raw": site.total, "majority": fmt.number(site.majority), "majority_raw": site.majority,
-                     "reporting": fmt.number(eu.get("countries_reporting")), "countries_total": fmt.number(len(countries)),
-                     "turnout_text": fmt.percent(model.turnout(eu.get("registered"), eu.get("voters"))),
-                     "registered": fmt.number(eu.get("registered")), "voters": fmt.number(eu.get("voters")),
-                     **_eu_turnout_context(site, fmt)})
         for c in countries:
             if share is not None and not share.country(c["code"]):
                 continue
@@ -738,45 +704,79 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
             page(f"country/{c['slug']}.html", "country.html.j2", not c["final"], since=since,
                  deferred={"c": (view_prints[id(c)], view), "card": (card_print, card_meta)},
                  turnout=_country_turnout(site, fmt, raw))
-        if site_here:  # the EU-wide pages of this language
-            for g in groups:
-                page(f"group/{g['key']}.html", "group.html.j2", site.not_final, g=g)
-            # comparison
-            group_rows = []
-            for g in groups:
-                cells = _previous_cells(site, fmt, g["id"], g["seats_raw"], missing="\u2014")
-                group_rows.append({"icon": g["icon"], "name": g["name"], "label": g["id"],
-                                   "predecessors": cells["predecessors"], "previous": cells["previous_text"],
-                                   "now": g["seats_text"], "change": cells["change_text"]})
-            for row in model.group_comparison(bundle):
-                if row["comparison"] == "no_successor":  # a group of the previous Parliament without successor
-                    prev = site.previous_groups.get(row["group"], {})
-                    names = prev.get("names") or [prev.get("name", row["group"])]
-                    group_rows.append({"icon": "", "name": fmt.group_name(row["group"], names[0]), "label": row["group"],
-                                       "predecessors": "", "previous": fmt.number(row["seats_previous"]),
-                                       "now": "\u2014", "change": fmt.gettext("no successor group")})
-            country_rows = []
-            for raw in site.countries:
-                c = country_by_code[raw["code"]]
-                previous = raw.get("previous") or {}
-                country_rows.append({"slug": c["slug"], "name": c["name"],
-                                     "seats_previous": fmt.number(previous.get("seats_total")), "seats": c["seats_total"],
-                                     "turnout_previous": fmt.percent(model.previous_turnout(raw)),
-                                     "turnout": c["turnout_text"]})
-            page("comparison.html", "comparison.html.j2", site.not_final, previous_year=site.previous_year or "",
-                 group_rows=group_rows, country_rows=country_rows,
-                 turnout_since=_turnout_block(site, fmt, "turnout-since"))
-            page("methodology.html", "methodology.html.j2", site.not_final, countries=countries)
-            all_corrections = [x for c in countries for x in c["corrections"]]
-            page("corrections.html", "corrections.html.j2", site.not_final, corrections=all_corrections,
-                 changes=changes, c=None)
-            election_id = bundle["election"]["id"]
-            page("downloads.html", "downloads.html.j2", site.not_final, countries=countries,
-                 embed_iframe=widget.iframe_snippet("<BASE-URL>", election_id, site.version, lang),
-                 embed_script=widget.script_snippet("<BASE-URL>", election_id, site.version, lang))
-            page("accessibility.html", "accessibility.html.j2", site.not_final,
-                 statement_title=fmt.gettext(accessibility.TITLE),
-                 statement=accessibility.blocks(fmt.catalog.gettext, lang))
+        if not site_here:  # the EU-wide pages of this language are the other process's
+            continue
+        # EU page
+        running = 0
+        calc = []
+        for g in sorted(groups, key=lambda g: -g["seats_raw"]):
+            running += g["seats_raw"]
+            calc.append({**g, "running_text": fmt.number(running), "reached": running >= site.majority})
+        coalition_rows = [{"names": " + ".join(c for c in combo), "seats_text": fmt.number(total)}
+                          for combo, total in model.coalitions(site.seats, site.majority)]
+        svg_groups = [{"key": g["key"], "label": f"{g['name']} ({g['id']}): {g['seats_text']}", "color": g["color"],
+                       "seats": g["seats_raw"], "shape": g["shape"]} for g in groups]
+        estimated = projection_view.counted_projected(bundle)  # seats resting on an estimate: outlined
+        for g in svg_groups:
+            g["projected"] = estimated.get(next(x["id"] for x in groups if x["key"] == g["key"]), 0)
+            g["projected_label"] = f"{g['label']} — {fmt.gettext('National estimate')}: {fmt.number(g['projected'])}"
+        svg = hemicycle.render_svg(svg_groups, site.total, site.majority,
+                                   fmt.gettext("Hemicycle: seats by political group"),
+                                   fmt.gettext("Majority: %(majority)s of %(total)s seats",
+                                               majority=fmt.number(site.majority), total=fmt.number(site.total)),
+                                   described_by="groups-table")
+        changes = [{"country_name": fmt.country_name(ch["country"]) if ch.get("country") else "",
+                    "slug": (ch.get("country") or "").lower(), "what": _change_text(fmt, ch)}
+                   for ch in bundle.get("changes", [])]
+        page("index.html", "eu.html.j2", site.not_final, groups=groups, calc=calc, coalitions=coalition_rows,
+             hemicycle=svg, countries=countries, changes=changes,
+             projection=projection_view.projection_context(bundle, fmt, groups, site.total, site.majority),
+             eu_type={"as_of": _when(fmt, bundle["eu"].get("as_of") or bundle["generated_at"]),
+                      "estimated": any(estimated.values()), "legend": projection_view.legend(fmt)},
+             eu={"allocated": fmt.number(eu.get("seats_allocated")), "total": fmt.number(site.total),
+                 "total_raw": site.total, "majority": fmt.number(site.majority), "majority_raw": site.majority,
+                 "reporting": fmt.number(eu.get("countries_reporting")), "countries_total": fmt.number(len(countries)),
+                 "turnout_text": fmt.percent(model.turnout(eu.get("registered"), eu.get("voters"))),
+                 "registered": fmt.number(eu.get("registered")), "voters": fmt.number(eu.get("voters")),
+                 **_eu_turnout_context(site, fmt)})
+        for g in groups:
+            page(f"group/{g['key']}.html", "group.html.j2", site.not_final, g=g)
+        # comparison
+        group_rows = []
+        for g in groups:
+            cells = _previous_cells(site, fmt, g["id"], g["seats_raw"], missing="\u2014")
+            group_rows.append({"icon": g["icon"], "name": g["name"], "label": g["id"],
+                               "predecessors": cells["predecessors"], "previous": cells["previous_text"],
+                               "now": g["seats_text"], "change": cells["change_text"]})
+        for row in model.group_comparison(bundle):
+            if row["comparison"] == "no_successor":  # a group of the previous Parliament without successor
+                prev = site.previous_groups.get(row["group"], {})
+                names = prev.get("names") or [prev.get("name", row["group"])]
+                group_rows.append({"icon": "", "name": fmt.group_name(row["group"], names[0]), "label": row["group"],
+                                   "predecessors": "", "previous": fmt.number(row["seats_previous"]),
+                                   "now": "\u2014", "change": fmt.gettext("no successor group")})
+        country_rows = []
+        for raw in site.countries:
+            c = country_by_code[raw["code"]]
+            previous = raw.get("previous") or {}
+            country_rows.append({"slug": c["slug"], "name": c["name"],
+                                 "seats_previous": fmt.number(previous.get("seats_total")), "seats": c["seats_total"],
+                                 "turnout_previous": fmt.percent(model.previous_turnout(raw)),
+                                 "turnout": c["turnout_text"]})
+        page("comparison.html", "comparison.html.j2", site.not_final, previous_year=site.previous_year or "",
+             group_rows=group_rows, country_rows=country_rows,
+             turnout_since=_turnout_block(site, fmt, "turnout-since"))
+        page("methodology.html", "methodology.html.j2", site.not_final, countries=countries)
+        all_corrections = [x for c in countries for x in c["corrections"]]
+        page("corrections.html", "corrections.html.j2", site.not_final, corrections=all_corrections,
+             changes=changes, c=None)
+        election_id = bundle["election"]["id"]
+        page("downloads.html", "downloads.html.j2", site.not_final, countries=countries,
+             embed_iframe=widget.iframe_snippet("<BASE-URL>", election_id, site.version, lang),
+             embed_script=widget.script_snippet("<BASE-URL>", election_id, site.version, lang))
+        page("accessibility.html", "accessibility.html.j2", site.not_final,
+             statement_title=fmt.gettext(accessibility.TITLE),
+             statement=accessibility.blocks(fmt.catalog.gettext, lang))
     written += painter.close()  # the social cards, drawn now (by a helper process too for a one-process full render)
 
     if mine("site"):

@@ -8,8 +8,11 @@ tasks' third-party libraries are imported before the clock starts, as a worker o
 has them imported before it forks a task, plugins/enr_airflow/preload.py):
 
 1. **ingest** (signature + strict parse + Great Expectations suite + store), the whole EU's final
-   wave at ``--scale`` (default ``municipal``), countries spread over ``--workers`` processes (the
-   DAG maps countries over workers the same way) -> rows/s of parse+validate;
+   wave at ``--scale`` (default ``municipal``), countries taken from one queue, largest first, by
+   ``--workers`` processes: the DAG maps one ingest task per country (``ingest.expand``), and each
+   task goes to whichever worker slot is free, so a slot that finished a large country takes the next
+   one; the queue is a claim file per country that a process creates (``O_EXCL``) before it ingests
+   the country -> rows/s of parse+validate;
 2. **tally**: every country's seats and the EU aggregate from the store (``pipeline.tally``);
 3. **render + sign**: the whole site, 24 languages, history pages, feeds, widget, manifest and
    signatures, staged to the local bucket (``pipeline.stage(incremental=False)``);
@@ -71,6 +74,12 @@ out = {{}}
 if step == "ingest":
     rows = 0
     for country in args["countries"]:
+        if args.get("claims"):  # the shared queue: the first process to claim a country ingests it
+            try:
+                os.close(os.open(os.path.join(args["claims"], country), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            except FileExistsError:
+                continue
+            out.setdefault("countries", []).append(country)
         summary = pipeline.ingest_country({election!r}, country)
         assert not summary["quarantined"], summary
         out.setdefault("accepted", 0)
@@ -130,10 +139,13 @@ def run_step(step: str, args: dict, env: dict) -> dict:
     return result
 
 
-def run_parallel(step: str, groups: list[list[str]], env: dict) -> tuple[float, list[dict]]:
+def run_parallel(step: str, groups: list[list[str]], env: dict, claims: Path | None = None) -> tuple[float, list[dict]]:
+    """Run ``step`` in one process per group; with ``claims`` (an empty folder), every group is the
+    same queue of countries and each process ingests the countries it claims first."""
     code = STEP_CODE.format(root=str(ROOT), election=ELECTION)
     started = time.perf_counter()
-    procs = [subprocess.Popen([PY, "-c", code, step, json.dumps({"countries": g})], env=env,
+    extra = {"claims": str(claims)} if claims is not None else {}
+    procs = [subprocess.Popen([PY, "-c", code, step, json.dumps({"countries": g, **extra})], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for g in groups]
     results = []
     for proc in procs:
@@ -148,6 +160,12 @@ def run_parallel(step: str, groups: list[list[str]], env: dict) -> tuple[float, 
     for result in results:
         result["processes_wall_s"] = processes_wall
     return wall, results
+
+
+def queue(sizes: dict[str, int], workers: int) -> list[list[str]]:
+    """The same queue for each of ``workers`` processes: every country, largest first."""
+    order = [country for country, _ in sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0]))]
+    return [order for _ in range(min(workers, len(order)))]
 
 
 def balance(sizes: dict[str, int], workers: int) -> list[list[str]]:
@@ -212,9 +230,13 @@ def one_run(number: int, prepared: dict, cache: Path, workers: int, change: str,
     pipeline.open_store().migrate()
     operator.load_history(run_id="bench")
     demo.drop_into_inbox(prepared["files"])
-    groups = balance(prepared["rows"], workers)
+    groups = queue(prepared["rows"], workers)
+    claims = home / "ingest-claims"
+    claims.mkdir()
     ingest_load = load()
-    wall, results = run_parallel("ingest", groups, env)
+    wall, results = run_parallel("ingest", groups, env, claims)
+    claimed = sorted(country for r in results for country in r.get("countries", []))
+    assert claimed == sorted(prepared["rows"]), f"the ingest queue lost or repeated countries: {claimed}"
     ingest_load = [ingest_load, load()]
     rows = sum(prepared["rows"].values())
     tally = run_step("tally", {}, env)
@@ -232,6 +254,7 @@ def one_run(number: int, prepared: dict, cache: Path, workers: int, change: str,
     FINISHED.append(home)  # removed after the last run (see FINISHED)
     return {
         "rows": rows, "countries": len(prepared["rows"]), "workers": len(groups),
+        "ingest_worker_countries": [r.get("countries", []) for r in results],
         "ingest_s": wall, "ingest_rows_per_s": rows / wall, "ingest_processes_wall_s": results[0]["processes_wall_s"],
         "ingest_maxrss_mb": max(r["maxrss_mb"] for r in results),
         "ingest_cpu_s": sum(r["cpu_s"] for r in results), "ingest_cpu_max_worker_s": max(r["cpu_s"] for r in results),

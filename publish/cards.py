@@ -247,15 +247,16 @@ def _panel_key(card: dict) -> str:
     return json.dumps([card["hemicycle"], card["rows"]], sort_keys=True, ensure_ascii=False)
 
 
-def panel_svg(card: dict) -> str:
+def panel_svg(card: dict, key: str | None = None) -> str:
     """The part of a card that no language changes, as an SVG document: the hemicycle and the
     leading groups or lists with their seats (names as on the ballot, seats as digits).
 
     It is drawn once per render; every language's card (:func:`compose_svg`) is drawn over it.
     The document is made once per distinct panel and kept (the EU's 751 seats cost ~8 ms of SVG
-    text, asked for three times per card in 24 languages: the cache key, the drawing, the cache).
+    text, asked for by each card in 24 languages: its cache key, the panel's own). ``key``: the
+    card's :func:`_panel_key`, when the caller has it.
     """
-    key = _panel_key(card)
+    key = _panel_key(card) if key is None else key
     svg = _PANELS.get(key)
     if svg is None:
         svg = _panel_svg(card)
@@ -414,6 +415,11 @@ def _layer_items(svg: str) -> list[tuple] | None:
     return items
 
 
+# A glyph's advance by (font family, bold, size) and letter: the same on every fresh context (the
+# identity matrix and default font options of _opaque_surface), asked for once per letter otherwise.
+_ADVANCES: dict[tuple, dict[str, float]] = {}
+
+
 def _draw_layer(items: list[tuple], under) -> object:
     """Draw a language layer's rectangles and texts on an opaque surface over ``under``, with the
     calls CairoSVG makes for them (each glyph placed at the previous one's advance, filled with
@@ -442,10 +448,12 @@ def _draw_layer(items: list[tuple], under) -> object:
         x_align = -(width / 2 + x_bearing) if anchor == "middle" else -(width + x_bearing) if anchor == "end" else 0
         context.set_source_rgba(*rgba)
         cursor = x
+        advances = _ADVANCES.setdefault((family, bold, size), {})
         for letter in text:
-            advance = context.text_extents(letter)[4]
-            context.move_to(cursor, y)
-            context.rel_move_to(0, 0)
+            advance = advances.get(letter)
+            if advance is None:
+                advance = advances[letter] = context.text_extents(letter)[4]
+            context.move_to(cursor, y)  # (CairoSVG moves by (0, 0) here too: no change to the point)
             context.rel_move_to(x_align, 0)
             cursor = cursor + advance
             if not letter.isspace():
@@ -501,21 +509,24 @@ class Painter:
         self.drawn = 0
         self.cached = 0
 
-    def _cache_path(self, card: dict) -> Path | None:
+    def _cache_path(self, card: dict, layer: str | None = None, panel_key: str | None = None) -> Path | None:
         """Where the PNG of this exact card is kept: named by the SHA-256 of both its SVG layers and the
-        renderer (:func:`renderer_version`), so the same inputs always find the same pixels."""
+        renderer (:func:`renderer_version`), so the same inputs always find the same pixels. ``layer``
+        (:func:`compose_svg` of the card) and ``panel_key`` (:func:`_panel_key`), when the caller
+        already has them."""
         if self._cache is None:
             return None
-        key = hashlib.sha256("\0".join((panel_svg(card), compose_svg(card), renderer_version())).encode()).hexdigest()
+        layer = compose_svg(card) if layer is None else layer
+        key = hashlib.sha256("\0".join((panel_svg(card, panel_key), layer, renderer_version())).encode()).hexdigest()
         return self._cache / key[:2] / f"{key}.png"
 
-    def _remember(self, card: dict, data: bytes) -> None:
-        target = self._cache_path(card)
+    def _remember(self, target: Path | None, data: bytes, written: Path | None = None) -> None:
+        """Keep a drawn card in the cache at ``target``; ``written``: the file the card was just
+        written to, which the cache then shares (a hard link: no second copy of the bytes)."""
         if target is not None and not target.exists():
-            _keep(target, data)
+            _keep(target, data, written)
 
-    def _from_cache(self, path: str, card: dict) -> bool:
-        source = self._cache_path(card)
+    def _from_cache(self, path: str, source: Path | None) -> bool:
         try:
             data = source.read_bytes() if source is not None else None
         except OSError:
@@ -526,13 +537,14 @@ class Painter:
         self.cached += 1
         return True
 
-    def panel(self, card: dict):
+    def panel(self, card: dict, key: str | None = None):
         """The card's panel drawn on a cairo surface (once per distinct panel; kept in the card cache,
         so a panel whose seats did not change is not drawn again by the next version's render, whose
-        cards still change by their language layer: the time, the counts)."""
-        key = _panel_key(card)
+        cards still change by their language layer: the time, the counts). ``key``: the card's
+        :func:`_panel_key`, when the caller has it."""
+        key = _panel_key(card) if key is None else key
         if key not in self._panels:
-            svg = panel_svg(card)
+            svg = panel_svg(card, key)
             path = self._panel_path(svg)
             surface = _read_panel(path) if path is not None else None
             if surface is None:
@@ -552,16 +564,30 @@ class Painter:
         """Queue a card context (from :func:`eu_card` or :func:`country_card`) to be drawn to ``path``."""
         self._jobs.append((path, card))
 
-    def _draw(self, path: str, card: dict) -> None:
-        data = _png(draw(compose_svg(card), under=self.panel(card)))
+    def _draw(self, path: str, card: dict, layer: str | None = None, panel_key: str | None = None,
+              target: Path | None = None) -> None:
+        """Draw one card to ``path`` and keep it in the cache at ``target`` (its :meth:`_cache_path`;
+        with ``layer`` and ``panel_key`` given, as :meth:`close` has them, nothing is computed twice)."""
+        panel_key = _panel_key(card) if panel_key is None else panel_key
+        layer = compose_svg(card) if layer is None else layer
+        if target is None:
+            target = self._cache_path(card, layer, panel_key)
+        data = _png(draw(layer, under=self.panel(card, panel_key)))
         self._write(path, data)
-        self._remember(card, data)
+        self._remember(target, data, self._folder / path if self._folder is not None else None)
         self.drawn += 1
 
     def close(self) -> list[Path]:
         """Draw every queued card; returns the files that helpers wrote (``write`` saw the others)."""
-        jobs, self._jobs = self._jobs, []
-        jobs = [(path, card) for path, card in jobs if not self._from_cache(path, card)]
+        queued, self._jobs = self._jobs, []
+        jobs, targets = [], {}
+        for path, card in queued:  # each card's layer, panel key and cache path, once
+            panel_key = _panel_key(card)
+            layer = compose_svg(card)
+            target = self._cache_path(card, layer, panel_key)
+            if not self._from_cache(path, target):
+                jobs.append((path, card))
+                targets[path] = (layer, panel_key, target)
         running: list = []
         if self._folder is not None and self._helpers > 0 and len(jobs) >= HELPER_MIN_CARDS:
             shares = _shares(jobs, self._helpers + 1)
@@ -574,7 +600,7 @@ class Painter:
                     jobs = jobs + share
         try:
             for path, card in jobs:
-                self._draw(path, card)
+                self._draw(path, card, *targets[path])
         except BaseException:
             for (process, job_file), _ in running:  # no helper outlives a failed render
                 process.kill()
@@ -596,12 +622,12 @@ class Painter:
                 log.warning("card helper failed (exit %s): %s; drawing its %d cards here", process.returncode,
                             err.decode(errors="replace")[-500:], len(share))
                 for path, card in share:
-                    self._draw(path, card)
+                    self._draw(path, card, *targets[path])
                 continue
             helped += [self._folder / path for path in paths]
             self.drawn += len(paths)
             for path, card in share:
-                self._remember(card, (self._folder / path).read_bytes())
+                self._remember(targets[path][2], (self._folder / path).read_bytes(), self._folder / path)
         return helped
 
 
@@ -619,12 +645,22 @@ def _keep_panel(path: Path, surface) -> None:
     _keep(path, _PANEL_MAGIC + header + hashlib.sha256(pixels).digest() + isal_zlib.compress(pixels, 1))
 
 
-def _keep(path: Path, data: bytes) -> None:
-    """Write a card cache file atomically (readers see the whole file or none)."""
+def _keep(path: Path, data: bytes, source: Path | None = None) -> None:
+    """Write a card cache file atomically (readers see the whole file or none). With ``source`` (the
+    rendered file holding these bytes) the cache takes a hard link to it instead of a copy: one file
+    fewer to create and to flush to disk. Rendered and cached files alike are only ever replaced,
+    never written in place, so sharing them changes no bytes (a render takes a cached card as a
+    copy, and staging reads every file back against the manifest); across file systems, a copy."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        temporary.write_bytes(data)
+        temporary.unlink(missing_ok=True)  # a killed process's leftover: never written through
+        try:
+            if source is None:
+                raise OSError("no rendered file to link")
+            os.link(source, temporary)
+        except OSError:
+            temporary.write_bytes(data)
         os.replace(temporary, path)
     except OSError as exc:  # a full or read-only cache never stops a render
         log.warning("card cache: %s not written: %s", path, exc)

@@ -19,8 +19,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 MANIFEST = "manifest.json"
 MANIFEST_SIG = "manifest.json.asc"
@@ -37,6 +41,27 @@ _SAFE_PATH = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
 
 class ManifestError(ValueError):
     """A version folder that cannot be sealed (unsafe file name, missing folder)."""
+
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+# below this many files a second thread is not worth starting
+THREADED_MIN_FILES = 256
+
+
+def map_files(function: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
+    """``[function(item) for item in items]``, on two threads when this process may use two CPUs and
+    there are :data:`THREADED_MIN_FILES` items or more: for reading and hashing files, which release
+    the GIL (the read, and hashlib on buffers over 2 KB), so a version's ~2,600 files are hashed on
+    both cores. Each thread takes a contiguous half; the results keep the items' order."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if cpus < 2 or len(items) < THREADED_MIN_FILES:
+        return [function(item) for item in items]
+    middle = len(items) // 2
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="enr-hash") as pool:
+        second = pool.submit(lambda: [function(item) for item in items[middle:]])
+        first = [function(item) for item in items[:middle]]
+        return first + second.result()
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -128,8 +153,8 @@ def write_manifest(version_dir: Path, extra: dict, known: dict[str, dict] | None
     (:func:`_reused_entry`); every other file is read and hashed."""
     version_dir = Path(version_dir)
     reused = {rel: e for rel, e in (reused or {}).items() if e.get("md5") and e.get("sha256")}
-    entries = [_reused_entry(version_dir, rel, reused[rel]) if rel in reused
-               else _entry(rel, (version_dir / rel).read_bytes()) for rel in content_files(version_dir)]
+    entries = map_files(lambda rel: _reused_entry(version_dir, rel, reused[rel]) if rel in reused
+                        else _entry(rel, (version_dir / rel).read_bytes()), content_files(version_dir))
     if known:
         clash = sorted({e["path"] for e in entries} & set(known))
         if clash or any(not _SAFE_PATH.match(rel) or rel in SEALS or rel == SUMS for rel in known):

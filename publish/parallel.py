@@ -53,6 +53,11 @@ FEEDS = 0.7               # data/: 0.14 s
 WIDGET = 0.1              # widget/: 0.01 s
 HISTORY_COPIED = 0.9      # an incremental render with the same history copies its pages: 0.17 s
 COUNTRY_COPIED = 0.06     # an unchanged country in an incremental render (fingerprints, hard links)
+# A country's pages and cards grow with its lists (its page's tables, its card's rows): measured on the
+# bench's wave, 0.18-0.28 s for 7-16 lists, 0.30-0.39 s for 34-44 (CZ, FR, DE, UK), cards drawn cold.
+# In units of a country of ~8 lists, for :func:`country_weight`:
+COUNTRY_BASE = 0.85
+COUNTRY_PER_LIST = 0.02
 # Every process computes the per-language views of every country (0.51 s for 24 languages, 2.6
 # units) and a fork costs 11 ms (165 MB process): a child must get at least that much real work,
 # or the split only burns CPU that the other renders on the machine could use; and a margin for
@@ -122,12 +127,18 @@ def processes() -> int:
     return max(1, min(DEFAULT_MAX, cpus))
 
 
+def country_weight(country: dict) -> float:
+    """A country's share of a full render, in the units of :func:`plan`, from its bundle entry."""
+    return COUNTRY_BASE + COUNTRY_PER_LIST * len(country.get("lists") or ())
+
+
 def _is_block(name: str) -> bool:
     return name in BLOCKS or name.startswith("site:")
 
 
 def plan(countries: Iterable[str], count: int, *, history: bool, history_changed: bool = True,
-         changed: Iterable[str] | None = None, languages: Iterable[str] | None = None) -> list[Share]:
+         changed: Iterable[str] | None = None, languages: Iterable[str] | None = None,
+         weights: dict[str, float] | None = None) -> list[Share]:
     """Split a render into at most ``count`` shares of about the same work (largest blocks first,
     each to the least loaded share). ``changed`` (an incremental render): the countries whose pages
     will be rendered again; the others are copied, and weigh little, as the history pages do when
@@ -136,16 +147,17 @@ def plan(countries: Iterable[str], count: int, *, history: bool, history_changed
     One share (everything) when ``count`` is 1 or when a child's share would hold less than
     :data:`MIN_CHILD_WORK`. ``languages``: the EU-wide pages and cards are split by language too
     (blocks ``site:<lang>``; ``site`` keeps the assets and the language chooser), so that an
-    incremental render, where they are most of the work, is shared out as well."""
+    incremental render, where they are most of the work, is shared out as well. ``weights``: a
+    country's work when its pages are rendered (:func:`country_weight`; 1.0 where not given)."""
     codes = sorted(countries)
     languages = sorted(languages or ())
-    weights = {"site": SITE_ASSETS if languages else SITE_WIDE, "feeds": FEEDS, "widget": WIDGET}
-    weights.update({f"site:{lang}": SITE_WIDE / len(languages) for lang in languages})
+    blocks = {"site": SITE_ASSETS if languages else SITE_WIDE, "feeds": FEEDS, "widget": WIDGET}
+    blocks.update({f"site:{lang}": SITE_WIDE / len(languages) for lang in languages})
     if history:
-        weights["history"] = HISTORY if history_changed else HISTORY_COPIED
+        blocks["history"] = HISTORY if history_changed else HISTORY_COPIED
     changed_set = set(codes) if changed is None else set(changed)
-    items = [(weight, name) for name, weight in weights.items()]
-    items += [(1.0 if code in changed_set else COUNTRY_COPIED, code) for code in codes]
+    items = [(weight, name) for name, weight in blocks.items()]
+    items += [((weights or {}).get(code, 1.0) if code in changed_set else COUNTRY_COPIED, code) for code in codes]
     everything = [Share(0, frozenset(codes), frozenset(BLOCKS))]  # one process: "site" owns every language
     if count <= 1:
         return everything

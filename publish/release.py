@@ -54,7 +54,7 @@ from publish.errors import (AreaMismatch, AreaNotDeclared, ApprovalMismatch, Clo
                             EmbargoNotLifted, IntegrityError, MixedVersion, NotPublished, NotStaged, PublishError,
                             UnresolvedTies, VersionNotNewer)
 from publish.manifest import (APPROVAL, APPROVAL_SIG, MANIFEST, MANIFEST_SIG, SUMS, SUMS_SIG, canonical_json,
-                              read_manifest, sha256_file)
+                              map_files, read_manifest, sha256_file)
 from publish.timeline import check_timeline  # the embargo, estimates and projection rules
 
 log = logging.getLogger(__name__)
@@ -234,6 +234,10 @@ def _refuse_mismatch(bucket: Bucket, prefix: str, bad: list[str], error: type[Pu
 def _verify_copy(bucket: Bucket, prefix: str, manifest: dict, error: type[PublishError] = IntegrityError) -> None:
     entries = manifest["files"]
     bad = []
+    if bucket.local_root is not None:  # a local folder: every file read and hashed, on both cores
+        fine = map_files(lambda e: _matches(e, bucket.read_or_none(f"{prefix}/{e['path']}")), entries)
+        _refuse_mismatch(bucket, prefix, [e["path"] for e, ok in zip(entries, fine) if not ok], error)
+        return
     for start in range(0, len(entries), BULK_BATCH):
         chunk = entries[start:start + BULK_BATCH]
         for entry, data in zip(chunk, bucket.read_many(f"{prefix}/{e['path']}" for e in chunk)):
@@ -348,6 +352,27 @@ def _link(source: Path, target: Path) -> bool:
         return False
 
 
+def _while_synced(bucket: Bucket, work: Callable[[], None]) -> None:
+    """Run ``work`` while :meth:`Bucket.sync` flushes what was written so far, on another thread (the
+    flush waits on the disk, ``work`` reads back from memory); returns when both are done, raising
+    the first failure."""
+    failed: list[BaseException] = []
+
+    def flush() -> None:
+        try:
+            bucket.sync()
+        except BaseException as exc:  # noqa: BLE001 - raised below, in the caller's thread
+            failed.append(exc)
+    flushing = threading.Thread(target=flush, name="enr-stage-sync")
+    flushing.start()
+    try:
+        work()
+    finally:
+        flushing.join()
+    if failed:
+        raise failed[0]
+
+
 def stage(bucket: Bucket, election: str, version: str, rendered_dir: Path, *, backup: Bucket | None = None,
           copies: dict[str, str] | None = None) -> str:
     """Copy a sealed, rendered folder to where it is staged (:func:`staged_prefix`); the manifest's SHA-256.
@@ -392,10 +417,10 @@ def stage(bucket: Bucket, election: str, version: str, rendered_dir: Path, *, ba
         for name in names:
             if not _link(rendered_dir / name, bucket.local_path(f"{prefix}/{name}")):
                 source.copy(name, f"{prefix}/{name}", dst=bucket, durable=False, cache_control=CACHE_IMMUTABLE)
-        bucket.sync()
         # every staged file read back and checked against the manifest (a render-folder file that does
-        # not match is caught here too) before the manifest is written
-        _verify_copy(bucket, prefix, manifest)
+        # not match is caught here too) while the files are flushed to disk; the manifest is written
+        # only when both are done
+        _while_synced(bucket, lambda: _verify_copy(bucket, prefix, manifest))
         bucket.write_atomic(f"{prefix}/{MANIFEST}", manifest_bytes, cache_control=CACHE_IMMUTABLE)
     else:
         _refuse_published(bucket, election, version)

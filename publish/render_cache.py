@@ -16,7 +16,10 @@ Jinja2, and :data:`FORMAT`. An entry is written in a temporary folder and rename
 reader never sees half of one. Trust: each page is taken only if its SHA-256 matches the entry's
 index, and an entry is taken whole or not at all; a folder without its index, an index naming an
 unsafe path, or one mismatching file makes the render draw the pages again and replace the entry
-(logged). The cache only saves time: the pages taken are the bytes a render writes.
+(logged). The cache only saves time: the pages taken are the bytes a render writes. A render takes
+them as hard links to the entry's files where the file system allows (entries are only ever
+renamed into place or removed, never written in place), else as copies of the checked bytes; the
+sealing hashes them like every rendered file and staging reads them back against the manifest.
 """
 from __future__ import annotations
 
@@ -174,11 +177,18 @@ def history_pages(history: dict, out_dir: Path, languages: list[str]) -> list[Pa
     key = history_key(history, languages)
     pages = _taken(key, languages)
     if pages is not None:
-        written = []
+        written, folders = [], set()
+        entry = _entry(key)
         for rel, data in pages.items():
             path = out_dir / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
+            if path.parent not in folders:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                folders.add(path.parent)
+            path.unlink(missing_ok=True)  # never written through: the name is replaced
+            try:  # the entry's file, just checked against its index, shared (no copy to create)
+                os.link(entry / rel, path)
+            except OSError:  # another file system: the checked bytes
+                path.write_bytes(data)
             written.append(path)
         log.info("history pages from the render cache: entry %s, files=%d", key[:12], len(written))
         return written

@@ -462,7 +462,7 @@ def _render_split(bundle: dict, out_dir: Path, languages: list[str] | None, hist
         history_changed = not has_history(history, every)
     shares = parallel.plan([c["code"] for c in bundle["countries"]], parallel.processes(),
                            history=history is not None, history_changed=history_changed, changed=changed,
-                           languages=every)
+                           languages=every, weights={c["code"]: parallel.country_weight(c) for c in bundle["countries"]})
     if len(shares) == 1:
         return _render_site(bundle, out_dir, languages, history, reuse, fingerprints, public_base)
 

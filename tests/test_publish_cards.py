@@ -390,3 +390,29 @@ def test_the_png_holds_exactly_the_drawn_pixels_at_a_reasonable_size(site):
     assert (decoded == bgrx[:, :, 2::-1]).all()
     assert len(np.unique(decoded.reshape(-1, 3), axis=0)) > 50  # antialiased: a real image, not a flat one
     assert "isal" in cards.renderer_version() and f"level {cards.PNG_LEVEL}" in cards.renderer_version()
+
+
+def test_a_drawn_card_is_kept_as_a_link_to_the_rendered_file_and_a_stale_temporary_is_never_written_through(tmp_path):
+    """With the render's folder known, the card cache shares the rendered file (a hard link) instead of
+    writing a second copy; the cache's temporary name is replaced, so a leftover there that is a link
+    to another file (a staged one) is never written through."""
+    card = cyprus_card("el", site_title="Ευρωεκλογές", name="Κύπρος")
+    folder, cache = tmp_path / "v0001", tmp_path / "cache"
+
+    def write(path: str, data: bytes) -> None:
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        (folder / path).write_bytes(data)
+    painter = cards.Painter(write, folder, helpers=0, cache=cache)
+    painter.paint("cards/el/cy.png", card)
+    painter.close()
+    (entry,) = cache.rglob("*.png")
+    assert os.path.samefile(entry, folder / "cards" / "el" / "cy.png")
+    assert painter.drawn == 1 and entry.read_bytes().startswith(b"\x89PNG")
+
+    staged = tmp_path / "staged.png"
+    staged.write_bytes(b"a staged card")
+    target = cache / "ab" / "other.png"
+    target.parent.mkdir(parents=True)
+    os.link(staged, target.with_name(f".{target.name}.{os.getpid()}.tmp"))  # a killed process's leftover
+    cards._keep(target, b"new bytes")
+    assert staged.read_bytes() == b"a staged card" and target.read_bytes() == b"new bytes"

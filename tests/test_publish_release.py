@@ -328,3 +328,95 @@ def test_a_backup_failure_after_the_flip_leaves_the_version_published(enr_home, 
     assert status["versions"][-1]["backup"] == "backup_ok" and status["backup_trouble"] == []
     assert "BACKUP" not in operator.format_status(status)
     assert operator.verify_current(ELECTION)["backup_ok"]
+
+
+def test_stage_reads_back_on_two_threads_and_names_a_bad_file_in_either_half(bucket: Bucket, builds, tmp_path: Path,
+                                                                              monkeypatch) -> None:
+    """Staging to a local folder reads every file back and hashes it on two threads
+    (:func:`publish.manifest.map_files`, each thread a half of the manifest): a file that does not
+    match is named whichever half it is in, and the manifest is still never written."""
+    import shutil
+
+    from publish import manifest as manifest_mod
+
+    monkeypatch.setattr(manifest_mod.os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(manifest_mod, "THREADED_MIN_FILES", 2)
+    seen: set[str] = set()
+    real = release._matches
+
+    def matches(entry, data):
+        seen.add(threading.current_thread().name)
+        return real(entry, data)
+    monkeypatch.setattr(release, "_matches", matches)
+    folder = tmp_path / "v0001"
+    shutil.copytree(builds["v0001"][0], folder)
+    paths = [e["path"] for e in json.loads((folder / "manifest.json").read_bytes())["files"]]
+    first, last = paths[0], paths[-1]
+    for rel in (first, last):
+        (folder / rel).write_bytes((folder / rel).read_bytes() + b"\n")
+    with pytest.raises(release.IntegrityError) as refused:
+        release.stage(bucket, ELECTION, "v0001", folder)
+    assert f" {first}" in str(refused.value) and f" {last}" in str(refused.value), str(refused.value)
+    assert "MainThread" in seen and any(name.startswith("enr-hash") for name in seen), seen
+    assert bucket.read_or_none(f"staging/{ELECTION}/v0001/manifest.json") is None
+    # the same folder, mended, stages: every file checked, in manifest order
+    shutil.rmtree(folder)
+    shutil.copytree(builds["v0001"][0], folder)
+    assert release.stage(bucket, ELECTION, "v0001", folder) == builds["v0001"][1]
+
+
+def test_map_files_keeps_the_order_on_one_thread_or_two(monkeypatch) -> None:
+    from publish import manifest as manifest_mod
+
+    items = list(range(1000))
+    for cpus in ({0}, {0, 1}):
+        monkeypatch.setattr(manifest_mod.os, "sched_getaffinity", lambda pid, cpus=cpus: cpus)
+        names: set[str] = set()
+
+        def square(n: int) -> int:
+            names.add(threading.current_thread().name)
+            return n * n
+        assert manifest_mod.map_files(square, items) == [n * n for n in items]
+        assert len(names) == len(cpus), names
+    assert manifest_mod.map_files(square, []) == []
+
+
+def test_stage_writes_the_manifest_only_once_the_files_are_flushed_and_checked(bucket: Bucket, builds, tmp_path: Path,
+                                                                                monkeypatch) -> None:
+    """The read-back runs while the staged files are flushed to disk (another thread); the manifest,
+    the stage's commit point, is written after both; a flush that fails stages nothing."""
+    import time
+
+    events: list[str] = []
+
+    def slow_sync(self) -> None:
+        events.append("flush started")
+        time.sleep(0.3)
+        events.append("flush done")
+    monkeypatch.setattr(type(bucket), "sync", slow_sync)
+    real_verify = release._verify_copy
+
+    def verify(*args, **kwargs) -> None:
+        events.append("check started")
+        real_verify(*args, **kwargs)
+        events.append("check done")
+    monkeypatch.setattr(release, "_verify_copy", verify)
+    real_write = type(bucket).write_atomic
+
+    def write_atomic(self, key, *args, **kwargs):
+        if key.endswith("/manifest.json"):
+            events.append("manifest")
+        return real_write(self, key, *args, **kwargs)
+    monkeypatch.setattr(type(bucket), "write_atomic", write_atomic)
+    assert release.stage(bucket, ELECTION, "v0001", builds["v0001"][0]) == builds["v0001"][1]
+    assert events[-1] == "manifest" and sorted(events[:-1]) == ["check done", "check started", "flush done",
+                                                                 "flush started"], events
+    assert events.index("check started") < events.index("flush done")  # at the same time, not one after the other
+
+    def broken_sync(self) -> None:
+        raise OSError("the disk went away")
+    monkeypatch.setattr(type(bucket), "sync", broken_sync)
+    other = Bucket(tmp_path / "other")
+    with pytest.raises(OSError, match="the disk went away"):
+        release.stage(other, ELECTION, "v0001", builds["v0001"][0])
+    assert other.read_or_none(f"staging/{ELECTION}/v0001/manifest.json") is None

@@ -115,6 +115,30 @@ def test_a_changed_template_misses_the_cache(history, cache, renders, tmp_path, 
     assert "<p>edited</p>" in (tmp_path / "b" / "en" / "history" / "mt.html").read_text(encoding="utf-8")
 
 
+def test_pages_taken_from_the_cache_are_links_to_its_checked_files_or_copies(history, fresh, cache, renders,
+                                                                           tmp_path, monkeypatch):
+    """A render takes a cached page as a hard link to the entry's file (no file to create, no bytes to
+    write again); where linking fails (another file system) as a copy of the checked bytes. A name
+    already in the render folder is replaced, never written through."""
+    render_cache.history_pages(history, tmp_path / "a", LANGS)  # rendered and stored
+    entry = _entry(cache, history)
+    (tmp_path / "b" / "en" / "history").mkdir(parents=True)
+    bystander = tmp_path / "bystander.html"
+    bystander.write_bytes(b"not a history page")
+    os.link(bystander, tmp_path / "b" / "en" / "history" / "mt.html")  # a name there already, shared
+    written = render_cache.history_pages(history, tmp_path / "b", LANGS)
+    assert len(renders) == 1 and _files(tmp_path / "b") == fresh
+    assert written and all(os.path.samefile(path, entry / path.relative_to(tmp_path / "b")) for path in written)
+    assert bystander.read_bytes() == b"not a history page"
+
+    def cross_device(source, target):
+        raise OSError(18, "Invalid cross-device link")
+    monkeypatch.setattr(render_cache.os, "link", cross_device)
+    copied = render_cache.history_pages(history, tmp_path / "c", LANGS)
+    assert len(renders) == 1 and _files(tmp_path / "c") == fresh
+    assert not any(os.path.samefile(path, entry / path.relative_to(tmp_path / "c")) for path in copied)
+
+
 def test_a_tampered_cached_page_is_not_used_and_the_entry_is_replaced(history, fresh, cache, renders, tmp_path,
                                                                       caplog):
     render_cache.history_pages(history, tmp_path / "a", LANGS)
@@ -216,7 +240,7 @@ def test_loading_the_history_warms_the_cache_for_the_next_full_render(enr_home, 
     monkeypatch.setattr(parallel, "plan", plan)
     site.render_site(bundle, enr_home / "v2", languages=languages, history=history)
     assert _files(enr_home / "v1") == _files(enr_home / "v2")
-    assert [{k: v for k, v in kw.items() if k != "languages"} for kw in plans] == [
+    assert [{k: v for k, v in kw.items() if k not in ("languages", "weights")} for kw in plans] == [
         {"history": True, "history_changed": False, "changed": None}]  # weighed as copied pages
 
 

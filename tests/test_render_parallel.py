@@ -223,6 +223,28 @@ def test_plan_splits_the_eu_wide_pages_by_language():
     assert mt.owns("fr/country/mt.html") and not next(s for s in shares if s is not mt).owns("fr/country/mt.html")
 
 
+def test_plan_weighs_each_country_by_its_lists():
+    """A country with many lists (a larger page and card) weighs more: the heaviest countries go to
+    different processes and the shares' loads stay close; without weights every country weighs 1."""
+    bundle = build_bundle()
+    weights = {c["code"]: parallel.country_weight(c) for c in bundle["countries"]}
+    lists = {c["code"]: len(c.get("lists") or ()) for c in bundle["countries"]}
+    few, many = min(lists, key=lists.get), max(lists, key=lists.get)
+    assert lists[many] > lists[few] and weights[many] > weights[few]
+    heavy = {code: 1.0 for code in CODES}
+    heavy.update({CODES[0]: 6.0, CODES[1]: 6.0})
+    shares = parallel.plan(CODES, 2, history=False, weights=heavy)
+    assert len(shares) == 2
+    assert [s.country(CODES[0]) for s in shares] != [s.country(CODES[1]) for s in shares]
+    assert shares[0].countries | shares[1].countries == set(CODES)
+    loads = [sum(heavy[c] for c in s.countries) + sum({"site": parallel.SITE_WIDE, "feeds": parallel.FEEDS,
+                                                       "widget": parallel.WIDGET}[b] for b in s.blocks)
+             for s in shares]
+    assert abs(loads[0] - loads[1]) <= 6.0  # at most the largest item apart
+    plain = parallel.plan(CODES, 2, history=False)
+    assert plain == parallel.plan(CODES, 2, history=False, weights={code: 1.0 for code in CODES})
+
+
 def test_plan_keeps_a_small_incremental_render_in_one_process():
     assert len(parallel.plan(CODES, 2, history=False, changed=[])) == 1
     assert len(parallel.plan(CODES, 2, history=True, history_changed=False, changed=[])) == 1

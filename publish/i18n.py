@@ -177,6 +177,9 @@ def round_percent(value: Fraction | None, places: int = 2) -> Decimal | None:
     return exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
 
 
+PERCENTS_KEPT = 20_000  # a Formatter's remembered percentages (0.00-100.00 % are 10,001)
+
+
 class Formatter:
     """Everything language-dependent for one language: strings, numbers, dates, names."""
 
@@ -187,6 +190,7 @@ class Formatter:
         pattern = parse_pattern(self.locale.percent_formats[None].pattern)
         pattern.frac_prec = (2, 2)
         self._percent_pattern = pattern
+        self._percents: dict[Decimal, str] = {}  # percent()'s texts by value: a render asks for the same ones often
         # Fast path for integers, used only if it gives exactly Babel's output on probe values
         # (locales with a minimum grouping of 2, e.g. es and pl, write 1234 without a separator).
         self._group = get_group_symbol(self.locale)
@@ -238,15 +242,23 @@ class Formatter:
         """``Fraction(1, 3)`` -> ``33,33 %`` (de), ``33.33%`` (en); None -> 'not available'."""
         if value is None:
             return self.gettext("Not available")
-        rounded = round_percent(value) if isinstance(value, Fraction) else Decimal(value)
-        return self._percent_pattern.apply(rounded / 100, self.locale)
+        return self._percent_text(round_percent(value) if isinstance(value, Fraction) else Decimal(value))
+
+    def _percent_text(self, value: Decimal) -> str:
+        """``value`` percent in the language's pattern, two decimals; equal values give the same
+        text, so each is formatted once (a render asks for the same ones on many pages)."""
+        text = self._percents.get(value)
+        if text is None:
+            if len(self._percents) >= PERCENTS_KEPT:
+                self._percents.clear()
+            text = self._percents[value] = self._percent_pattern.apply(value / 100, self.locale)
+        return text
 
     def percent_points(self, value: float | Decimal | None) -> str:
         """A percentage already expressed in percent (historical data): ``24.86`` -> ``24,86 %``."""
         if value is None:
             return self.gettext("Not available")
-        return self._percent_pattern.apply(Decimal(str(value)).quantize(Decimal("0.01"), ROUND_HALF_UP) / 100,
-                                           self.locale)
+        return self._percent_text(Decimal(str(value)).quantize(Decimal("0.01"), ROUND_HALF_UP))
 
     def signed(self, value: int | None) -> str:
         if value is None:

@@ -10,6 +10,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 from tests.support.publish_fixtures import LANGS
+from publish import i18n
 from publish.i18n import LOCALE_DIR, Formatter, UnknownLanguage, round_percent, translations
 
 PLACEHOLDER = re.compile(r"%\(\w+\)s")
@@ -81,3 +82,30 @@ def test_local_time_is_brussels_with_zone() -> None:
     assert "21:40" in Formatter("sv").local_time(winter)
     with pytest.raises(ValueError):
         Formatter("en").local_time("2019-05-26T20:40:00")  # naive times are refused
+
+
+def test_percentages_are_babels_on_every_call_in_every_language(monkeypatch):
+    """A Formatter formats each percentage once and gives the same text again (percent() and
+    percent_points() share it: the same value, the same text); it is Babel's pattern with two
+    decimals, in each of the 24 languages, before and after the remembered texts are dropped."""
+    import random
+    from decimal import ROUND_HALF_UP, Decimal
+    from fractions import Fraction
+
+    from babel.numbers import parse_pattern
+
+    monkeypatch.setattr(i18n, "PERCENTS_KEPT", 50)  # dropped and made again within the test
+    draw = random.Random(1979)
+    shares = [Fraction(0), Fraction(1), Fraction(1, 3), Fraction(2, 3), Fraction(1, 8), Fraction(333335, 10 ** 7)]
+    shares += [Fraction(draw.randint(0, 10 ** 6), 10 ** 6) for _ in range(150)]
+    points = [0, 7, 24.86, 33.335, 99.995, 100.0, 0.005] + [round(draw.uniform(0, 100), 3) for _ in range(50)]
+    for lang in i18n.LANGUAGES:
+        fmt = i18n.Formatter(lang)
+        pattern = parse_pattern(fmt.locale.percent_formats[None].pattern)
+        pattern.frac_prec = (2, 2)
+        for share in shares * 2:
+            assert fmt.percent(share) == pattern.apply(i18n.round_percent(share) / 100, fmt.locale), (lang, share)
+        for value in points * 2:
+            expected = pattern.apply(Decimal(str(value)).quantize(Decimal("0.01"), ROUND_HALF_UP) / 100, fmt.locale)
+            assert fmt.percent_points(value) == expected, (lang, value)
+        assert len(fmt._percents) <= 50

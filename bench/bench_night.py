@@ -8,11 +8,13 @@ tasks' third-party libraries are imported before the clock starts, as a worker o
 has them imported before it forks a task, plugins/enr_airflow/preload.py):
 
 1. **ingest** (signature + strict parse + Great Expectations suite + store), the whole EU's final
-   wave at ``--scale`` (default ``municipal``), countries taken from one queue, largest first, by
-   ``--workers`` processes: the DAG maps one ingest task per country (``ingest.expand``), and each
-   task goes to whichever worker slot is free, so a slot that finished a large country takes the next
-   one; the queue is a claim file per country that a process creates (``O_EXCL``) before it ingests
-   the country -> rows/s of parse+validate;
+   wave at ``--scale`` (default ``municipal``), countries taken from one queue by ``--workers``
+   processes, in the DAG's order: the inbox sensor lists the countries with the most bytes waiting
+   first (``pending_countries(largest_first=True)``), the DAG maps one ingest task per country in
+   that order (``ingest.expand``), Airflow queues them by map index and each goes to whichever
+   worker slot is free, so a slot that finished a large country takes the next one; here the queue
+   is a claim file per country that a process creates (``O_EXCL``) before it ingests the country
+   -> rows/s of parse+validate;
 2. **tally**: every country's seats and the EU aggregate from the store (``pipeline.tally``);
 3. **render + sign**: the whole site, 24 languages, history pages, feeds, widget, manifest and
    signatures, staged to the local bucket (``pipeline.stage(incremental=False)``);
@@ -162,12 +164,6 @@ def run_parallel(step: str, groups: list[list[str]], env: dict, claims: Path | N
     return wall, results
 
 
-def queue(sizes: dict[str, int], workers: int) -> list[list[str]]:
-    """The same queue for each of ``workers`` processes: every country, largest first."""
-    order = [country for country, _ in sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0]))]
-    return [order for _ in range(min(workers, len(order)))]
-
-
 def balance(sizes: dict[str, int], workers: int) -> list[list[str]]:
     groups: list[list[str]] = [[] for _ in range(workers)]
     load = [0] * workers
@@ -230,7 +226,7 @@ def one_run(number: int, prepared: dict, cache: Path, workers: int, change: str,
     pipeline.open_store().migrate()
     operator.load_history(run_id="bench")
     demo.drop_into_inbox(prepared["files"])
-    groups = queue(prepared["rows"], workers)
+    groups = [pipeline.pending_countries(ELECTION, largest_first=True)] * workers  # the inbox sensor's order
     claims = home / "ingest-claims"
     claims.mkdir()
     ingest_load = load()

@@ -143,6 +143,7 @@ class _Candidate:
     parsed: DeliveryName | None
     signed: bool
     age_s: float
+    size: int = 0
 
 
 def _candidates(bucket: Bucket, election: str, now: datetime) -> list[_Candidate]:
@@ -159,10 +160,11 @@ def _candidates(bucket: Bucket, election: str, now: datetime) -> list[_Candidate
         if parsed is not None and parsed.election != election and parsed.election in _known_elections():
             continue  # another election's run takes it
         try:
-            age = now.timestamp() - bucket.entry_path(INBOX, name).stat().st_mtime
+            status = bucket.entry_path(INBOX, name).stat()
         except (FileNotFoundError, UnsafeKey):
             continue
-        out.append(_Candidate(name=name, parsed=parsed, signed=(name + ".asc") in present, age_s=age))
+        out.append(_Candidate(name=name, parsed=parsed, signed=(name + ".asc") in present,
+                              age_s=now.timestamp() - status.st_mtime, size=status.st_size))
     return out
 
 
@@ -172,13 +174,24 @@ def _ready(candidate: _Candidate, grace_s: float) -> bool:
 
 def pending_countries(settings: Settings | None = None, election: str | None = None, *,
                       bucket: Bucket | None = None, now: datetime | None = None,
-                      signature_grace_s: float = SIGNATURE_GRACE_S) -> list[str]:
-    """Countries with at least one complete delivery waiting in the inbox (sorted)."""
+                      signature_grace_s: float = SIGNATURE_GRACE_S, largest_first: bool = False) -> list[str]:
+    """Countries with at least one complete delivery waiting in the inbox (sorted by code).
+
+    ``largest_first``: the country with the most bytes waiting first (then by code). The ingest DAG
+    maps one task per country in this order, and Airflow queues mapped task instances of the same
+    priority by map index: the largest deliveries start first and the small ones fill the worker
+    slots after them, instead of a large one starting last and ending the run alone."""
     settings = settings or get_settings()
     election = election or settings.election
     bucket = bucket or open_bucket(settings.bucket_url)
-    return sorted({c.parsed.country for c in _candidates(bucket, election, _now(now))
-                   if c.parsed is not None and _ready(c, signature_grace_s)})
+    waiting: dict[str, int] = {}
+    for candidate in _candidates(bucket, election, _now(now)):
+        if candidate.parsed is not None and _ready(candidate, signature_grace_s):
+            country = candidate.parsed.country
+            waiting[country] = waiting.get(country, 0) + candidate.size
+    if largest_first:
+        return sorted(waiting, key=lambda country: (-waiting[country], country))
+    return sorted(waiting)
 
 
 def process_inbox(settings: Settings | None = None, election: str | None = None, *,

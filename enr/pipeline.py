@@ -81,10 +81,10 @@ def _now() -> datetime:
 
 # -- ingest ----------------------------------------------------------------------------------------
 
-def pending_countries(election: str) -> list[str]:
+def pending_countries(election: str, *, largest_first: bool = False) -> list[str]:
     from enr.intake import pending_countries as _pending
 
-    return _pending(get_settings(), election)
+    return _pending(get_settings(), election, largest_first=largest_first)
 
 
 def require_store_schema() -> None:

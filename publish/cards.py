@@ -48,6 +48,7 @@ from jinja2 import Environment, StrictUndefined
 from markupsafe import Markup
 
 from publish import hemicycle
+from publish.files import write_new
 from publish.i18n import Formatter
 from publish.template_cache import environment
 
@@ -504,6 +505,7 @@ class Painter:
         self._folder = folder
         self._helpers = default_helpers() if helpers is None else helpers
         self._jobs: list[tuple[str, dict]] = []
+        self._queued: set[str] = set()
         self._panels: dict = {}
         self._cache = cache_folder() if cache is True else (cache or None)
         self.drawn = 0
@@ -561,7 +563,11 @@ class Painter:
         return self._cache / "panels" / key[:2] / f"{key}.bin"
 
     def paint(self, path: str, card: dict) -> None:
-        """Queue a card context (from :func:`eu_card` or :func:`country_card`) to be drawn to ``path``."""
+        """Queue a card context (from :func:`eu_card` or :func:`country_card`) to be drawn to ``path``;
+        a second card for the same path is refused (two cards of one render named alike)."""
+        if path in self._queued:
+            raise CardError(f"{path}: a second card for the same file in one render")
+        self._queued.add(path)
         self._jobs.append((path, card))
 
     def _draw(self, path: str, card: dict, layer: str | None = None, panel_key: str | None = None,
@@ -580,6 +586,7 @@ class Painter:
     def close(self) -> list[Path]:
         """Draw every queued card; returns the files that helpers wrote (``write`` saw the others)."""
         queued, self._jobs = self._jobs, []
+        self._queued = set()
         jobs, targets = [], {}
         for path, card in queued:  # each card's layer, panel key and cache path, once
             panel_key = _panel_key(card)
@@ -743,7 +750,7 @@ def helper_main() -> None:
             raise CardError(f"{path}: a card is written under {FOLDER}/ only")
         target = folder / path
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+        write_new(target, data)
         written.append(path)
 
     painter = Painter(write, helpers=0)

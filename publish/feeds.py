@@ -31,6 +31,7 @@ from xml.etree import ElementTree as ET
 
 from enr.versions import version_key
 from publish import model, nist
+from publish.files import write_new
 from publish.columns import (COMPARISON_COUNTRY_COLUMNS, COMPARISON_GROUP_COLUMNS, COUNTRY_COLUMNS, EU_COLUMNS,
                              PROJECTION_COLUMNS, TURNOUT_COLUMNS, TURNOUT_HISTORY_COLUMNS)
 from publish.i18n import round_percent, utc_iso
@@ -269,7 +270,7 @@ def write_feeds(bundle: dict, out_dir: Path) -> list[Path]:
     def write(rel: str, data: bytes) -> None:
         path = out_dir / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+        write_new(path, data)
         written.append(path)
 
     head = _head(bundle)

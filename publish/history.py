@@ -37,6 +37,7 @@ from babel.numbers import format_decimal, parse_pattern
 from jinja2 import Environment, StrictUndefined
 
 from publish.accessibility import TITLE as STATEMENT_TITLE
+from publish.files import write_new
 from publish.i18n import LANGUAGES, ballot_language, catalog_path, load_catalog
 from publish.i18n import translations as site_translations
 from publish.template_cache import environment
@@ -256,7 +257,7 @@ def render_history(history: dict, out_dir: Path, languages: list[str]) -> list[P
             source=SOURCE_TEXT, statement_title=site_translations(lang).gettext(STATEMENT_TITLE), **values)
         path = out_dir / lang / "history" / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(html, encoding="utf-8")
+        write_new(path, html)
         written.append(path)
 
     for lang in languages:

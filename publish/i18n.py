@@ -190,7 +190,7 @@ class Formatter:
         pattern = parse_pattern(self.locale.percent_formats[None].pattern)
         pattern.frac_prec = (2, 2)
         self._percent_pattern = pattern
-        self._percents: dict[Decimal, str] = {}  # percent()'s texts by value: a render asks for the same ones often
+        self._percents: dict[tuple[bool, Decimal], str] = {}  # percent()'s texts by value: a render asks for the same ones often
         # Fast path for integers, used only if it gives exactly Babel's output on probe values
         # (locales with a minimum grouping of 2, e.g. es and pl, write 1234 without a separator).
         self._group = get_group_symbol(self.locale)
@@ -247,11 +247,12 @@ class Formatter:
     def _percent_text(self, value: Decimal) -> str:
         """``value`` percent in the language's pattern, two decimals; equal values give the same
         text, so each is formatted once (a render asks for the same ones on many pages)."""
-        text = self._percents.get(value)
+        key = (value.is_signed(), value)  # -0.00 equals 0.00 but is written with its sign
+        text = self._percents.get(key)
         if text is None:
             if len(self._percents) >= PERCENTS_KEPT:
                 self._percents.clear()
-            text = self._percents[value] = self._percent_pattern.apply(value / 100, self.locale)
+            text = self._percents[key] = self._percent_pattern.apply(value / 100, self.locale)
         return text
 
     def percent_points(self, value: float | Decimal | None) -> str:

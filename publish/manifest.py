@@ -26,6 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
+from publish.files import write_new
+
 MANIFEST = "manifest.json"
 MANIFEST_SIG = "manifest.json.asc"
 SUMS = "SHA256SUMS"
@@ -163,7 +165,7 @@ def write_manifest(version_dir: Path, extra: dict, known: dict[str, dict] | None
                     for rel, e in known.items()]
         entries.sort(key=lambda e: e["path"])
     sums = sums_text(entries).encode("ascii")
-    (version_dir / SUMS).write_bytes(sums)
+    write_new(version_dir / SUMS, sums)
     files = entries + [_entry(SUMS, sums)]
     files.sort(key=lambda e: e["path"])
     reserved = {"schema", "files", "total_bytes"}
@@ -173,7 +175,7 @@ def write_manifest(version_dir: Path, extra: dict, known: dict[str, dict] | None
     document = {"schema": MANIFEST_SCHEMA, **extra, "files": files, "total_bytes": sum(e["size"] for e in files)}
     data = canonical_json(document)
     path = version_dir / MANIFEST
-    path.write_bytes(data)
+    write_new(path, data)
     return path, sha256_bytes(data)
 
 
@@ -190,7 +192,7 @@ def sign_version(version_dir: Path, signer, extra: dict, known: dict[str, dict] 
     (``known``: files staged beside the folder, ``reused``: files in it taken unchanged from the
     previous version, see :func:`write_manifest`)."""
     version_dir = Path(version_dir)
-    (version_dir / PUBLIC_KEY).write_text(signer.public_key(), encoding="ascii")
+    write_new(version_dir / PUBLIC_KEY, signer.public_key().encode("ascii"))
     manifest_path, digest = write_manifest(version_dir, {**extra, "signing_key": signer.fingerprint}, known, reused)
     signer.sign_file(version_dir / SUMS)
     signer.sign_file(manifest_path)

@@ -329,8 +329,9 @@ def _link(source: Path, target: Path) -> bool:
     """Hard-link a rendered file into a local bucket (same file system), atomically; False if not possible.
 
     Only for staging from the render folder, which is thrown away afterwards: the staged file then
-    shares its bytes at most with other staged versions (files are never written in place, only
-    replaced). Publication and replication always copy. A new name is linked directly (a link
+    shares its bytes at most with other staged versions and with the card and render caches (their
+    files and the render's are never written in place, only replaced: :mod:`publish.files`).
+    Publication and replication always copy. A new name is linked directly (a link
     appears whole); an existing one is replaced through a temporary link and a rename."""
     import os
 

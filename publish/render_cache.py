@@ -34,6 +34,7 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 
+from publish.files import write_new
 from publish.sources import history_digest
 
 log = logging.getLogger(__name__)
@@ -78,8 +79,15 @@ def has_history(history: dict, languages: list[str]) -> bool:
     return folder is not None and (folder / INDEX).is_file()
 
 
-def read_entry(folder: Path) -> dict[str, bytes]:
-    """The pages of an entry, each checked against the index (:class:`RenderCacheError` if any is not)."""
+def _identity(status: os.stat_result) -> tuple[int, int, int, int]:
+    """Which file, in which state: a link made later names the file that was read only if this is
+    the same (device, inode, size, modification time)."""
+    return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns
+
+
+def read_entry(folder: Path, identities: dict[str, tuple] | None = None) -> dict[str, bytes]:
+    """The pages of an entry, each checked against the index (:class:`RenderCacheError` if any is not);
+    ``identities`` receives each page file's :func:`_identity` as it was read."""
     index_path = folder / INDEX
     try:
         index = json.loads(index_path.read_text(encoding="utf-8"))
@@ -92,7 +100,10 @@ def read_entry(folder: Path) -> dict[str, bytes]:
         if not isinstance(rel, str) or not _PAGE.fullmatch(rel) or ".." in rel:
             raise RenderCacheError(f"{index_path}: unsafe page path {rel!r}")
         try:
-            data = (folder / rel).read_bytes()
+            with open(folder / rel, "rb") as handle:
+                data = handle.read()
+                if identities is not None:
+                    identities[rel] = _identity(os.fstat(handle.fileno()))
         except OSError as exc:
             raise RenderCacheError(f"{folder / rel}: unreadable ({exc})") from exc
         if hashlib.sha256(data).hexdigest() != digest:
@@ -101,12 +112,12 @@ def read_entry(folder: Path) -> dict[str, bytes]:
     return pages
 
 
-def _taken(key: str, languages: list[str]) -> dict[str, bytes] | None:
+def _taken(key: str, languages: list[str], identities: dict[str, tuple] | None = None) -> dict[str, bytes] | None:
     folder = _entry(key)
     if folder is None or not folder.exists():
         return None
     try:
-        pages = read_entry(folder)
+        pages = read_entry(folder, identities)
     except RenderCacheError as exc:
         log.warning("render cache: history entry %s not used, the pages are rendered again: %s", key[:12], exc)
         return None
@@ -175,7 +186,8 @@ def history_pages(history: dict, out_dir: Path, languages: list[str]) -> list[Pa
     languages = list(languages)
     out_dir = Path(out_dir)
     key = history_key(history, languages)
-    pages = _taken(key, languages)
+    identities: dict[str, tuple] = {}
+    pages = _taken(key, languages, identities)
     if pages is not None:
         written, folders = [], set()
         entry = _entry(key)
@@ -187,8 +199,11 @@ def history_pages(history: dict, out_dir: Path, languages: list[str]) -> list[Pa
             path.unlink(missing_ok=True)  # never written through: the name is replaced
             try:  # the entry's file, just checked against its index, shared (no copy to create)
                 os.link(entry / rel, path)
-            except OSError:  # another file system: the checked bytes
-                path.write_bytes(data)
+                linked = _identity(os.stat(path)) == identities.get(rel)
+            except OSError:  # another file system
+                linked = False
+            if not linked:  # the checked bytes (the entry's file was replaced or changed since it was read)
+                write_new(path, data)
             written.append(path)
         log.info("history pages from the render cache: entry %s, files=%d", key[:12], len(written))
         return written

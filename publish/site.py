@@ -45,6 +45,7 @@ from markupsafe import Markup, escape
 
 from publish import accessibility, cards, feeds, hemicycle, model, parallel, projection_view, turnout, widget
 from publish.i18n import DEFAULT_LANGUAGE, LANGUAGES, Formatter, ballot_language, utc_iso
+from publish.files import write_new
 from publish.i18n import formatter as i18n_formatter
 from publish.sources import history_digest
 from publish.sources import sources_digest as _sources_digest  # the name the fingerprints use
@@ -558,7 +559,7 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
         folder_of(path)
         if isinstance(text, str):
             text = text.encode("utf-8")
-        path.write_bytes(text)
+        write_new(path, text)  # never through a name there already (publish.files)
         written.append(path)
 
     painter = cards.Painter(write, out_dir, helpers=None if share is None else 0)  # a split render: no helper

@@ -24,6 +24,7 @@ from html import escape
 from pathlib import Path
 
 from publish.i18n import BALLOT_LANGUAGE, STATUS_LABELS, formatter
+from publish.files import write_new
 
 HERE = Path(__file__).resolve().parent / "widget"
 STRINGS = {
@@ -63,11 +64,11 @@ def write_widget(bundle: dict, out_dir: Path, languages: list[str]) -> list[Path
     written = []
     for name in ("widget.js", "embed.html", "demo.html"):
         path = folder / name
-        path.write_bytes((HERE / name).read_bytes())
+        write_new(path, (HERE / name).read_bytes())
         written.append(path)
     for lang in languages:
         path = folder / "i18n" / f"{lang}.json"
-        path.write_bytes((json.dumps(labels(bundle, lang), ensure_ascii=False, separators=(",", ":")) + "\n")
+        write_new(path, (json.dumps(labels(bundle, lang), ensure_ascii=False, separators=(",", ":")) + "\n")
                          .encode("utf-8"))
         written.append(path)
     return written

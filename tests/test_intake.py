@@ -234,3 +234,24 @@ def test_a_file_replaced_while_it_is_processed_stays_in_the_inbox(intake_env, mo
     assert first.outcome == "accepted"
     assert (env.bucket.root / "inbox" / name).read_bytes() == newer  # left for the next run
     assert not (env.bucket.root / "inbox" / (name + ".asc")).exists()
+
+
+def test_the_largest_deliveries_are_mapped_first(intake_env, monkeypatch):  # noqa: F811
+    """The ingest DAG maps one task per country in the order the inbox sensor gives, and Airflow
+    queues mapped task instances of one priority by map index: the country with the most bytes
+    waiting comes first (ties by code), so a large delivery does not start last and end the run alone."""
+    env = intake_env
+    for country, size in {"MT": 100, "PL": 5000, "IE": 900, "AT": 900}.items():
+        env.drop(delivery_name(ELECTION, country, 1), b"x" * size, b"a signature")
+    env.drop(delivery_name(ELECTION, "MT", 2), b"x" * 1000, b"a signature")  # MT: 1,100 bytes waiting in all
+    env.drop(delivery_name(ELECTION, "DE", 1), b"x" * 9000)  # unsigned, not yet due: not waiting
+    assert pending_countries(env.settings, ELECTION, bucket=env.bucket) == ["AT", "IE", "MT", "PL"]
+    assert pending_countries(env.settings, ELECTION, bucket=env.bucket, largest_first=True) == ["PL", "MT", "AT", "IE"]
+
+    from enr import pipeline
+    from plugins.enr_airflow.sensors import InboxSensor
+
+    asked = []
+    monkeypatch.setattr(pipeline, "pending_countries", lambda election, **kw: asked.append((election, kw)) or ["PL"])
+    answer = InboxSensor(task_id="wait", election=ELECTION).poke({})
+    assert answer.xcom_value == ["PL"] and asked == [(ELECTION, {"largest_first": True})]

@@ -416,3 +416,39 @@ def test_a_drawn_card_is_kept_as_a_link_to_the_rendered_file_and_a_stale_tempora
     os.link(staged, target.with_name(f".{target.name}.{os.getpid()}.tmp"))  # a killed process's leftover
     cards._keep(target, b"new bytes")
     assert staged.read_bytes() == b"a staged card" and target.read_bytes() == b"new bytes"
+
+
+def test_a_render_over_an_earlier_one_never_writes_through_the_kept_cards(tmp_path, monkeypatch):
+    """Rendered cards are kept in the card cache as hard links; a later render into the same folder
+    (not cleaned first) replaces each file's name (:func:`publish.files.write_new`), so every kept
+    card still holds the bytes of its own key, and a second card for one file is refused."""
+    from publish.site import render_site
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("ENR_CARD_CACHE", str(cache))
+    out = tmp_path / "site"
+    render_site(build_bundle("v0001", only={"MT", "LU"}), out, languages=["en"])
+    kept = {path: path.read_bytes() for path in cache.rglob("*.png")}
+    assert kept and any(os.path.samefile(path, out / "cards" / "en" / "eu.png") for path in kept)
+    render_site(build_bundle("v0002", only={"MT", "LU"}, generated_at="2019-05-26T23:45:00+00:00"), out,
+                languages=["en"])
+    assert (out / "cards" / "en" / "eu.png").read_bytes() not in kept.values()  # the EU card shows the time
+    assert {path: path.read_bytes() for path in kept} == kept
+
+    painter = cards.Painter(lambda path, data: None, cache=None)
+    painter.paint("cards/en/eu.png", cyprus_card("en", site_title="EU", name="Cyprus"))
+    with pytest.raises(cards.CardError, match="a second card for the same file"):
+        painter.paint("cards/en/eu.png", cyprus_card("en", site_title="EU", name="EU"))
+
+
+def test_write_new_replaces_a_name_and_never_writes_through_it(tmp_path):
+    from publish.files import write_new
+
+    shared = tmp_path / "cache.png"
+    shared.write_bytes(b"kept bytes")
+    name = tmp_path / "site.png"
+    os.link(shared, name)
+    write_new(name, b"new bytes")
+    assert name.read_bytes() == b"new bytes" and shared.read_bytes() == b"kept bytes"
+    write_new(tmp_path / "fresh.txt", "text é")
+    assert (tmp_path / "fresh.txt").read_bytes() == "text é".encode("utf-8")

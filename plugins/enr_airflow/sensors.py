@@ -7,7 +7,8 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 class InboxSensor(BaseSensorOperator):
     """Succeeds when at least one complete delivery (CSV + detached signature) is in the inbox.
 
-    Returns the countries that have work, through XCom, so the next task maps over them.
+    Returns the countries that have work, through XCom, so the next task maps over them: the
+    country with the most bytes waiting first (:func:`enr.intake.pending_countries`).
     """
 
     template_fields = ("election",)
@@ -25,5 +26,5 @@ class InboxSensor(BaseSensorOperator):
     def poke(self, context) -> PokeReturnValue:
         from enr import pipeline
 
-        countries = pipeline.pending_countries(self.election)
+        countries = pipeline.pending_countries(self.election, largest_first=True)
         return PokeReturnValue(is_done=bool(countries), xcom_value=countries)

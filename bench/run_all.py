@@ -187,11 +187,11 @@ def write_report(runs: list[dict], before: dict, after: dict, started: str) -> P
             f"| tally, full EU (28 countries' seats + EU groups, from the store) | — | — | {m['tally_s']:.2f} s | |",
             f"| full-site render + sign, 24 languages (+ stage to the bucket) | — | — | {m['stage_s']:.1f} s | |",
             f"| **full-EU wave: validate + tally + render + sign** | ≤ {TARGETS['wave_total_s']:g} s | "
-            f"{PREVIOUS['wave_total_s']} | **{m['wave_total_s']:.1f} s** | "
+            f"{PREVIOUS['wave_total_s']} | **{m['wave_total_s']:.2f} s** | "
             f"{verdict(m['wave_total_s'], TARGETS['wave_total_s'])} |",
             f"| **one-country update ({night['change']}): tally + incremental render + sign + stage** | "
             f"≤ {TARGETS['update_s']:g} s | {PREVIOUS['update_s']} | "
-            f"**{m['update_s']:.1f} s** (tally {m['update_tally_s']:.1f} + stage {m['update_stage_s']:.1f}) | "
+            f"**{m['update_s']:.2f} s** (tally {m['update_tally_s']:.2f} + stage {m['update_stage_s']:.2f}) | "
             f"{verdict(m['update_s'], TARGETS['update_s'])} |",
             f"| the same with the delivery's ingest (signature, parse, GX, store) | — | — | "
             f"{m['update_with_ingest_s']:.1f} s | |",

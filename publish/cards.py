@@ -511,14 +511,12 @@ class Painter:
         self.drawn = 0
         self.cached = 0
 
-    def _cache_path(self, card: dict, layer: str | None = None, panel_key: str | None = None) -> Path | None:
+    def _cache_path(self, card: dict, layer: str, panel_key: str) -> Path | None:
         """Where the PNG of this exact card is kept: named by the SHA-256 of both its SVG layers and the
-        renderer (:func:`renderer_version`), so the same inputs always find the same pixels. ``layer``
-        (:func:`compose_svg` of the card) and ``panel_key`` (:func:`_panel_key`), when the caller
-        already has them."""
+        renderer (:func:`renderer_version`), so the same inputs always find the same pixels. ``layer``:
+        :func:`compose_svg` of the card; ``panel_key``: its :func:`_panel_key`."""
         if self._cache is None:
             return None
-        layer = compose_svg(card) if layer is None else layer
         key = hashlib.sha256("\0".join((panel_svg(card, panel_key), layer, renderer_version())).encode()).hexdigest()
         return self._cache / key[:2] / f"{key}.png"
 
@@ -570,14 +568,9 @@ class Painter:
         self._queued.add(path)
         self._jobs.append((path, card))
 
-    def _draw(self, path: str, card: dict, layer: str | None = None, panel_key: str | None = None,
-              target: Path | None = None) -> None:
-        """Draw one card to ``path`` and keep it in the cache at ``target`` (its :meth:`_cache_path`;
-        with ``layer`` and ``panel_key`` given, as :meth:`close` has them, nothing is computed twice)."""
-        panel_key = _panel_key(card) if panel_key is None else panel_key
-        layer = compose_svg(card) if layer is None else layer
-        if target is None:
-            target = self._cache_path(card, layer, panel_key)
+    def _draw(self, path: str, card: dict, layer: str, panel_key: str, target: Path | None) -> None:
+        """Draw one card to ``path`` from its ``layer`` and panel (``panel_key``), as :meth:`close`
+        computed them once, and keep it in the cache at ``target`` (its :meth:`_cache_path`)."""
         data = _png(draw(layer, under=self.panel(card, panel_key)))
         self._write(path, data)
         self._remember(target, data, self._folder / path if self._folder is not None else None)

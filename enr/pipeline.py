@@ -312,7 +312,8 @@ def stage(election: str, tallied: dict, *, incremental: bool = True) -> dict:
             # on object stores the backup is staged at the same time: replication then has nothing to copy
             copies = {name: f"{reuse.source}/{name}" for name in reuse.copied} if reuse and reuse.remote else None
             manifest_sha256 = stage_release(bucket, election, version, out,
-                                            backup=None if bucket.is_local else backup_bucket(), copies=copies)
+                                            backup=None if bucket.is_local else backup_bucket(), copies=copies,
+                                            checked=reuse.checked if reuse and not reuse.remote else None)
     except OSError as exc:
         if exc.errno != errno.ENOSPC:
             raise

@@ -28,4 +28,10 @@ def write_new(path: Path | str, data: bytes | str) -> None:
         handle.write(data)
 
 
-__all__ = ["write_new"]
+def file_identity(status: os.stat_result) -> tuple[int, int, int, int]:
+    """Which file, in which state: a link made later names a file that was read (and checked) only if
+    this is the same (device, inode, size, modification time; a link changes none of them)."""
+    return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns
+
+
+__all__ = ["file_identity", "write_new"]

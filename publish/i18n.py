@@ -231,6 +231,12 @@ class Formatter:
             return digits
         return f"{value:,}".replace(",", self._group)
 
+    @property
+    def number_style(self) -> tuple:
+        """What decides how :meth:`number` writes a non-negative integer: two formatters with the
+        same style write every such integer the same (24 languages have 4 styles)."""
+        return ("grouped", self._group, self._min_grouping) if self._fast_int else ("locale", self.lang)
+
     def number(self, value: int | None) -> str:
         if value is None:
             return self.gettext("Not available")

@@ -34,7 +34,7 @@ import signal
 import time
 import traceback
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -181,6 +181,7 @@ class Part:
     written: list
     prints: dict
     copied: dict
+    checked: dict = field(default_factory=dict)  # Reuse.checked: copied files linked and still those read
 
 
 def run(shares: list[Share], render: Callable[[Share], Part]) -> list[Part]:
@@ -305,9 +306,10 @@ def _kill(pid: int, fd: int) -> None:
             pass
 
 
-def merge(parts: list[Part], fingerprints: dict | None, copied: dict | None) -> list[Path]:
-    """The parts as one render's result: every file written (parent's first), the fingerprints and
-    copied pages added to the caller's."""
+def merge(parts: list[Part], fingerprints: dict | None, copied: dict | None,
+          checked: dict | None = None) -> list[Path]:
+    """The parts as one render's result: every file written (parent's first), the fingerprints,
+    copied pages and their checked links added to the caller's."""
     written: list[Path] = []
     for part in parts:
         written += [Path(path) for path in part.written]
@@ -315,6 +317,8 @@ def merge(parts: list[Part], fingerprints: dict | None, copied: dict | None) -> 
             fingerprints.update(part.prints)
         if copied is not None:
             copied.update(part.copied)
+        if checked is not None:
+            checked.update(part.checked)
     return written
 
 

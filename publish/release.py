@@ -37,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 import threading
 from contextlib import contextmanager
@@ -49,6 +50,7 @@ from typing import Callable, Iterator
 from enr.versions import version_key
 from publish import feeds, model, read_policy
 from publish.bucket import BULK_BATCH, CACHE_IMMUTABLE, CACHE_POINTER, Bucket
+from publish.files import file_identity
 # the refusals live in publish.errors (publish.timeline raises them too); importable from here as before
 from publish.errors import (AreaMismatch, AreaNotDeclared, ApprovalMismatch, ClockMovedBack,  # noqa: F401
                             EmbargoNotLifted, IntegrityError, MixedVersion, NotPublished, NotStaged, PublishError,
@@ -231,11 +233,28 @@ def _refuse_mismatch(bucket: Bucket, prefix: str, bad: list[str], error: type[Pu
                     f"{', '.join(bad[:10])}")
 
 
-def _verify_copy(bucket: Bucket, prefix: str, manifest: dict, error: type[PublishError] = IntegrityError) -> None:
+def _verify_copy(bucket: Bucket, prefix: str, manifest: dict, error: type[PublishError] = IntegrityError,
+                 checked: dict[str, tuple] | None = None) -> None:
+    """Every file of ``manifest`` under ``prefix`` against its entry (a local folder: read back and
+    hashed on both cores; an object store: read in batches). ``checked`` (a local stage only):
+    ``{path: (identity, sha256)}`` of files linked from an earlier version after their bytes were
+    checked in this stage (:attr:`publish.site.Reuse.checked`); such a file is not read again when
+    its entry has that SHA-256 and the staged name is still that file, unchanged
+    (:func:`publish.files.file_identity`)."""
     entries = manifest["files"]
     bad = []
     if bucket.local_root is not None:  # a local folder: every file read and hashed, on both cores
-        fine = map_files(lambda e: _matches(e, bucket.read_or_none(f"{prefix}/{e['path']}")), entries)
+        def fine(entry: dict) -> bool:
+            known = (checked or {}).get(entry["path"])
+            if known is not None and known[1] == entry["sha256"]:
+                try:
+                    status = os.stat(bucket.local_path(f"{prefix}/{entry['path']}"))
+                except OSError:
+                    status = None
+                if status is not None and file_identity(status) == known[0] and status.st_size == entry["size"]:
+                    return True
+            return _matches(entry, bucket.read_or_none(f"{prefix}/{entry['path']}"))
+        fine = map_files(fine, entries)
         _refuse_mismatch(bucket, prefix, [e["path"] for e, ok in zip(entries, fine) if not ok], error)
         return
     for start in range(0, len(entries), BULK_BATCH):
@@ -333,8 +352,6 @@ def _link(source: Path, target: Path) -> bool:
     files and the render's are never written in place, only replaced: :mod:`publish.files`).
     Publication and replication always copy. A new name is linked directly (a link
     appears whole); an existing one is replaced through a temporary link and a rename."""
-    import os
-
     try:
         try:
             os.link(source, target)
@@ -375,7 +392,7 @@ def _while_synced(bucket: Bucket, work: Callable[[], None]) -> None:
 
 
 def stage(bucket: Bucket, election: str, version: str, rendered_dir: Path, *, backup: Bucket | None = None,
-          copies: dict[str, str] | None = None) -> str:
+          copies: dict[str, str] | None = None, checked: dict[str, tuple] | None = None) -> str:
     """Copy a sealed, rendered folder to where it is staged (:func:`staged_prefix`); the manifest's SHA-256.
 
     Every staged file is checked against the folder's manifest (local folder: read back; object
@@ -393,6 +410,11 @@ def stage(bucket: Bucket, election: str, version: str, rendered_dir: Path, *, ba
     that are not in ``rendered_dir``: an earlier version's unchanged pages, copied server-side from
     its staged prefix (in the backup from the same keys there), then checked from the listing like
     every uploaded file (size and MD5 against this manifest).
+
+    ``checked`` (a local folder): files of ``rendered_dir`` linked from an earlier version after this
+    stage checked their bytes against its manifest (:attr:`publish.site.Reuse.checked`): the read-back
+    takes those that are still the same files, unchanged, as read (see :func:`_verify_copy`); every
+    other file is read back. Publication checks every file again, these too.
     """
     rendered_dir = Path(rendered_dir)
     manifest_path = rendered_dir / MANIFEST
@@ -421,7 +443,7 @@ def stage(bucket: Bucket, election: str, version: str, rendered_dir: Path, *, ba
         # every staged file read back and checked against the manifest (a render-folder file that does
         # not match is caught here too) while the files are flushed to disk; the manifest is written
         # only when both are done
-        _while_synced(bucket, lambda: _verify_copy(bucket, prefix, manifest))
+        _while_synced(bucket, lambda: _verify_copy(bucket, prefix, manifest, checked=checked))
         bucket.write_atomic(f"{prefix}/{MANIFEST}", manifest_bytes, cache_control=CACHE_IMMUTABLE)
     else:
         _refuse_published(bucket, election, version)

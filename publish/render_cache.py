@@ -34,7 +34,7 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 
-from publish.files import write_new
+from publish.files import file_identity, write_new
 from publish.sources import history_digest
 
 log = logging.getLogger(__name__)
@@ -79,15 +79,9 @@ def has_history(history: dict, languages: list[str]) -> bool:
     return folder is not None and (folder / INDEX).is_file()
 
 
-def _identity(status: os.stat_result) -> tuple[int, int, int, int]:
-    """Which file, in which state: a link made later names the file that was read only if this is
-    the same (device, inode, size, modification time)."""
-    return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns
-
-
 def read_entry(folder: Path, identities: dict[str, tuple] | None = None) -> dict[str, bytes]:
     """The pages of an entry, each checked against the index (:class:`RenderCacheError` if any is not);
-    ``identities`` receives each page file's :func:`_identity` as it was read."""
+    ``identities`` receives each page file's :func:`publish.files.file_identity` as it was read."""
     index_path = folder / INDEX
     try:
         index = json.loads(index_path.read_text(encoding="utf-8"))
@@ -103,7 +97,7 @@ def read_entry(folder: Path, identities: dict[str, tuple] | None = None) -> dict
             with open(folder / rel, "rb") as handle:
                 data = handle.read()
                 if identities is not None:
-                    identities[rel] = _identity(os.fstat(handle.fileno()))
+                    identities[rel] = file_identity(os.fstat(handle.fileno()))
         except OSError as exc:
             raise RenderCacheError(f"{folder / rel}: unreadable ({exc})") from exc
         if hashlib.sha256(data).hexdigest() != digest:
@@ -199,7 +193,7 @@ def history_pages(history: dict, out_dir: Path, languages: list[str]) -> list[Pa
             path.unlink(missing_ok=True)  # never written through: the name is replaced
             try:  # the entry's file, just checked against its index, shared (no copy to create)
                 os.link(entry / rel, path)
-                linked = _identity(os.stat(path)) == identities.get(rel)
+                linked = file_identity(os.stat(path)) == identities.get(rel)
             except OSError:  # another file system
                 linked = False
             if not linked:  # the checked bytes (the entry's file was replaced or changed since it was read)

@@ -32,6 +32,7 @@ import json
 import logging
 import os
 import shutil
+import stat
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,12 +41,12 @@ from functools import lru_cache
 import time
 from pathlib import Path
 
-from jinja2 import Environment, StrictUndefined
+from jinja2 import Environment, StrictUndefined, pass_context
 from markupsafe import Markup, escape
 
 from publish import accessibility, cards, feeds, hemicycle, model, parallel, projection_view, turnout, widget
 from publish.i18n import DEFAULT_LANGUAGE, LANGUAGES, Formatter, ballot_language, utc_iso
-from publish.files import write_new
+from publish.files import file_identity, write_new
 from publish.i18n import formatter as i18n_formatter
 from publish.sources import history_digest
 from publish.sources import sources_digest as _sources_digest  # the name the fingerprints use
@@ -67,6 +68,36 @@ def _environment() -> Environment:
     because the gettext callables are installed per language on it."""
     return environment("site", TEMPLATES, autoescape=True, trim_blocks=False, lstrip_blocks=False,
                        undefined=StrictUndefined, extensions=["jinja2.ext.i18n"], keep_trailing_newline=True)
+
+
+def _use_language(env: Environment, fmt: Formatter) -> None:
+    """Install ``fmt``'s catalog as the templates' ``gettext`` and ``_`` (newstyle, as
+    :meth:`jinja2.ext.InternationalizationExtension.install_gettext_translations` does), with the
+    strings without values kept once translated (:func:`_page_gettext`)."""
+    env.install_gettext_translations(fmt.catalog, newstyle=True)
+    fast = _page_gettext(fmt.catalog)
+    env.globals.update(gettext=fast, _=fast)
+
+
+@lru_cache(maxsize=64)
+def _page_gettext(catalog: object) -> Callable[..., str]:
+    """Jinja2's newstyle ``gettext`` over ``catalog`` (the same result: the translation, escaped by
+    ``Markup % values`` under autoescape), with a string that takes no values translated once: a page
+    asks for ~15 such strings (menu, banners, footer), ~19,000 calls in a one-country update, each
+    through two context calls and a ``Markup`` format."""
+    memo: dict[str, str] = {}
+
+    @pass_context
+    def gettext(__context: object, __string: str, **variables: object) -> str:
+        if not __context.eval_ctx.autoescape:
+            return catalog.gettext(__string) % variables
+        if variables:
+            return Markup(catalog.gettext(__string)) % variables
+        text = memo.get(__string)
+        if text is None:
+            text = memo[__string] = Markup(catalog.gettext(__string)) % {}
+        return text
+    return gettext
 
 
 def _warm_before_fork(languages: list[str]) -> None:
@@ -152,6 +183,8 @@ class _Site:
         self.comparison = {r["group"]: r for r in model.group_comparison(bundle) if r["comparison"] != "no_successor"}
         self.eu_turnout_history = turnout.history_points(prev.get("turnout_history"))
         self._step_parts: dict[str, list] = {}
+        self._steps_rows: dict[tuple, tuple[int, Markup]] = {}
+        self._steps_plain: dict[str, bool] = {}
 
     def color(self, gid: str) -> str:
         return model.safe_color(self.groups_meta.get(gid, {}).get("color"))
@@ -181,6 +214,25 @@ class _Site:
                 steps.append((step.get("kind", ""), parts))
             self._step_parts[code] = steps
         return self._step_parts[code]
+
+
+    def steps_rows(self, country: dict, names: dict, fmt: Formatter) -> tuple[int, Markup]:
+        """A country's seat steps in ``fmt``'s language: their number and the rows of the methodology's
+        table (:func:`_steps_rows`). The steps' only language-dependent parts are integers, so the rows
+        are made once per number style (:attr:`Formatter.number_style`) when those are all
+        non-negative, else once per language."""
+        parts = self.step_parts(country, names)
+        code = country["code"]
+        plain = self._steps_plain.get(code)
+        if plain is None:
+            plain = self._steps_plain[code] = all(isinstance(part, str) or (type(part[1]) is int and part[1] >= 0)
+                                                  for _, step in parts for part in step)
+        key = (code, fmt.number_style if plain else ("language", fmt.lang))
+        if key not in self._steps_rows:
+            steps = [(kind, " · ".join(part if isinstance(part, str) else part[0] + fmt.number(part[1])
+                                       for part in step)) for kind, step in parts]
+            self._steps_rows[key] = (len(steps), _steps_rows(steps))
+        return self._steps_rows[key]
 
 
 def _group_rows(site: _Site, fmt: Formatter) -> list[dict]:
@@ -322,8 +374,7 @@ def _country_summary(site: _Site, fmt: Formatter, country: dict) -> dict:
     turnout = model.turnout(country.get("registered"), country.get("voters"))
     rule = country.get("rule") or {}
     threshold = rule.get("threshold_percent")
-    steps = [(kind, " · ".join(part if isinstance(part, str) else part[0] + fmt.number(part[1]) for part in parts))
-             for kind, parts in site.step_parts(country, names)]
+    steps, steps_rows = site.steps_rows(country, names, fmt)
     ties = [{"seat": t.get("seat"), "constituency": t.get("constituency", ""), "resolved": bool(t.get("resolved")),
              "winner": ", ".join(names.get(w, str(w)) for w in (t.get("winners") or ([t["winner"]] if t.get("winner")
                                                                                      else []))),
@@ -339,7 +390,7 @@ def _country_summary(site: _Site, fmt: Formatter, country: dict) -> dict:
                  "threshold_text": (fmt.percent_points(threshold) + (f" ({rule.get('threshold_base')})"
                                                                      if rule.get("threshold_base") else ""))
                  if threshold not in (None, "") else "\u2014"},
-        "steps": len(steps), "steps_rows": _steps_rows(steps), "ties": ties, "unresolved": any(not t["resolved"] for t in ties),
+        "steps": steps, "steps_rows": steps_rows, "ties": ties, "unresolved": any(not t["resolved"] for t in ties),
         "corrections": corrections,
         "history_href": f"../history/{code.lower()}.html" if code in site.history_countries else "",
     }
@@ -408,9 +459,33 @@ def _change_text(fmt: Formatter, change: dict) -> str:
     return text
 
 
-def _switcher(languages: tuple[str, ...], rel: str, root: str) -> list[dict]:
-    return [{"code": other, "name": Formatter.language_name(other), "href": f"{root}{other}/{rel}"}
-            for other in languages]
+CURRENT_PAGE = ' aria-current="page"'
+
+
+def _switcher(languages: tuple[str, ...], rel: str, root: str, lang: str) -> dict[str, Markup]:
+    """The language switcher of a page (``base.html.j2``): its ``hreflang`` links in the head and its
+    menu, made here, a join per page, rather than by two loops over every language in the template
+    (~40 % of a group page's render); the same bytes (every value escaped as autoescape does)."""
+    root, rel, current = escape(root), escape(rel), escape(lang)  # escaping a text escapes each character
+    links = [(code, f"{root}{code}/{rel}", name) for code, name in _language_links(languages)]
+    return {
+        "head": Markup("".join(f'<link rel="alternate" hreflang="{code}" href="{href}">\n' for code, href, _ in links)),
+        "menu": Markup("".join(f'<li><a href="{href}" lang="{code}" hreflang="{code}"'
+                               f'{CURRENT_PAGE if code == current else ""}>{name}</a></li>\n'
+                               for code, href, name in links)),
+    }
+
+
+@lru_cache(maxsize=8)
+def _languages_print(languages: tuple[str, ...]) -> str:
+    """What a page's fingerprint takes for the languages of its switcher (:func:`_language_links`)."""
+    return _payload_digest(_language_links(languages))
+
+
+@lru_cache(maxsize=8)
+def _language_links(languages: tuple[str, ...]) -> tuple[tuple[Markup, Markup], ...]:
+    """Each language's code and name, escaped, for :func:`_switcher`."""
+    return tuple((escape(other), escape(Formatter.language_name(other))) for other in languages)
 
 
 def render_site(bundle: dict, out_dir: Path, languages: list[str] | None = None,
@@ -472,8 +547,10 @@ def _render_split(bundle: dict, out_dir: Path, languages: list[str] | None, hist
     def part(share: parallel.Share) -> parallel.Part:
         prints: dict = {}
         written = _render_site(bundle, out_dir, languages, history, reuse, prints, public_base, share)
-        return parallel.Part([str(path) for path in written], prints, dict(reuse.copied) if reuse else {})
-    return parallel.merge(parallel.run(shares, part), fingerprints, reuse.copied if reuse else None)
+        return parallel.Part([str(path) for path in written], prints, dict(reuse.copied) if reuse else {},
+                             dict(reuse.checked) if reuse else {})
+    return parallel.merge(parallel.run(shares, part), fingerprints, reuse.copied if reuse else None,
+                          reuse.checked if reuse else None)
 
 
 @dataclass(frozen=True)
@@ -494,6 +571,10 @@ class Reuse:
     source: str | None = None
     entries: dict | None = None
     copied: dict = field(default_factory=dict)
+    # {path: (identity, sha256)} of each copied file whose link was checked to be the file read and
+    # hashed (release.stage need not read it back: :func:`publish.release.stage`, ``checked``)
+    checked: dict = field(default_factory=dict)
+    _read: dict = field(default_factory=dict)  # {path: identity} of the files read() checked
 
     @property
     def remote(self) -> bool:
@@ -509,13 +590,28 @@ class Reuse:
 
     def read(self, rel: str) -> bytes | None:
         path = self.folder / rel
-        if not path.is_file():
+        try:
+            with open(path, "rb") as handle:
+                status = os.fstat(handle.fileno())  # before the bytes: a change while they are read changes it
+                if not stat.S_ISREG(status.st_mode):
+                    return None
+                data = handle.read()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
-        data = path.read_bytes()
         if self.digests is not None and hashlib.sha256(data).hexdigest() != self.digests.get(rel):
             log.warning("incremental render: %s does not match the previous manifest; rendering it again", path)
             return None
+        self._read[rel] = file_identity(status)
         return data
+
+    def linked(self, rel: str, target: Path) -> None:
+        """``target`` was just linked to the previous version's ``rel``, whose bytes :meth:`read`
+        checked against its manifest entry: if it is still that file, unchanged (same device, inode,
+        size and modification time), record it in ``checked``."""
+        entry = (self.entries or {}).get(rel)
+        read = self._read.get(rel)
+        if entry is not None and read is not None and file_identity(os.stat(target)) == read:
+            self.checked[rel] = (read, entry["sha256"])
 
 
 def _serialised(value: object) -> str:
@@ -595,6 +691,7 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
         try:
             os.link(reuse.folder / key, target)
             written.append(target)
+            reuse.linked(key, target)
         except OSError:
             write(key, data)
         if reuse.digests is not None and key in (reuse.entries or {}):  # checked: the manifest keeps its entry
@@ -618,12 +715,16 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
         if not site_here and not any(share.country(c["code"]) for c in site.countries):
             continue
         fmt = _formatter(lang)
-        env.install_gettext_translations(fmt.catalog, newstyle=True)
-        groups = _group_rows(site, fmt)
-        countries = [_country_summary(site, fmt, c) for c in site.countries
-                     if site_here or share.country(c["code"])]
+        _use_language(env, fmt)
+        groups = _group_rows(site, fmt) if site_here else []  # the EU-wide pages' and card's
+        # each country's summary: the EU-wide pages show every country's; a country's page and card
+        # make theirs only when they are rendered again (their fingerprints take its digest)
+        summaries = {c["code"]: _once(lambda c=c: _country_summary(site, fmt, c)) for c in site.countries
+                     if site_here or share.country(c["code"])}
+        countries = [summary() for summary in summaries.values()] if site_here else []
         country_by_code = {c["code"]: c for c in countries}
-        view_prints = {id(c): _view_print(view_basis, country_prints[c["code"]], lang) for c in countries}
+        view_by_code = {code: _view_print(view_basis, country_prints[code], lang) for code in summaries}
+        view_prints = {id(c): view_by_code[c["code"]] for c in countries}
 
         def printable(value: object) -> object:
             if isinstance(value, list) and value and all(id(v) in view_prints for v in value):
@@ -649,13 +750,17 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
             depth = (f"{lang}/{rel}").count("/")
             root = "../" * depth
             context = {**common, **(since or {}), "root": root, "lang_root": f"{root}{lang}/",
-                       "switcher": _switcher(tuple(languages), rel, root), "not_final": not_final, **values}
+                       "not_final": not_final, **values}
             key = f"{lang}/{rel}"
             printed = {k: printable(v) for k, v in context.items()}
+            # the language switcher (_switcher), by what it is made of: the page, its root and language
+            # (in the context), the languages' codes and names
+            printed["switcher"] = [rel, _languages_print(tuple(languages))]
             printed.update({k: inputs for k, (inputs, _) in (deferred or {}).items()})
             if turnout is not None:
                 printed["turnout_inputs"] = turnout[0]
             if not copy_unchanged(key, _fingerprint(template, printed)):
+                context["switcher"] = _switcher(tuple(languages), rel, root, lang)
                 context.update({k: build() for k, (_, build) in (deferred or {}).items()})
                 if turnout is not None:
                     context["c"] = {**context["c"], "turnout_since": turnout[1]()}
@@ -675,7 +780,7 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
             return {"card": fingerprint, "url": url}, lambda: cards.page_meta(build(), url)
 
         eu = bundle["eu"]
-        eu_card = cards.eu_card(
+        eu_card = None if not site_here else cards.eu_card(
             fmt, site_title=common["site_title"], test=site.test, groups=groups, total=site.total,
             majority=site.majority, stage=fmt.status_label(site.stage), time_text=common["generated_local"],
             allocated_text=fmt.gettext("Seats allocated: %(allocated)s of %(total)s",
@@ -683,27 +788,29 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
             reporting_text=fmt.gettext("Countries reporting: %(count)s of %(total)s",
                                        count=fmt.number(eu.get("countries_reporting")),
                                        total=fmt.number(len(site.countries))))
-        common["card"] = card("eu", eu_card, lambda: eu_card, site.version)[1]()
+        if site_here:  # the EU card: the EU-wide pages' (a country's page shows its own)
+            common["card"] = card("eu", eu_card, lambda: eu_card, site.version)[1]()
 
-        for c in countries:
-            if share is not None and not share.country(c["code"]):
+        for raw in site.countries:
+            code = raw["code"]
+            if share is not None and not share.country(code):
                 continue
-            raw = site.by_code[c["code"]]
+            slug, summary = code.lower(), summaries[code]
             since = None
             if raw.get("since_version"):  # the version in which this country's data last changed
                 since = {"version": raw["since_version"],
                          "generated_local": _local_time(fmt, raw.get("since_generated_at") or bundle["generated_at"]),
                          "generated_utc": utc_iso(raw.get("since_generated_at") or bundle["generated_at"])}
             # the country's whole view (its page and card): the summary and the details only they show
-            view = _once(lambda c=c, raw=raw: {**c, **_country_details(site, fmt, raw)})
+            view = _once(lambda summary=summary, raw=raw: {**summary(), **_country_details(site, fmt, raw)})
             card_context = _once(lambda view=view, raw=raw: cards.country_card(
                 fmt, site_title=common["site_title"], test=site.test, country=view(),
                 seats_total=raw.get("seats_total"), shapes=site.shapes))
-            card_print, card_meta = card(c["slug"], {"view": view_prints[id(c)], "site_title": common["site_title"],
+            card_print, card_meta = card(slug, {"view": view_by_code[code], "site_title": common["site_title"],
                                                      "test": site.test, "seats_total": raw.get("seats_total")},
                                          card_context, raw.get("since_version") or site.version)
-            page(f"country/{c['slug']}.html", "country.html.j2", not c["final"], since=since,
-                 deferred={"c": (view_prints[id(c)], view), "card": (card_print, card_meta)},
+            page(f"country/{slug}.html", "country.html.j2", not model.is_final(raw), since=since,
+                 deferred={"c": (view_by_code[code], view), "card": (card_print, card_meta)},
                  turnout=_country_turnout(site, fmt, raw))
         if not site_here:  # the EU-wide pages of this language are the other process's
             continue
@@ -784,7 +891,7 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
         # root language chooser (lang = default language; each link carries its own lang)
         default = DEFAULT_LANGUAGE if DEFAULT_LANGUAGE in languages else languages[0]
         fmt = _formatter(default)
-        env.install_gettext_translations(fmt.catalog, newstyle=True)
+        _use_language(env, fmt)
         chooser = [{"code": other, "name": Formatter.language_name(other),
                     "title": _site_title(_formatter(other), bundle)} for other in languages]
         write("index.html", env.get_template("root_index.html.j2").render(

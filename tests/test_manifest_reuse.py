@@ -5,8 +5,11 @@ match is refused when the manifest is written (size changed) or at staging (same
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
+import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -126,3 +129,88 @@ def test_entries_without_md5_are_hashed(tmp_path, monkeypatch):
     _, expected = write_manifest(tmp_path / "v", {"version": "v1"})
     stale = {"a.txt": {**entry, "md5": None, "sha256": "0" * 64}}
     assert write_manifest(tmp_path / "v", {"version": "v1"}, reused=stale)[1] == expected
+
+
+# -- the stage's read-back of checked links (issue 16) ----------------------------------------------
+
+EMBARGO = datetime(2019, 5, 26, 23, 0, tzinfo=timezone(timedelta(hours=2)))
+AFTER = datetime(2019, 5, 26, 21, 30, tzinfo=timezone.utc)
+
+
+def _sealed_increment(tmp_path: Path) -> tuple[Path, Reuse, Bucket]:
+    """v0004 rendered incrementally from v0003 and sealed; an election bucket to stage it in."""
+    base, _ = demo_key()
+    with Signer(base / "sign") as signer:
+        second, reuse = _previous(tmp_path, signer)
+        build_version(second, tmp_path / "v0004", signer, languages=LANGS, reuse=reuse)
+    bucket = Bucket((tmp_path / "bucket").as_uri())
+    release.mark_area(bucket, "election")
+    return tmp_path / "v0004", reuse, bucket
+
+
+def _reads(monkeypatch) -> list[str]:
+    """The staged files read back (by path in the version)."""
+    read: list[str] = []
+    real = Bucket.read_or_none
+
+    def counting(self, key):
+        read.append(key.split("/v0004/", 1)[-1])
+        return real(self, key)
+    monkeypatch.setattr(Bucket, "read_or_none", counting)
+    return read
+
+
+def test_the_stage_does_not_read_back_links_it_checked_and_reads_every_other_file(tmp_path, monkeypatch):
+    folder, reuse, bucket = _sealed_increment(tmp_path)
+    assert "en/country/at.html" in reuse.checked and "en/country/dk.html" not in reuse.checked
+    assert set(reuse.checked) == set(reuse.copied)  # every copied page was linked, and is the file read
+    read = _reads(monkeypatch)
+    digest = release.stage(bucket, ELECTION, "v0004", folder, checked=reuse.checked)
+    assert digest == hashlib.sha256((folder / "manifest.json").read_bytes()).hexdigest()
+    entries = [e["path"] for e in json.loads((folder / "manifest.json").read_bytes())["files"]]
+    assert sorted(set(read) & set(entries)) == sorted(set(entries) - set(reuse.checked))
+    assert "en/country/dk.html" in read and "en/index.html" in read and "en/country/at.html" not in read
+
+
+def test_a_checked_link_changed_in_place_afterwards_is_read_back_and_refused(tmp_path, monkeypatch):
+    folder, reuse, bucket = _sealed_increment(tmp_path)
+    page = folder / "en" / "country" / "at.html"
+    data = page.read_bytes()
+    time.sleep(0.02)  # past the file system's clock tick: the write gives the file a new modification time
+    with open(page, "r+b") as handle:  # written through: the same inode, the same size, other bytes
+        handle.write(data.replace(b"<html", b"<HTML", 1))
+    assert page.read_bytes() != data and len(page.read_bytes()) == len(data)
+    read = _reads(monkeypatch)
+    with pytest.raises(release.IntegrityError, match="en/country/at.html"):
+        release.stage(bucket, ELECTION, "v0004", folder, checked=reuse.checked)
+    assert "en/country/at.html" in read
+    assert bucket.read_or_none(f"staging/{ELECTION}/v0004/manifest.json") is None
+
+
+def test_a_checked_link_replaced_by_another_file_is_read_back_and_refused(tmp_path):
+    folder, reuse, bucket = _sealed_increment(tmp_path)
+    page = folder / "en" / "country" / "at.html"
+    data = page.read_bytes()
+    _replace(page, data.replace(b"<html", b"<HTML", 1))  # a new inode under the checked name
+    with pytest.raises(release.IntegrityError, match="en/country/at.html"):
+        release.stage(bucket, ELECTION, "v0004", folder, checked=reuse.checked)
+
+
+def test_a_change_that_puts_the_modification_time_back_is_still_refused_at_publication(tmp_path):
+    """The limit of the identity check: the file's owner may write a checked link in place and set its
+    modification time back (``os.utime``). Staging then takes it as checked; publication, which reads
+    every file again against the signed manifest, refuses it: nothing but the approved bytes is published."""
+    folder, reuse, bucket = _sealed_increment(tmp_path)
+    page = folder / "en" / "country" / "at.html"
+    data, status = page.read_bytes(), page.stat()
+    with open(page, "r+b") as handle:
+        handle.write(data.replace(b"<html", b"<HTML", 1))
+    assert page.read_bytes() != data
+    os.utime(page, ns=(status.st_atime_ns, status.st_mtime_ns))
+    digest = release.stage(bucket, ELECTION, "v0004", folder, checked=reuse.checked)
+    base, _ = demo_key()
+    with Signer(base / "sign") as signer, pytest.raises(release.IntegrityError, match="en/country/at.html"):
+        release.publish_version(bucket, ELECTION, "v0004", digest, embargo=EMBARGO, now=AFTER, signer=signer,
+                                approval={"approved_by": "reviewer@example.invalid",
+                                          "approved_at": "2019-05-26T21:25:00+00:00"})
+    assert release.current(bucket, ELECTION) is None

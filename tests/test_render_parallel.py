@@ -316,3 +316,30 @@ def test_remote_reuse_records_the_copies_of_both_processes(tmp_path, monkeypatch
     copied = outcome[2][0]
     assert "de/country/mt.html" in copied and "cards/ga/mt.png" in copied and "en/index.html" in copied
     assert not (tmp_path / "again2" / "de" / "country" / "mt.html").exists()
+
+
+def test_local_reuse_records_the_checked_links_of_both_processes(tmp_path, monkeypatch, forked):
+    """On a local folder unchanged pages are linked after their bytes were checked: each process's
+    record of the links it checked (``Reuse.checked``, which staging need not read back) reaches the
+    parent, the same as a one-process render's."""
+    import hashlib
+
+    bundle = build_bundle()
+    _, prints = _render(monkeypatch, tmp_path / "v0003", 2, bundle)
+    files = _files(tmp_path / "v0003")
+    entries = {rel: {"path": rel, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "md5": "0" * 32}
+               for rel, data in files.items()}
+    outcome = {}
+    for processes in (1, 2):
+        reuse = Reuse(tmp_path / "v0003", prints, digests={rel: e["sha256"] for rel, e in entries.items()},
+                      entries=entries)
+        _render(monkeypatch, tmp_path / f"again{processes}", processes, bundle, reuse=reuse)
+        outcome[processes] = (dict(reuse.copied), dict(reuse.checked))
+    assert outcome[1][0] == outcome[2][0] and set(outcome[1][1]) == set(outcome[2][1])
+    copied, checked = outcome[2]
+    assert set(checked) == set(copied) and "de/country/mt.html" in checked and "cards/ga/mt.png" in checked
+    for rel, (identity, sha256) in checked.items():
+        status = os.stat(tmp_path / "again2" / rel)
+        assert identity == (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
+        assert os.path.samefile(tmp_path / "again2" / rel, tmp_path / "v0003" / rel) and sha256 == entries[rel]["sha256"]
+    _no_child_left(forked)

@@ -271,9 +271,14 @@ def _reuse(bucket, store, election: str, version: str):
                 return reuse
             continue
         folder = bucket.local_path(f"staging/{election}/{info['version']}")
-        manifest = folder / "manifest.json"
-        if index is not None and manifest.is_file():
-            files = json.loads(manifest.read_bytes())["files"]
+        manifest = bucket.read_or_none(f"staging/{election}/{info['version']}/manifest.json")
+        if index is not None and manifest is not None:
+            if hashlib.sha256(manifest).hexdigest() != info["manifest_sha256"]:
+                # its entries would pass into the new signed manifest: only the manifest that was staged
+                log.warning("%s: not the manifest staged as %s; its files are not reused",
+                            folder / "manifest.json", info["manifest_sha256"])
+                continue
+            files = json.loads(manifest)["files"]
             return Reuse(folder=folder, fingerprints=json.loads(index), digests={e["path"]: e["sha256"] for e in files},
                          entries={e["path"]: e for e in files})
     return None

@@ -589,14 +589,20 @@ class Reuse:
         return True
 
     def read(self, rel: str) -> bytes | None:
+        """The previous version's file ``rel`` if it is a plain file (not a symbolic link, FIFO or
+        device) whose bytes match the previous manifest (with ``digests``); else None: rendered again."""
         path = self.folder / rel
         try:
-            with open(path, "rb") as handle:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+        except OSError:
+            return None
+        try:
+            with os.fdopen(fd, "rb") as handle:
                 status = os.fstat(handle.fileno())  # before the bytes: a change while they are read changes it
                 if not stat.S_ISREG(status.st_mode):
                     return None
                 data = handle.read()
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        except OSError:
             return None
         if self.digests is not None and hashlib.sha256(data).hexdigest() != self.digests.get(rel):
             log.warning("incremental render: %s does not match the previous manifest; rendering it again", path)
@@ -610,7 +616,11 @@ class Reuse:
         size and modification time), record it in ``checked``."""
         entry = (self.entries or {}).get(rel)
         read = self._read.get(rel)
-        if entry is not None and read is not None and file_identity(os.stat(target)) == read:
+        try:
+            same = read is not None and file_identity(os.stat(target)) == read
+        except OSError:
+            same = False
+        if entry is not None and same:
             self.checked[rel] = (read, entry["sha256"])
 
 
@@ -690,10 +700,11 @@ def _render_site(bundle: dict, out_dir: Path, languages: list[str] | None, histo
         folder_of(target)
         try:
             os.link(reuse.folder / key, target)
-            written.append(target)
-            reuse.linked(key, target)
         except OSError:
             write(key, data)
+        else:
+            written.append(target)
+            reuse.linked(key, target)
         if reuse.digests is not None and key in (reuse.entries or {}):  # checked: the manifest keeps its entry
             reuse.copied[key] = reuse.entries[key]
 

@@ -214,3 +214,50 @@ def test_a_change_that_puts_the_modification_time_back_is_still_refused_at_publi
                                 approval={"approved_by": "reviewer@example.invalid",
                                           "approved_at": "2019-05-26T21:25:00+00:00"})
     assert release.current(bucket, ELECTION) is None
+
+
+def test_an_incremental_stage_takes_only_the_manifest_that_was_staged(tmp_path, caplog):
+    """A local stage reuses the previous version's files by its manifest's entries, which pass into the
+    new signed manifest: a previous manifest.json edited since it was staged (its SHA-256 is not the one
+    the store recorded) is not used, so a page changed together with its entry is rendered again."""
+    import logging
+
+    from enr.pipeline import _reuse
+
+    bucket = Bucket((tmp_path / "bucket").as_uri())
+    manifest = b'{"files": [{"path": "en/index.html", "sha256": "' + b"a" * 64 + b'", "size": 1, "md5": "' + b"b" * 32 + b'"}]}'
+    bucket.write(f"staging/{ELECTION}/v0001/manifest.json", manifest)
+    bucket.write(f"tally/{ELECTION}/v0001/render-index.json", b'{"en/index.html": "print"}')
+
+    class Store:
+        recorded = hashlib.sha256(manifest).hexdigest()
+
+        def versions(self, election):
+            return [{"version": "v0001", "manifest_sha256": self.recorded}]
+    reuse = _reuse(bucket, Store(), ELECTION, "v0002")
+    assert reuse is not None and reuse.digests == {"en/index.html": "a" * 64}
+    assert reuse.fingerprints == {"en/index.html": "print"}
+
+    forged = manifest.replace(b"a" * 64, b"c" * 64)
+    bucket.write(f"staging/{ELECTION}/v0001/manifest.json", forged)
+    with caplog.at_level(logging.WARNING, logger="enr.pipeline"):
+        assert _reuse(bucket, Store(), ELECTION, "v0002") is None
+    assert any("not the manifest staged as" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("kind", ["symlink", "fifo"])
+def test_a_previous_file_that_is_not_a_plain_file_is_rendered_again(tmp_path, kind):
+    """Reuse.read takes only plain files: a symbolic link (even to the right bytes) or a FIFO in the
+    previous version is neither followed nor waited on; the page is rendered again."""
+    folder, second, reuse, signer = _render_unsigned(tmp_path)
+    signer.__exit__(None, None, None)
+    page = tmp_path / "v0003" / "en" / "country" / "at.html"
+    data = page.read_bytes()
+    page.unlink()
+    if kind == "symlink":
+        (tmp_path / "elsewhere.html").write_bytes(data)
+        page.symlink_to(tmp_path / "elsewhere.html")
+    else:
+        os.mkfifo(page)
+    assert reuse.read("en/country/at.html") is None
+    assert reuse.read("en/country/si.html") is not None

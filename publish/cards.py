@@ -50,6 +50,7 @@ from markupsafe import Markup
 from publish import hemicycle
 from publish.files import write_new
 from publish.i18n import Formatter
+from publish.parallel import usable_cpus
 from publish.template_cache import environment
 
 log = logging.getLogger(__name__)
@@ -706,8 +707,7 @@ def cache_folder() -> Path | None:
 
 def default_helpers() -> int:
     """Helper processes for a large batch of cards: one if this process may use two CPUs or more."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return min(1, cpus - 1)
+    return min(1, usable_cpus() - 1)
 
 
 def _shares(jobs: list[tuple[str, dict]], count: int) -> list[list[tuple[str, dict]]]:

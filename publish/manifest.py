@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from publish.files import write_new
+from publish.parallel import usable_cpus
 
 MANIFEST = "manifest.json"
 MANIFEST_SIG = "manifest.json.asc"
@@ -56,8 +56,7 @@ def map_files(function: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
     there are :data:`THREADED_MIN_FILES` items or more: for reading and hashing files, which release
     the GIL (the read, and hashlib on buffers over 2 KB), so a version's ~2,600 files are hashed on
     both cores. Each thread takes a contiguous half; the results keep the items' order."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if cpus < 2 or len(items) < THREADED_MIN_FILES:
+    if usable_cpus() < 2 or len(items) < THREADED_MIN_FILES:
         return [function(item) for item in items]
     middle = len(items) // 2
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="enr-hash") as pool:

@@ -123,8 +123,15 @@ def processes() -> int:
         if count < 1:
             raise RenderSettingError(f"{ENV}={raw!r}: give a whole number of render processes, 1 or more")
         return count
+    return max(1, min(DEFAULT_MAX, usable_cpus()))
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (``os.sched_getaffinity``: a container's or ``taskset``'s
+    limit, not the machine's count), at least 1: what a render, the card helpers and the hashing
+    threads of sealing and staging size themselves by."""
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(DEFAULT_MAX, cpus))
+    return max(1, cpus)
 
 
 def country_weight(country: dict) -> float:
@@ -323,4 +330,4 @@ def merge(parts: list[Part], fingerprints: dict | None, copied: dict | None,
 
 
 __all__ = ["DEFAULT_MAX", "ENV", "Part", "RenderProcessError", "RenderSettingError", "Share", "merge", "plan",
-           "processes", "run"]
+           "processes", "run", "usable_cpus"]

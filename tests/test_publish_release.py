@@ -339,7 +339,7 @@ def test_stage_reads_back_on_two_threads_and_names_a_bad_file_in_either_half(buc
 
     from publish import manifest as manifest_mod
 
-    monkeypatch.setattr(manifest_mod.os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
     monkeypatch.setattr(manifest_mod, "THREADED_MIN_FILES", 2)
     seen: set[str] = set()
     real = release._matches
@@ -370,7 +370,7 @@ def test_map_files_keeps_the_order_on_one_thread_or_two(monkeypatch) -> None:
 
     items = list(range(1000))
     for cpus in ({0}, {0, 1}):
-        monkeypatch.setattr(manifest_mod.os, "sched_getaffinity", lambda pid, cpus=cpus: cpus)
+        monkeypatch.setattr(os, "sched_getaffinity", lambda pid, cpus=cpus: cpus)
         names: set[str] = set()
 
         def square(n: int) -> int:

@@ -256,7 +256,7 @@ def _reuse(bucket, store, election: str, version: str):
 
     On an object store (:func:`publish.release.reuse_in_store`) the pages stay in the store: they are
     copied server-side from the earlier version's staged prefix at staging."""
-    from publish.release import reuse_in_store
+    from publish.release import reuse_in_store, staged_manifest, staged_prefix
     from publish.site import Reuse
 
     earlier = sorted((v for v in store.versions(election)
@@ -270,16 +270,11 @@ def _reuse(bucket, store, election: str, version: str):
             if reuse:
                 return reuse
             continue
-        folder = bucket.local_path(f"staging/{election}/{info['version']}")
-        manifest = bucket.read_or_none(f"staging/{election}/{info['version']}/manifest.json")
-        if index is not None and manifest is not None:
-            if hashlib.sha256(manifest).hexdigest() != info["manifest_sha256"]:
-                # its entries would pass into the new signed manifest: only the manifest that was staged
-                log.warning("%s: not the manifest staged as %s; its files are not reused",
-                            folder / "manifest.json", info["manifest_sha256"])
-                continue
+        manifest = index and staged_manifest(bucket, election, info["version"], info["manifest_sha256"])
+        if manifest:
             files = json.loads(manifest)["files"]
-            return Reuse(folder=folder, fingerprints=json.loads(index), digests={e["path"]: e["sha256"] for e in files},
+            return Reuse(folder=bucket.local_path(staged_prefix(bucket, election, info["version"])),
+                         fingerprints=json.loads(index), digests={e["path"]: e["sha256"] for e in files},
                          entries={e["path"]: e for e in files})
     return None
 

@@ -464,6 +464,18 @@ def stage(bucket: Bucket, election: str, version: str, rendered_dir: Path, *, ba
     return digest
 
 
+def staged_manifest(bucket: Bucket, election: str, version: str, manifest_sha256: str) -> bytes | None:
+    """The staged ``version``'s ``manifest.json`` if it is the one staged (``manifest_sha256``, as the
+    store recorded it), else None: an incremental stage takes its entries into the new signed
+    manifest, so a manifest edited since, or missing, is not trusted (logged)."""
+    key = f"{staged_prefix(bucket, election, version)}/{MANIFEST}"
+    manifest_bytes = bucket.read_or_none(key)
+    if manifest_bytes is not None and _sha(manifest_bytes) != manifest_sha256:
+        log.warning("%s: not the manifest staged as %s; its files are not reused", bucket.url_of(key), manifest_sha256)
+        return None
+    return manifest_bytes
+
+
 def reuse_in_store(bucket: Bucket, election: str, version: str, manifest_sha256: str, fingerprints: dict):
     """What an incremental stage on an object store may copy from the staged ``version``
     (a :class:`publish.site.Reuse` without folder), or None.
@@ -474,12 +486,8 @@ def reuse_in_store(bucket: Bucket, election: str, version: str, manifest_sha256:
     from publish.site import Reuse
 
     prefix = staged_prefix(bucket, election, version)
-    manifest_bytes = bucket.read_or_none(f"{prefix}/{MANIFEST}")
+    manifest_bytes = staged_manifest(bucket, election, version, manifest_sha256)
     if manifest_bytes is None:
-        return None
-    if _sha(manifest_bytes) != manifest_sha256:
-        log.warning("%s: not the manifest staged as %s; its files are not reused", bucket.url_of(f"{prefix}/{MANIFEST}"),
-                    manifest_sha256)
         return None
     files = read_manifest(manifest_bytes)["files"]
     listing = bucket.objects(prefix)

@@ -574,7 +574,7 @@ class Reuse:
     # {path: (identity, sha256)} of each copied file whose link was checked to be the file read and
     # hashed (release.stage need not read it back: :func:`publish.release.stage`, ``checked``)
     checked: dict = field(default_factory=dict)
-    _read: dict = field(default_factory=dict)  # {path: identity} of the files read() checked
+    _read: dict = field(default_factory=dict)  # {path: (identity, sha256)} of the files read() checked
 
     @property
     def remote(self) -> bool:
@@ -604,24 +604,25 @@ class Reuse:
                 data = handle.read()
         except OSError:
             return None
-        if self.digests is not None and hashlib.sha256(data).hexdigest() != self.digests.get(rel):
+        if self.digests is None:
+            return data
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != self.digests.get(rel):
             log.warning("incremental render: %s does not match the previous manifest; rendering it again", path)
             return None
-        self._read[rel] = file_identity(status)
+        self._read[rel] = (file_identity(status), digest)
         return data
 
     def linked(self, rel: str, target: Path) -> None:
-        """``target`` was just linked to the previous version's ``rel``, whose bytes :meth:`read`
-        checked against its manifest entry: if it is still that file, unchanged (same device, inode,
-        size and modification time), record it in ``checked``."""
-        entry = (self.entries or {}).get(rel)
+        """``target`` was just linked to the previous version's ``rel``: if :meth:`read` checked its
+        bytes against the previous manifest and ``target`` is still that file, unchanged (same device,
+        inode, size and modification time), record it in ``checked`` with the SHA-256 checked."""
         read = self._read.get(rel)
         try:
-            same = read is not None and file_identity(os.stat(target)) == read
+            if read is not None and file_identity(os.stat(target)) == read[0]:
+                self.checked[rel] = read
         except OSError:
-            same = False
-        if entry is not None and same:
-            self.checked[rel] = (read, entry["sha256"])
+            pass
 
 
 def _serialised(value: object) -> str:

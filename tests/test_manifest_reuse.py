@@ -240,7 +240,7 @@ def test_an_incremental_stage_takes_only_the_manifest_that_was_staged(tmp_path, 
 
     forged = manifest.replace(b"a" * 64, b"c" * 64)
     bucket.write(f"staging/{ELECTION}/v0001/manifest.json", forged)
-    with caplog.at_level(logging.WARNING, logger="enr.pipeline"):
+    with caplog.at_level(logging.WARNING, logger="publish.release"):
         assert _reuse(bucket, Store(), ELECTION, "v0002") is None
     assert any("not the manifest staged as" in r.getMessage() for r in caplog.records)
 
@@ -261,3 +261,30 @@ def test_a_previous_file_that_is_not_a_plain_file_is_rendered_again(tmp_path, ki
         os.mkfifo(page)
     assert reuse.read("en/country/at.html") is None
     assert reuse.read("en/country/si.html") is not None
+
+
+def test_a_link_is_recorded_as_checked_only_if_it_names_the_file_that_was_read(tmp_path):
+    """``Reuse.linked``: after ``read`` checked a previous file, a link to it counts as checked (what the
+    stage need not read back) only if it is that file; replaced in between (a new file, the same bytes)
+    it is not recorded, nor is a file read without a manifest to check it against."""
+    folder = tmp_path / "v0003"
+    folder.mkdir()
+    for name in ("a.html", "b.html"):
+        (folder / name).write_bytes(b"<p>" + name.encode() + b"</p>")
+    entries = {name: {"path": name, "sha256": hashlib.sha256((folder / name).read_bytes()).hexdigest(),
+                      "size": (folder / name).stat().st_size, "md5": "0" * 32} for name in ("a.html", "b.html")}
+    reuse = Reuse(folder, {}, digests={n: e["sha256"] for n, e in entries.items()}, entries=entries)
+    out = tmp_path / "v0004"
+    out.mkdir()
+    for name in ("a.html", "b.html"):
+        assert reuse.read(name) == (folder / name).read_bytes()
+    _replace(folder / "b.html", (folder / "b.html").read_bytes())  # after the read, before the link
+    for name in ("a.html", "b.html"):
+        os.link(folder / name, out / name)
+        reuse.linked(name, out / name)
+    assert set(reuse.checked) == {"a.html"} and reuse.checked["a.html"][1] == entries["a.html"]["sha256"]
+    unchecked = Reuse(folder, {}, entries=entries)  # no digests: read() checks nothing
+    assert unchecked.read("a.html") is not None
+    os.link(folder / "a.html", out / "again.html")
+    unchecked.linked("a.html", out / "again.html")
+    assert unchecked.checked == {}

@@ -227,3 +227,93 @@ def test_the_seat_steps_rows_are_the_bytes_the_template_loop_gave():
     rows = site_module._steps_rows(steps)
     assert str(rows) == expected and "&lt;b&gt;&#34;A&#34; &amp; B&#39;s" in rows
     assert Environment(autoescape=True).from_string("{{ rows }}").render(rows=rows) == expected  # not escaped twice
+
+
+def test_the_language_switcher_is_the_bytes_the_template_loops_gave():
+    """Every page's language switcher is made in Python (two loops over 24 languages in the template
+    were ~40 % of a group page's render): the same bytes as those loops under autoescape, for every
+    language as the current one, with a page name and root that need escaping."""
+    from jinja2 import Environment
+
+    from publish import site as site_module
+    from publish.i18n import LANGUAGES, Formatter
+
+    head = Environment(autoescape=True).from_string(
+        '{% for other in switcher %}<link rel="alternate" hreflang="{{ other.code }}" href="{{ other.href }}">\n'
+        '{% endfor %}')
+    menu = Environment(autoescape=True).from_string(
+        '{% for other in switcher %}<li><a href="{{ other.href }}" lang="{{ other.code }}" hreflang="{{ other.code }}"'
+        '{% if other.code == lang %} aria-current="page"{% endif %}>{{ other.name }}</a></li>\n{% endfor %}')
+    languages = tuple(LANGUAGES)
+    for lang in languages:
+        for rel, root in (("index.html", "../"), ('country/"a&b<c>.html', "../../")):
+            switcher = [{"code": other, "name": Formatter.language_name(other), "href": f"{root}{other}/{rel}"}
+                        for other in languages]
+            made = site_module._switcher(languages, rel, root, lang)
+            assert str(made["head"]) == head.render(switcher=switcher)
+            assert str(made["menu"]) == menu.render(switcher=switcher, lang=lang)
+            assert made["menu"].count('aria-current="page"') == 1
+
+
+def test_strings_are_translated_as_jinja_newstyle_gettext_gives_them(tmp_path):
+    """The site's templates translate a string without values once per language
+    (``site._page_gettext``): the same text as Jinja2's newstyle gettext, at the first call and after,
+    with values, with ``%%`` and markup in the translation, and outside autoescape."""
+    import gettext as gettext_module
+
+    from jinja2 import Environment
+
+    from publish import site as site_module
+
+    class Catalog(gettext_module.NullTranslations):
+        def gettext(self, message):
+            return {"Language": "Sprache & <Land>", "Rate": "100%% sicher",
+                    "Version %(version)s": "Fassung %(version)s & mehr"}.get(message, message)
+
+    class Fmt:
+        catalog = Catalog()
+    source = ("{{ _('Language') }}|{{ _('Rate') }}|{{ _('Version %(version)s', version=v) }}|{{ gettext('Language') }}|"
+              "{{ _('Other') }}|{% autoescape false %}{{ _('Language') }}{% endautoescape %}")
+    stock = Environment(autoescape=True, extensions=["jinja2.ext.i18n"])
+    stock.install_gettext_translations(Fmt.catalog, newstyle=True)
+    ours = Environment(autoescape=True, extensions=["jinja2.ext.i18n"])
+    site_module._use_language(ours, Fmt)
+    expected = stock.from_string(source).render(v="<v1>")
+    # the catalog's text is markup (not escaped), a value is escaped, ``%%`` is one ``%``
+    assert "Sprache & <Land>|100% sicher|Fassung &lt;v1&gt; & mehr" in expected
+    for _ in range(2):  # the first call and the remembered one
+        assert ours.from_string(source).render(v="<v1>") == expected
+
+
+def test_seat_steps_are_written_in_each_language_of_one_render(monkeypatch):
+    """A country's seat-step rows are made once per number style and kept for the render: every
+    language still gets its own digit grouping (de 1.305.956, en 1,305,956, fr with a narrow space),
+    and a country with a negative integer in its steps gets each language's own formatting (Babel
+    writes a negative number by the locale: here made to differ in every language, as a locale's own
+    minus sign would)."""
+    import copy
+
+    from publish import i18n
+    from publish import site as site_module
+    from publish.i18n import LANGUAGES, formatter
+
+    real = i18n.format_decimal
+    monkeypatch.setattr(i18n, "format_decimal", lambda value, locale: (f"[{locale}]" if value < 0 else "")
+                        + real(value, locale=locale))
+
+    bundle = copy.deepcopy(build_bundle())
+    negative = next(c for c in bundle["countries"] if c["code"] == "BE")
+    negative["steps"].append({"kind": "note", "votes": -1234567})
+    site = site_module._Site(bundle, None)
+    for country in (next(c for c in bundle["countries"] if c["code"] == "AT"), negative):
+        names = {e.get("list_id"): e.get("list_name", "") for e in site_module._sorted_lists(country)}
+        for lang in LANGUAGES:
+            fmt = formatter(lang)
+            steps = [(kind, " · ".join(part if isinstance(part, str) else part[0] + fmt.number(part[1])
+                                       for part in parts)) for kind, parts in site.step_parts(country, names)]
+            count, rows = site.steps_rows(country, names, fmt)
+            assert (count, rows) == (len(steps), site_module._steps_rows(steps)), (country["code"], lang)
+    at = next(c for c in bundle["countries"] if c["code"] == "AT")
+    names = {e.get("list_id"): e.get("list_name", "") for e in site_module._sorted_lists(at)}
+    assert "1.305.956" in site.steps_rows(at, names, formatter("de"))[1]
+    assert "1,305,956" in site.steps_rows(at, names, formatter("en"))[1]
